@@ -1,0 +1,1 @@
+"""Roll-ups, KPIs, reports and surveys (layer 6)."""

@@ -1,0 +1,1 @@
+"""Earning rules, campaigns, referrals, challenges and broadcasts (layer 4)."""

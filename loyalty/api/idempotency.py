@@ -1,0 +1,135 @@
+"""`Idempotency-Key` for POSTs (API.md, "Conventions").
+
+The key, the request's fingerprint and the response are stored in the same
+transaction as the effect of the request, so either both exist or neither:
+a crash never leaves an effect without its stored answer, and a retry never
+pays twice.
+
+Two requests with the same key at the same moment: both try to insert the
+record; PostgreSQL makes the second insert wait on the unique index until the
+first transaction ends, then fail, after which the second request reads the
+committed record and replays it. (SQLite runs write transactions one at a
+time, so the second simply sees the record.) If the first request failed with
+a 5xx, its transaction rolled back with its record and the second proceeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, transaction
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+
+from loyalty.errors import IdempotencyKeyReused, ValidationFailed
+from loyalty.models import ApiKey, IdempotencyRecord
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+# Response headers worth replaying besides the body.
+KEPT_HEADERS = ("Location",)
+
+Handler = Callable[..., Response]
+
+
+class _ErrorResponse(Exception):
+    """Carries a 4xx response out of the savepoint, so its writes roll back."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def request_scope(request: Request) -> str:
+    if isinstance(request.auth, ApiKey):
+        return f"key:{request.auth.pk}"
+    return f"user:{request.user.pk}"
+
+
+def request_fingerprint(request: Request) -> str:
+    """Same method, path and JSON body (whatever the key order) → same fingerprint."""
+    try:
+        body: Any = json.loads(request.body or b"null")
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = request.body.decode("utf-8", "replace")
+    raw = f"{request.method} {request.path}\n{canonical}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    headers = dict(record.response_headers)
+    headers[REPLAY_HEADER] = "true"
+    return Response(json.loads(record.response_body), status=record.status_code, headers=headers)
+
+
+def idempotent(handler: Handler) -> Handler:
+    """Decorates a POST handler of an APIView (after authentication has run).
+
+    Without the header the handler runs as usual. With it, the first request's
+    answer (2xx or 4xx) is stored and replayed for the same body; a different
+    body is `409 idempotency_key_reused`. A 5xx is not stored: everything the
+    request wrote rolls back and a retry runs afresh.
+    """
+
+    @wraps(handler)
+    def wrapper(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get(HEADER)
+        if key is None:
+            return handler(view, request, *args, **kwargs)
+        if not 1 <= len(key) <= 255:
+            raise ValidationFailed(fields={HEADER: ["Must be 1 to 255 characters."]})
+        scope, fingerprint = request_scope(request), request_fingerprint(request)
+
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        scope=scope,
+                        key=key,
+                        fingerprint=fingerprint,
+                        method=request.method,
+                        path=request.path[:255],
+                        status_code=0,
+                        response_body="",
+                    )
+            except IntegrityError:
+                return _replay(IdempotencyRecord.objects.get(scope=scope, key=key), fingerprint)
+
+            try:
+                with transaction.atomic():
+                    response = _call(view, handler, request, *args, **kwargs)
+                    if response.status_code >= 400:
+                        raise _ErrorResponse(response)
+            except _ErrorResponse as error:
+                response = error.response
+            if response.status_code >= 500:
+                transaction.set_rollback(True)
+                return response
+            record.status_code = response.status_code
+            record.response_body = json.dumps(response.data, cls=JSONEncoder)
+            record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
+            record.save(update_fields=["status_code", "response_body", "response_headers"])
+            return response
+
+    wrapper.idempotent = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _call(view: APIView, handler: Handler, request: Request, *args: Any, **kwargs: Any) -> Response:
+    """Run the handler; turn what it raises into the response DRF would send."""
+    try:
+        response = handler(view, request, *args, **kwargs)
+    except Exception as exc:
+        # DRF's own answer to the exception; it re-raises what it cannot answer (→ 500).
+        response = view.handle_exception(exc)
+    return response

@@ -1,0 +1,106 @@
+"""Validation of the platform's back-office forms; views call services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.models import ApiScope, ProgramSettings, Store
+from loyalty.roles import Role
+
+
+class StoreCreateForm(forms.ModelForm):
+    class Meta:
+        model = Store
+        fields = ["code", "name", "address", "phone", "is_active"]
+        help_texts = {
+            "code": _(
+                "Short, lowercase, no spaces (e.g. klcc). Tills use it; it cannot change later."
+            ),
+        }
+
+
+class StoreUpdateForm(forms.ModelForm):
+    class Meta:
+        model = Store
+        fields = ["name", "address", "phone", "is_active"]
+
+
+class ProgramSettingsForm(forms.ModelForm):
+    class Meta:
+        model = ProgramSettings
+        fields = [
+            "name",
+            "merchant_name",
+            "earn_points",
+            "earn_per_amount",
+            "point_value",
+            "pending_days",
+            "expiry_days",
+            "tier_basis",
+            "tier_window_days",
+            "staff_adjust_limit",
+            "main_store",
+        ]
+        help_texts = {
+            "earn_points": _("Points earned for each 'per amount spent' of eligible spend."),
+            "point_value": _("What one point is worth when a member pays with points."),
+            "pending_days": _(
+                "Days purchase points wait before they can be spent (the return window)."
+            ),
+            "expiry_days": _("Days after which earned points expire; leave empty for never."),
+            "tier_window_days": _(
+                "Days of history that count towards a tier; leave empty for lifetime."
+            ),
+            "staff_adjust_limit": _(
+                "The largest correction store staff may make; managers have no limit."
+            ),
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["main_store"].queryset = Store.objects.filter(is_active=True)
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Which till or system uses it, e.g. 'KLCC till 2'."),
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"),
+        choices=ApiScope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiScope.POS],
+        help_text=_(
+            "Point of sale: members, purchases, vouchers, gift cards. "
+            "Administration: also settings, tiers, stores, rewards and campaigns."
+        ),
+    )
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.filter(is_active=True),
+        required=False,
+        help_text=_(
+            "Sales posted with this key are recorded at this store unless they name another."
+        ),
+    )
+
+
+class StaffUserCreateForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, widget=forms.RadioSelect)
+
+
+class StaffUserUpdateForm(forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, widget=forms.RadioSelect)
+    is_active = forms.BooleanField(
+        label=_("Can sign in"),
+        required=False,
+        help_text=_("Untick to close the account; its history stays in the audit log."),
+    )

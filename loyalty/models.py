@@ -1,0 +1,270 @@
+"""Platform models: users, stores, program settings, API keys, idempotency, audit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class UserManager(BaseUserManager["User"]):
+    """Users are identified by email; there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("Users must have an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who signs in: a member, a staff user, or both."""
+
+    username = None
+    email = models.EmailField(_("email address"), unique=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+
+class StaffPermission(models.Model):
+    """Holds the back-office permissions that the staff roles are made of.
+
+    It has no table: it only gives the permissions a content type, so that
+    `user.has_perm("loyalty.serve_counter")` works and the role groups created
+    by migration 0002 can hold them.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("serve_counter", _("Can serve members at the counter")),
+            ("manage_marketing", _("Can manage campaigns, rewards, segments and broadcasts")),
+            ("view_analytics", _("Can read analytics")),
+            ("manage_program", _("Can manage program settings, tiers, stores, staff and API keys")),
+            ("view_audit_log", _("Can read the audit log")),
+        ]
+
+    def __str__(self) -> str:
+        return "staff permissions"
+
+
+class Store(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("store")
+        verbose_name_plural = _("stores")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class TierBasis(models.TextChoices):
+    POINTS = "points", _("Points earned")
+    SPEND = "spend", _("Spend")
+
+
+class ProgramSettings(models.Model):
+    """The one row of program-wide settings (pk is always 1)."""
+
+    SINGLETON_PK = 1
+
+    name = models.CharField(_("program name"), max_length=80, default="Setia Rewards")
+    merchant_name = models.CharField(_("merchant name"), max_length=120, default="Setia")
+    earn_points = models.PositiveIntegerField(
+        _("points earned"), default=1, validators=[MinValueValidator(1)]
+    )
+    earn_per_amount = models.DecimalField(
+        _("per amount spent"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    point_value = models.DecimalField(
+        _("value of one point"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.01"),
+        validators=[MinValueValidator(Decimal("0.00"))],
+    )
+    pending_days = models.PositiveIntegerField(_("pending days"), default=0)
+    expiry_days = models.PositiveIntegerField(
+        _("expiry days"), null=True, blank=True, default=365, validators=[MinValueValidator(1)]
+    )
+    tier_basis = models.CharField(
+        _("tier basis"), max_length=10, choices=TierBasis.choices, default=TierBasis.SPEND
+    )
+    tier_window_days = models.PositiveIntegerField(
+        _("tier window days"), null=True, blank=True, default=365, validators=[MinValueValidator(1)]
+    )
+    staff_adjust_limit = models.PositiveIntegerField(
+        _("store staff adjustment limit (points)"), default=500
+    )
+    main_store = models.ForeignKey(
+        Store,
+        verbose_name=_("main store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("program settings")
+        verbose_name_plural = _("program settings")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="program_settings_singleton"),
+            models.CheckConstraint(
+                condition=models.Q(earn_per_amount__gt=0), name="earn_per_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(earn_points__gte=1), name="earn_points_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+    @property
+    def currency(self) -> str:
+        return settings.LOYALTY_CURRENCY
+
+
+class ApiScope(models.TextChoices):
+    POS = "pos", _("Point of sale")
+    ADMIN = "admin", _("Administration")
+
+
+class ApiKey(models.Model):
+    """A key a till or merchant system signs its API calls with.
+
+    Only a SHA-256 of the key is stored; the key itself is shown once, when it
+    is created. `prefix` identifies the key in lists and finds its row.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(_("scopes"), default=list)
+    store = models.ForeignKey(
+        Store, verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        """`admin` includes everything `pos` may do."""
+        return scope in self.scopes or ApiScope.ADMIN in self.scopes
+
+
+class IdempotencyRecord(models.Model):
+    """The stored outcome of a POST made with an `Idempotency-Key`.
+
+    `scope` is whose key it is ("key:<api key id>" or "user:<user id>"), so two
+    integrators can use the same key without meeting.
+    """
+
+    scope = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    status_code = models.PositiveSmallIntegerField()
+    # The JSON as sent, as text: a JSON column (jsonb) would reorder its keys.
+    response_body = models.TextField()
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key} → {self.status_code}"
+
+
+class AuditEvent(models.Model):
+    """One staff (or API) write: who did what to which object, from where."""
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    actor_label = models.CharField(_("actor"), max_length=255)
+    action = models.CharField(_("action"), max_length=100, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=255, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

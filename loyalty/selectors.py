@@ -1,0 +1,57 @@
+"""Platform reads."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.db.models import QuerySet
+
+from loyalty.models import ApiKey, AuditEvent, ProgramSettings, Store, User
+from loyalty.roles import Role
+from loyalty.services import api_key_hash, api_key_prefix_of, program_settings_ensure
+
+
+def program_settings_get() -> ProgramSettings:
+    return program_settings_ensure()
+
+
+def store_list(*, active_only: bool = False) -> QuerySet[Store]:
+    stores = Store.objects.all()
+    return stores.filter(is_active=True) if active_only else stores
+
+
+def store_get(*, code: str) -> Store | None:
+    return Store.objects.filter(code=code).first()
+
+
+def api_key_get_active(*, key: str) -> ApiKey | None:
+    """The active key matching `key`, or None (unknown, malformed or revoked)."""
+    prefix = api_key_prefix_of(key)
+    if prefix is None:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("store")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(key)):
+        return None
+    return api_key
+
+
+def api_key_list() -> QuerySet[ApiKey]:
+    return ApiKey.objects.select_related("store", "created_by")
+
+
+def audit_event_list() -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.select_related("actor")
+
+
+def staff_user_list() -> QuerySet[User]:
+    """Everyone who holds a staff role, with their groups."""
+    return (
+        User.objects.filter(groups__name__in=[role.value for role in Role])
+        .distinct()
+        .prefetch_related("groups")
+        .order_by("-is_active", "first_name", "email")
+    )

@@ -1,0 +1,61 @@
+"""Root URLs: public pages, accounts, the portal, the back-office, the API."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from loyalty import staff_views, views
+from loyalty.api import views as api_views
+from members import urls as member_urls
+from members import views as member_views
+from purchases import urls as purchase_urls
+
+staff_urlpatterns = [
+    path("", staff_views.StaffHomeView.as_view(), name="home"),
+    path("program/", staff_views.ProgramSettingsView.as_view(), name="program"),
+    path("stores/", staff_views.StoreListView.as_view(), name="store_list"),
+    path("stores/new/", staff_views.StoreCreateView.as_view(), name="store_create"),
+    path("stores/<slug:code>/", staff_views.StoreUpdateView.as_view(), name="store_update"),
+    path("api-keys/", staff_views.ApiKeyListView.as_view(), name="api_key_list"),
+    path("api-keys/new/", staff_views.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path(
+        "api-keys/<int:pk>/revoke/", staff_views.ApiKeyRevokeView.as_view(), name="api_key_revoke"
+    ),
+    path("team/", staff_views.StaffUserListView.as_view(), name="staff_user_list"),
+    path("team/new/", staff_views.StaffUserCreateView.as_view(), name="staff_user_create"),
+    path("team/<int:pk>/", staff_views.StaffUserUpdateView.as_view(), name="staff_user_update"),
+    path("audit/", staff_views.AuditEventListView.as_view(), name="audit_log"),
+    *member_urls.staff_urlpatterns,
+    *purchase_urls.staff_urlpatterns,
+]
+
+api_v1_urlpatterns = [
+    path("program", api_views.ProgramApi.as_view(), name="program"),
+    path("stores", api_views.StoreListApi.as_view(), name="store_list"),
+    path("stores/<slug:code>", api_views.StoreDetailApi.as_view(), name="store_detail"),
+    *member_urls.api_urlpatterns,
+    *purchase_urls.api_urlpatterns,
+]
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("home/", views.home, name="home"),
+    path("i18n/setlang/", member_views.language_switch, name="set_language"),
+    path("accounts/", include("allauth.urls")),
+    path("portal/", include((member_urls.portal_urlpatterns, "portal"))),
+    path("staff/", include((staff_urlpatterns, "staff"))),
+    path("api/v1/", include((api_v1_urlpatterns, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "loyalty.views.page_not_found"
+handler500 = "loyalty.views.server_error"
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,1 @@
+"""Members, tiers, segments and the points ledger (layer 2)."""

@@ -1,0 +1,46 @@
+"""allauth's hooks: signing up makes a member; signing in lands on the right home."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.translation import get_language
+
+from loyalty.models import User
+from loyalty.roles import is_staff_user
+from members.selectors import member_of_user
+from members.services import member_enrol_from_signup
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request: HttpRequest, user: User, form: Form, commit: bool = True) -> User:
+        """Only members sign up (staff accounts are made by managers): every
+        signup makes a member, in the language the visitor was browsing in."""
+        user = super().save_user(request, user, form, commit=commit)
+        if commit:
+            member_enrol_from_signup(user=user, language=get_language() or "en")
+        return user
+
+    def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:
+        """A member's saved language follows them to every device they sign in on."""
+        response = super().post_login(request, user, **kwargs)
+        member = member_of_user(user)
+        if member is not None:
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                member.language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+            )
+        return response
+
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        if is_staff_user(request.user):
+            return reverse("staff:home")
+        return reverse("portal:home")

@@ -1,0 +1,37 @@
+"""Domain errors of members and the ledger (codes of API.md)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import Conflict, DomainError, NotFound, ValidationFailed
+
+
+class MemberNotFound(NotFound):
+    default_message = _("No such member.")
+
+
+class MemberInactive(DomainError):
+    code = "member_inactive"
+    status = 422
+    default_message = _("This member is blocked or deleted.")
+
+
+class MemberExists(ValidationFailed):
+    default_message = _("A member with this email or phone already exists.")
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    status = 422
+    default_message = _("The member does not have enough points.")
+
+
+class AdjustmentLimit(DomainError):
+    code = "permission_denied"
+    status = 403
+    default_message = _("This correction is above what your role may do; ask a manager.")
+
+
+class TierInUse(Conflict):
+    default_message = _("Members hold this tier; move them before deleting it.")

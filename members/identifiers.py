@@ -1,0 +1,73 @@
+"""Member identifiers: card numbers with a check digit, normalised contacts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+CARD_PREFIX = "88"
+CARD_LENGTH = 16
+REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
+
+
+def luhn_check_digit(digits: str) -> str:
+    """The Luhn digit that makes `digits + digit` valid (ISO/IEC 7812)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 0:  # doubled: these sit at odd positions once the check digit is added
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return str((10 - total % 10) % 10)
+
+
+def card_number_is_valid(number: str) -> bool:
+    return (
+        len(number) == CARD_LENGTH
+        and number.isdigit()
+        and luhn_check_digit(number[:-1]) == number[-1]
+    )
+
+
+def new_card_number() -> str:
+    """'88', 13 random digits and a Luhn check digit: 16 digits, printable as a barcode."""
+    body = CARD_PREFIX + "".join(secrets.choice("0123456789") for _ in range(CARD_LENGTH - 3))
+    return body + luhn_check_digit(body)
+
+
+def new_referral_code() -> str:
+    return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
+
+
+def normalise_email(email: str | None) -> str | None:
+    """Emails compare case-insensitively: stored stripped and lower-cased."""
+    email = (email or "").strip().lower()
+    return email or None
+
+
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+
+
+def normalise_phone(phone: str | None) -> str | None:
+    """Malaysian numbers in E.164: '012-345 6789', '60123456789' and
+    '+60 12-345 6789' are all '+60123456789'. Other countries need their '+'.
+    Returns None for an empty value; raises ValueError for something that is
+    not a phone number."""
+    phone = _PHONE_NOISE.sub("", phone or "")
+    if not phone:
+        return None
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if phone.startswith("+"):
+        digits = phone[1:]
+    elif phone.startswith("60"):
+        digits = phone
+    elif phone.startswith("0"):
+        digits = "60" + phone[1:]
+    else:
+        digits = "60" + phone
+    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        raise ValueError(phone)
+    return "+" + digits

@@ -1,0 +1,379 @@
+"""The points ledger: every write to a member's points (DESIGN.md §4).
+
+Rules kept here and checked by `ledger_check`:
+
+- entries are append-only; only `remaining` (lot bookkeeping) changes;
+- `account.balance` == Σ points of available entries, and == Σ `remaining` of
+  available lots; `account.pending` == Σ `remaining` of pending lots; both ≥ 0;
+- every debit locks the account row first (`locks.account_lock`), so two
+  debits of one member run one after the other, and the CHECK constraint on
+  the balance is the last guard;
+- a release moves a pending lot's rest into a new available lot, which expires
+  `expiry_days` after it became spendable;
+- debits consume available lots oldest expiry first (FIFO);
+- an idempotency key posts once: a second call with it returns the first entry.
+
+Functions here take and return plain values and model instances; they do not
+write audit events (the calling service does, with its actor).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+
+from members.errors import InsufficientPoints
+from members.locks import account_lock
+from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
+
+CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
+DEBIT_KINDS = {
+    EntryKind.REDEEM,
+    EntryKind.ADJUST,
+    EntryKind.EXPIRE,
+    EntryKind.REVERSE,
+    EntryKind.CLAWBACK,
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an entry comes from, e.g. Source("purchase", "123")."""
+
+    type: str = ""
+    id: str = ""
+
+
+def _existing(idempotency_key: str | None) -> PointsEntry | None:
+    if idempotency_key is None:
+        return None
+    return PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def _insert(entry: PointsEntry) -> PointsEntry:
+    """Insert an entry. Callers have checked its idempotency key under the
+    account lock, so a clash here is a bug: the unique index raises and the
+    whole transaction rolls back."""
+    entry.save(force_insert=True)
+    return entry
+
+
+def _save_account(account: PointsAccount, *fields: str) -> None:
+    account.save(update_fields=[*fields, "updated_at"])
+
+
+@transaction.atomic
+def points_credit(
+    *,
+    member_id: int,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    available_at: datetime | None = None,
+    expiry_days: int | None = None,
+    description: str = "",
+    source: Source = Source(),
+    idempotency_key: str | None = None,
+    counts_as_earned: bool = True,
+    created_by_id: int | None = None,
+) -> PointsEntry:
+    """Add points. With `available_at` after `now` they wait as pending; the
+    spendable lot expires `expiry_days` after it becomes spendable (None: never).
+    Earned points first pay off any clawback owed (with its own entry).
+    """
+    if points <= 0:
+        raise ValueError("a credit is positive")
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    account = account_lock(member_id=member_id)
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    becomes_available = available_at or now
+    pending = becomes_available > now
+    entry = PointsEntry(
+        member_id=member_id,
+        kind=kind,
+        status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
+        points=points,
+        remaining=points,
+        available_at=becomes_available if pending else None,
+        expires_at=None
+        if pending or expiry_days is None
+        else becomes_available + timedelta(days=expiry_days),
+        description=description[:255],
+        source_type=source.type,
+        source_id=source.id,
+        idempotency_key=idempotency_key,
+        created_by_id=created_by_id,
+        created_at=now,
+        balance_after=account.balance if pending else account.balance + points,
+    )
+    entry = _insert(entry)
+    if counts_as_earned and kind in {EntryKind.EARN, EntryKind.BONUS}:
+        account.lifetime_earned += points
+    if pending:
+        account.pending += points
+    else:
+        account.balance += points
+    _save_account(account, "balance", "pending", "lifetime_earned")
+    if not pending:
+        _collect_clawback(account, now=now, source=source)
+    return entry
+
+
+def _collect_clawback(account: PointsAccount, *, now: datetime, source: Source) -> None:
+    """Take what a member owes from a return (points they had already spent)
+    out of newly spendable points."""
+    if account.clawback_owed <= 0 or account.balance <= 0:
+        return
+    take = min(account.clawback_owed, account.balance)
+    _debit_locked(
+        account,
+        points=take,
+        kind=EntryKind.CLAWBACK,
+        now=now,
+        description="Points owed from an earlier return",
+        source=source,
+    )
+    account.clawback_owed -= take
+    _save_account(account, "clawback_owed")
+
+
+def _debit_locked(
+    account: PointsAccount,
+    *,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    description: str,
+    source: Source,
+    idempotency_key: str | None = None,
+    created_by_id: int | None = None,
+) -> PointsEntry:
+    """Take `points` from the locked account's available lots, oldest expiry first."""
+    if points > account.balance:
+        raise InsufficientPoints()
+    left = points
+    lots = (
+        PointsEntry.objects.filter(
+            member_id=account.member_id, status=EntryStatus.AVAILABLE, remaining__gt=0
+        )
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+        .only("id", "remaining")
+    )
+    for lot in lots.iterator(chunk_size=50):
+        take = min(lot.remaining, left)
+        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        left -= take
+        if left == 0:
+            break
+    if left:
+        # The lots disagree with the balance: refuse rather than corrupt the ledger.
+        raise InsufficientPoints("The member's points lots do not cover the balance.")
+    account.balance -= points
+    if kind == EntryKind.REDEEM:
+        account.redeemed += points
+    elif kind == EntryKind.EXPIRE:
+        account.expired += points
+    _save_account(account, "balance", "redeemed", "expired")
+    return _insert(
+        PointsEntry(
+            member_id=account.member_id,
+            kind=kind,
+            status=EntryStatus.AVAILABLE,
+            points=-points,
+            balance_after=account.balance,
+            description=description[:255],
+            source_type=source.type,
+            source_id=source.id,
+            idempotency_key=idempotency_key,
+            created_by_id=created_by_id,
+            created_at=now,
+        )
+    )
+
+
+@transaction.atomic
+def points_debit(
+    *,
+    member_id: int,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    description: str = "",
+    source: Source = Source(),
+    idempotency_key: str | None = None,
+    created_by_id: int | None = None,
+) -> PointsEntry:
+    """Take spendable points. Raises InsufficientPoints (nothing written) if the
+    balance is below `points`."""
+    if points <= 0:
+        raise ValueError("a debit is positive")
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    account = account_lock(member_id=member_id)
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    return _debit_locked(
+        account,
+        points=points,
+        kind=kind,
+        now=now,
+        description=description,
+        source=source,
+        idempotency_key=idempotency_key,
+        created_by_id=created_by_id,
+    )
+
+
+@dataclass(frozen=True)
+class Reversal:
+    pending: int
+    available: int
+    clawback: int
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.available + self.clawback
+
+
+@transaction.atomic
+def points_reverse(
+    *, member_id: int, points: int, now: datetime, source: Source, description: str = ""
+) -> Reversal:
+    """Take back `points` earned from `source` (a return): still-pending points
+    of that source first, then spendable ones; what the member already spent
+    becomes a clawback owed, collected from future earnings."""
+    if points <= 0:
+        return Reversal(0, 0, 0)
+    account = account_lock(member_id=member_id)
+    left = points
+    taken_pending = 0
+    pending_lots = PointsEntry.objects.filter(
+        member_id=member_id,
+        status=EntryStatus.PENDING,
+        remaining__gt=0,
+        source_type=source.type,
+        source_id=source.id,
+    ).order_by("-id")
+    for lot in pending_lots:
+        take = min(lot.remaining, left)
+        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        taken_pending += take
+        left -= take
+        if left == 0:
+            break
+    if taken_pending:
+        account.pending -= taken_pending
+        _save_account(account, "pending")
+        _insert(
+            PointsEntry(
+                member_id=member_id,
+                kind=EntryKind.REVERSE,
+                status=EntryStatus.PENDING,
+                points=-taken_pending,
+                balance_after=account.balance,
+                description=description[:255],
+                source_type=source.type,
+                source_id=source.id,
+                created_at=now,
+            )
+        )
+    taken_available = min(left, account.balance)
+    if taken_available:
+        _debit_locked(
+            account,
+            points=taken_available,
+            kind=EntryKind.REVERSE,
+            now=now,
+            description=description,
+            source=source,
+        )
+    clawback = left - taken_available
+    if clawback:
+        account.clawback_owed += clawback
+        _save_account(account, "clawback_owed")
+    account.lifetime_earned -= points
+    _save_account(account, "lifetime_earned")
+    return Reversal(taken_pending, taken_available, clawback)
+
+
+def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
+    """Make pending lots whose wait is over spendable: one `release` entry each,
+    a new lot that expires `expiry_days` after its release time. Returns how
+    many lots were released; running again for the same time releases nothing."""
+    released = 0
+    due = PointsEntry.objects.filter(
+        status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
+    ).values_list("id", "member_id")
+    for lot_id, member_id in due.order_by("member_id", "id").iterator(chunk_size=500):
+        with transaction.atomic():
+            account = account_lock(member_id=member_id)
+            lot = PointsEntry.objects.get(pk=lot_id)
+            if lot.remaining <= 0:
+                continue
+            points, when = lot.remaining, lot.available_at
+            PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+            account.pending -= points
+            account.balance += points
+            _save_account(account, "pending", "balance")
+            _insert(
+                PointsEntry(
+                    member_id=member_id,
+                    kind=EntryKind.RELEASE,
+                    status=EntryStatus.AVAILABLE,
+                    points=points,
+                    remaining=points,
+                    balance_after=account.balance,
+                    expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
+                    description=lot.description,
+                    source_type=lot.source_type,
+                    source_id=lot.source_id,
+                    lot=lot,
+                    idempotency_key=f"release:{lot.pk}",
+                    created_at=when,
+                )
+            )
+            _collect_clawback(account, now=when, source=Source(lot.source_type, lot.source_id))
+            released += 1
+    return released
+
+
+def points_expire_due(*, as_of: datetime) -> int:
+    """Write an `expire` entry for the rest of every lot whose expiry has come.
+    Returns the points expired; running again for the same time expires nothing."""
+    expired = 0
+    due = PointsEntry.objects.filter(
+        status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=as_of
+    ).values_list("id", "member_id")
+    for lot_id, member_id in due.order_by("member_id", "expires_at", "id").iterator(chunk_size=500):
+        with transaction.atomic():
+            account = account_lock(member_id=member_id)
+            lot = PointsEntry.objects.get(pk=lot_id)
+            if lot.remaining <= 0:
+                continue
+            points = lot.remaining
+            PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+            account.balance -= points
+            account.expired += points
+            _save_account(account, "balance", "expired")
+            _insert(
+                PointsEntry(
+                    member_id=member_id,
+                    kind=EntryKind.EXPIRE,
+                    status=EntryStatus.AVAILABLE,
+                    points=-points,
+                    balance_after=account.balance,
+                    description=lot.description,
+                    source_type=lot.source_type,
+                    source_id=lot.source_id,
+                    lot=lot,
+                    idempotency_key=f"expire:{lot.pk}",
+                    created_at=lot.expires_at,
+                )
+            )
+            expired += points
+    return expired

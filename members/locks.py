@@ -1,0 +1,12 @@
+"""The one place that locks ledger rows. Always lock the account row before
+touching a member's entries, and several accounts in member id order."""
+
+from __future__ import annotations
+
+from members.models import PointsAccount
+
+
+def account_lock(*, member_id: int) -> PointsAccount:
+    """The member's account row, locked until the transaction ends (PostgreSQL;
+    SQLite serialises write transactions on its own)."""
+    return PointsAccount.objects.select_for_update().get(member_id=member_id)

@@ -1,0 +1,194 @@
+"""Reads about members, tiers and the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from loyalty.models import ProgramSettings, TierBasis, User
+from loyalty.selectors import program_settings_get
+from members.errors import MemberNotFound
+from members.identifiers import normalise_email, normalise_phone
+from members.models import (
+    EntryStatus,
+    Member,
+    MemberActivity,
+    PointsEntry,
+    Tier,
+    TierChange,
+)
+
+EXPIRING_SHOWN = 3
+
+
+def member_of_user(user: User | AnonymousUser) -> Member | None:
+    """The member behind a signed-in user, or None (anonymous or staff only)."""
+    if not user.is_authenticated:
+        return None
+    return Member.objects.select_related("account", "tier").filter(user=user).first()
+
+
+def member_get(*, public_id: str) -> Member:
+    """Raises MemberNotFound."""
+    member = (
+        Member.objects.select_related("account", "tier", "home_store")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+def member_get_by_card(*, card_number: str) -> Member:
+    member = (
+        Member.objects.select_related("account", "tier")
+        .filter(card_number=card_number.strip())
+        .first()
+    )
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+def member_search(
+    *,
+    card_number: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Member]:
+    """Look-up by card number, email or phone (each normalised, exact), or a
+    free-text search over all three and the name."""
+    members = Member.objects.select_related("account", "tier").order_by(
+        "last_name", "first_name", "id"
+    )
+    if card_number:
+        members = members.filter(card_number=card_number.strip())
+    if email:
+        members = members.filter(email=normalise_email(email))
+    if phone:
+        try:
+            members = members.filter(phone=normalise_phone(phone))
+        except ValueError:
+            return members.none()
+    if search:
+        text = search.strip()
+        query = (
+            Q(first_name__icontains=text) | Q(last_name__icontains=text) | Q(email__icontains=text)
+        )
+        query |= Q(card_number=text.replace(" ", ""))
+        try:
+            phone_value = normalise_phone(text)
+        except ValueError:
+            phone_value = None
+        if phone_value:
+            query |= Q(phone=phone_value)
+        parts = text.split()
+        if len(parts) >= 2:
+            query |= Q(first_name__icontains=parts[0], last_name__icontains=" ".join(parts[1:]))
+        members = members.filter(query)
+    return members
+
+
+def tier_for_value(tiers: list[Tier], value: Decimal) -> Tier | None:
+    """The highest tier whose threshold `value` meets."""
+    reached = [tier for tier in tiers if tier.threshold <= value]
+    return reached[-1] if reached else None
+
+
+def qualifying_since(program: ProgramSettings, now: datetime) -> datetime | None:
+    return (
+        None if program.tier_window_days is None else now - timedelta(days=program.tier_window_days)
+    )
+
+
+def member_qualifying_value(*, member_id: int, now: datetime, program: ProgramSettings) -> Decimal:
+    """Spend or points (program's tier basis) over the tier window up to `now`."""
+    activity = MemberActivity.objects.filter(member_id=member_id, occurred_at__lte=now)
+    since = qualifying_since(program, now)
+    if since is not None:
+        activity = activity.filter(occurred_at__gt=since)
+    column = "spend" if program.tier_basis == TierBasis.SPEND else "points"
+    return Decimal(activity.aggregate(total=Sum(column))["total"] or 0)
+
+
+def tier_list() -> list[Tier]:
+    return list(Tier.objects.order_by("threshold"))
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    tier: Tier
+    remaining: Decimal
+    progress: float
+    basis: str
+
+
+def tier_progress(
+    *, member: Member, tiers: list[Tier], value: Decimal, basis: str
+) -> TierProgress | None:
+    """How far the member is from the next tier above theirs (None at the top)."""
+    current = member.tier.threshold if member.tier else Decimal("0")
+    above = [tier for tier in tiers if tier.threshold > current]
+    if not above:
+        return None
+    target = above[0]
+    span = target.threshold - current
+    progress = (
+        float(max(Decimal("0"), min(Decimal("1"), (value - current) / span))) if span else 1.0
+    )
+    remaining = max(Decimal("0"), target.threshold - value)
+    return TierProgress(tier=target, remaining=remaining, progress=round(progress, 4), basis=basis)
+
+
+def points_expiring(*, member: Member, limit: int = EXPIRING_SHOWN) -> list[dict[str, Any]]:
+    """The next expiries, soonest first: `[{"points", "expires_at"}]`."""
+    rows = (
+        PointsEntry.objects.filter(
+            member=member, status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__isnull=False
+        )
+        .values("expires_at")
+        .annotate(points=Sum("remaining"))
+        .order_by("expires_at")[:limit]
+    )
+    return [{"points": row["points"], "expires_at": row["expires_at"]} for row in rows]
+
+
+@dataclass(frozen=True)
+class MemberStatusView:
+    member: Member
+    expiring: list[dict[str, Any]]
+    next_tier: TierProgress | None
+    qualifying_value: Decimal
+
+
+def member_status(*, member: Member, now: datetime | None = None) -> MemberStatusView:
+    """Everything the status endpoint and the portal home show, in a constant
+    number of queries whatever the history length (a test counts them)."""
+    now = now or timezone.now()
+    program = program_settings_get()
+    value = member_qualifying_value(member_id=member.pk, now=now, program=program)
+    return MemberStatusView(
+        member=member,
+        expiring=points_expiring(member=member),
+        next_tier=tier_progress(
+            member=member, tiers=tier_list(), value=value, basis=program.tier_basis
+        ),
+        qualifying_value=value,
+    )
+
+
+def ledger_list(*, member: Member) -> QuerySet[PointsEntry]:
+    """A member's entries, newest first."""
+    return PointsEntry.objects.filter(member=member).order_by("-created_at", "-id")
+
+
+def tier_history(*, member: Member) -> QuerySet[TierChange]:
+    return TierChange.objects.filter(member=member).select_related("from_tier", "to_tier")

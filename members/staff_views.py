@@ -1,0 +1,338 @@
+"""Back-office pages of members: the counter (search, enrol, profile, edit,
+corrections) for store staff and managers, and the managers' tier pages."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, ListView, TemplateView
+
+from loyalty.access import StaffRequiredMixin
+from loyalty.actors import Actor
+from loyalty.errors import DomainError
+from loyalty.roles import MANAGE_PROGRAM, SERVE_COUNTER, is_manager
+from loyalty.selectors import program_settings_get
+from loyalty.staff_views import form_errors_from
+from members.errors import MemberNotFound
+from members.filters import LedgerFilter
+from members.forms import (
+    MemberEditForm,
+    MemberEnrolForm,
+    MemberSearchForm,
+    MemberTierForm,
+    PointsAdjustForm,
+    TierForm,
+    TierUpdateForm,
+)
+from members.identifiers import normalise_email, normalise_phone
+from members.models import Member, MemberActivity, Tier
+from members.selectors import (
+    ledger_list,
+    member_get,
+    member_search,
+    member_status,
+    tier_history,
+)
+from members.services import (
+    member_enrol,
+    member_tier_set,
+    member_update,
+    points_adjust,
+    tier_create,
+    tier_delete,
+    tier_update,
+)
+
+HISTORY_PAGE_SIZE = 20
+RECENT_PURCHASES = 10
+TIER_CHANGES_SHOWN = 10
+
+
+def exact_hit(query: str) -> Member | None:
+    """The one member whose card number, email or phone is exactly `query`
+    (once normalised), or None: the counter then goes straight to the profile."""
+    found = list(member_search(search=query)[:2])
+    if len(found) != 1:
+        return None
+    member = found[0]
+    try:
+        phone = normalise_phone(query)
+    except ValueError:
+        phone = None
+    asked = {query.replace(" ", ""), normalise_email(query), phone} - {None}
+    return member if asked & {member.card_number, member.email, member.phone} else None
+
+
+class MemberPageMixin(StaffRequiredMixin):
+    """A counter page about the member of the URL. The member is looked up
+    only once the role is checked, so nobody else learns which ids exist."""
+
+    permission_required: str | tuple[str, ...] = SERVE_COUNTER
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def member(self) -> Member:
+        try:
+            return member_get(public_id=self.kwargs["public_id"])
+        except MemberNotFound as exc:
+            raise Http404(exc.message) from exc
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(member=self.member, **kwargs)
+
+
+# --- The counter ------------------------------------------------------------------------------
+
+
+class MemberSearchView(StaffRequiredMixin, ListView):
+    permission_required = SERVE_COUNTER
+    template_name = "staff/members/member_list.html"
+    context_object_name = "members"
+    paginate_by = 25
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.form = MemberSearchForm(request.GET or None)
+        self.query = self.form.cleaned_data["q"].strip() if self.form.is_valid() else ""
+        if self.query and "page" not in request.GET:
+            member = exact_hit(self.query)
+            if member is not None:
+                return redirect("staff:member_detail", public_id=member.public_id)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Member]:
+        return member_search(search=self.query) if self.query else Member.objects.none()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(form=self.form, query=self.query, **kwargs)
+
+
+class MemberEnrolView(StaffRequiredMixin, FormView):
+    permission_required = SERVE_COUNTER
+    template_name = "staff/members/member_form.html"
+    form_class = MemberEnrolForm
+
+    def get_initial(self) -> dict[str, Any]:
+        # Staff accounts carry no store: the program's main store is the counter's default.
+        return {
+            "home_store": program_settings_get().main_store,
+            "language": settings.LANGUAGE_CODE,
+        }
+
+    def form_valid(self, form: MemberEnrolForm) -> HttpResponse:
+        try:
+            member = member_enrol(actor=Actor.from_request(self.request), **form.cleaned_data)
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("%(name)s is enrolled, card number %(card)s.")
+            % {"name": member, "card": member.card_number},
+        )
+        return redirect("staff:member_detail", public_id=member.public_id)
+
+
+class MemberDetailView(MemberPageMixin, TemplateView):
+    template_name = "staff/members/member_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        member = self.member
+        history = LedgerFilter(self.request.GET or None, queryset=ledger_list(member=member))
+        page_obj = Paginator(history.qs, HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            status=member_status(member=member),
+            account=member.account,
+            program=program_settings_get(),
+            history=history,
+            page_obj=page_obj,
+            entries=page_obj.object_list,
+            recent_purchases=MemberActivity.objects.filter(member=member, source_type="purchase")[
+                :RECENT_PURCHASES
+            ],
+            tier_changes=tier_history(member=member)[:TIER_CHANGES_SHOWN],
+            can_set_tier=is_manager(self.request.user),
+            **kwargs,
+        )
+
+
+class MemberEditView(MemberPageMixin, FormView):
+    template_name = "staff/members/member_form.html"
+    form_class = MemberEditForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "current_status": self.member.status}
+
+    def get_initial(self) -> dict[str, Any]:
+        member = self.member
+        return {
+            "status": member.status,
+            "first_name": member.first_name,
+            "last_name": member.last_name,
+            "email": member.email,
+            "phone": member.phone,
+            "birth_date": member.birth_date,
+            "language": member.language,
+            "marketing_consent": member.marketing_consent,
+            "tags": ", ".join(member.tags),
+            "home_store": member.home_store,
+        }
+
+    def form_valid(self, form: MemberEditForm) -> HttpResponse:
+        try:
+            member_update(
+                actor=Actor.from_request(self.request), member=self.member, **form.cleaned_data
+            )
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Member details saved."))
+        return redirect("staff:member_detail", public_id=self.member.public_id)
+
+
+class MemberAdjustView(MemberPageMixin, FormView):
+    template_name = "staff/members/member_adjust_form.html"
+    form_class = PointsAdjustForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        limit = None if is_manager(self.request.user) else program_settings_get().staff_adjust_limit
+        return {**super().get_form_kwargs(), "limit": limit}
+
+    def form_valid(self, form: PointsAdjustForm) -> HttpResponse:
+        try:
+            entry = points_adjust(
+                actor=Actor.from_request(self.request), member=self.member, **form.cleaned_data
+            )
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Points corrected by %(points)+d; the balance is now %(balance)s.")
+            % {"points": entry.points, "balance": entry.balance_after},
+        )
+        return redirect("staff:member_detail", public_id=self.member.public_id)
+
+
+class MemberTierSetView(MemberPageMixin, FormView):
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/member_tier_form.html"
+    form_class = MemberTierForm
+
+    def get_initial(self) -> dict[str, Any]:
+        return {"tier": self.member.tier, "until": self.member.tier_override_until}
+
+    def form_valid(self, form: MemberTierForm) -> HttpResponse:
+        try:
+            member_tier_set(
+                actor=Actor.from_request(self.request), member=self.member, **form.cleaned_data
+            )
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("Tier set to %(tier)s until %(until)s.")
+            % {
+                "tier": form.cleaned_data["tier"].name,
+                "until": date_format(form.cleaned_data["until"]),
+            },
+        )
+        return redirect("staff:member_detail", public_id=self.member.public_id)
+
+
+# --- Tiers (managers) ---------------------------------------------------------------------------
+
+
+class TierListView(StaffRequiredMixin, ListView):
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/tier_list.html"
+    context_object_name = "tiers"
+
+    def get_queryset(self) -> QuerySet[Tier]:
+        return Tier.objects.annotate(member_count=Count("member")).order_by("threshold")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(program=program_settings_get(), **kwargs)
+
+
+class TierCreateView(StaffRequiredMixin, FormView):
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/tier_form.html"
+    form_class = TierForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "basis": program_settings_get().tier_basis}
+
+    def form_valid(self, form: TierForm) -> HttpResponse:
+        try:
+            tier = tier_create(actor=Actor.from_request(self.request), **form.cleaned_data)
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Tier %(name)s created.") % {"name": tier.name})
+        return redirect("staff:tier_list")
+
+
+class TierUpdateView(StaffRequiredMixin, FormView):
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/tier_form.html"
+    form_class = TierUpdateForm
+
+    @cached_property
+    def tier(self) -> Tier:
+        return get_object_or_404(Tier, code=self.kwargs["code"])
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        # A fresh copy: the form writes its values onto its instance while validating.
+        return {
+            **super().get_form_kwargs(),
+            "instance": Tier.objects.get(pk=self.tier.pk),
+            "basis": program_settings_get().tier_basis,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(tier=self.tier, **kwargs)
+
+    def form_valid(self, form: TierUpdateForm) -> HttpResponse:
+        try:
+            tier_update(actor=Actor.from_request(self.request), tier=self.tier, **form.cleaned_data)
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, _("Tier %(name)s saved.") % {"name": form.cleaned_data["name"]}
+        )
+        return redirect("staff:tier_list")
+
+
+class TierDeleteView(StaffRequiredMixin, TemplateView):
+    """GET asks to confirm; POST deletes, or explains why it cannot."""
+
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/tier_confirm_delete.html"
+
+    @cached_property
+    def tier(self) -> Tier:
+        return get_object_or_404(Tier, code=self.kwargs["code"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(tier=self.tier, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseRedirect:
+        name = self.tier.name
+        try:
+            tier_delete(actor=Actor.from_request(request), tier=self.tier)
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("staff:tier_list")
+        messages.success(request, _("Tier %(name)s deleted.") % {"name": name})
+        return redirect("staff:tier_list")

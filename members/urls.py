@@ -1,0 +1,42 @@
+from django.urls import path
+
+from members import api, portal_views, staff_views
+
+api_urlpatterns = [
+    path("members", api.MemberListApi.as_view(), name="member_list"),
+    path("members/<str:public_id>", api.MemberDetailApi.as_view(), name="member_detail"),
+    path("members/<str:public_id>/ledger", api.MemberLedgerApi.as_view(), name="member_ledger"),
+    path(
+        "members/<str:public_id>/adjustments",
+        api.MemberAdjustmentApi.as_view(),
+        name="member_adjustments",
+    ),
+    path("tiers", api.TierListApi.as_view(), name="tier_list"),
+    path("tiers/<slug:code>", api.TierDetailApi.as_view(), name="tier_detail"),
+]
+
+# Back-office pages of members (counter, tiers), under /staff/.
+staff_urlpatterns = [
+    path("members/", staff_views.MemberSearchView.as_view(), name="member_search"),
+    path("members/new/", staff_views.MemberEnrolView.as_view(), name="member_enrol"),
+    path("members/<str:public_id>/", staff_views.MemberDetailView.as_view(), name="member_detail"),
+    path("members/<str:public_id>/edit/", staff_views.MemberEditView.as_view(), name="member_edit"),
+    path(
+        "members/<str:public_id>/adjust/",
+        staff_views.MemberAdjustView.as_view(),
+        name="member_adjust",
+    ),
+    path(
+        "members/<str:public_id>/tier/",
+        staff_views.MemberTierSetView.as_view(),
+        name="member_tier_set",
+    ),
+    path("tiers/", staff_views.TierListView.as_view(), name="tier_list"),
+    path("tiers/new/", staff_views.TierCreateView.as_view(), name="tier_create"),
+    path("tiers/<slug:code>/", staff_views.TierUpdateView.as_view(), name="tier_update"),
+    path("tiers/<slug:code>/delete/", staff_views.TierDeleteView.as_view(), name="tier_delete"),
+]
+
+portal_urlpatterns = [
+    path("", portal_views.PortalHomeView.as_view(), name="home"),
+]

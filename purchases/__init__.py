@@ -1,0 +1,1 @@
+"""Sales and returns from tills and shops (layer 5)."""

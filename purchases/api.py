@@ -1,0 +1,229 @@
+"""Purchases and returns (API.md, "Purchases and returns", scope `pos`)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty.actors import Actor
+from loyalty.api.idempotency import idempotent
+from loyalty.errors import ValidationFailed
+from loyalty.models import ApiKey, Store
+from loyalty.selectors import program_settings_get, store_get
+from members.errors import MemberNotFound
+from members.models import Member
+from members.selectors import member_get, member_get_by_card
+from purchases.errors import PurchaseNotFound
+from purchases.models import Purchase
+from purchases.services import (
+    LineInput,
+    ReturnItem,
+    SaleInput,
+    purchase_record,
+    purchase_return,
+    sale_preview,
+)
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class ItemSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PurchaseItem"
+
+    sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+    category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    unit_price = serializers.DecimalField(**MONEY, min_value=Decimal("0"))
+    earns = serializers.BooleanField(required=False, default=True)
+
+
+class GiftCardUseSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PurchaseGiftCard"
+
+    code = serializers.CharField()
+    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+
+
+class SaleSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "PurchaseInput"
+
+    reference = serializers.CharField(max_length=100)
+    store = serializers.SlugField(required=False)
+    member_id = serializers.CharField(required=False, allow_null=True)
+    card_number = serializers.CharField(required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False)
+    items = ItemSerializer(many=True, allow_empty=False)
+    discount_total = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0.00")
+    )
+    vouchers = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    points_to_redeem = serializers.IntegerField(min_value=0, required=False, default=0)
+    gift_cards = GiftCardUseSerializer(many=True, required=False, default=list)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("member_id") and data.get("card_number"):
+            raise serializers.ValidationError(
+                {"card_number": ["Give member_id or card_number, not both."]}
+            )
+        # Vouchers and gift cards join the sale with the rewards issue.
+        not_yet = {
+            name: ["Not enabled yet on this program."]
+            for name in ("vouchers", "gift_cards")
+            if data.get(name)
+        }
+        if not_yet:
+            raise serializers.ValidationError(not_yet)
+        return data
+
+
+def _store(request: Request, code: str | None) -> Store:
+    if code:
+        store = store_get(code=code)
+        if store is None or not store.is_active:
+            raise ValidationFailed(fields={"store": ["No such store."]})
+        return store
+    if isinstance(request.auth, ApiKey) and request.auth.store is not None:
+        return request.auth.store
+    main = program_settings_get().main_store
+    if main is None:
+        raise ValidationFailed(fields={"store": ["Name a store: this program has no main store."]})
+    return main
+
+
+def _member(data: dict[str, Any]) -> Member | None:
+    try:
+        if data.get("member_id"):
+            return member_get(public_id=data["member_id"])
+        if data.get("card_number"):
+            return member_get_by_card(card_number=data["card_number"])
+    except MemberNotFound as exc:
+        field = "member_id" if data.get("member_id") else "card_number"
+        raise ValidationFailed(fields={field: ["No such member."]}) from exc
+    return None
+
+
+def sale_input(request: Request) -> SaleInput:
+    serializer = SaleSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    return SaleInput(
+        store=_store(request, data.get("store")),
+        reference=data["reference"],
+        member=_member(data),
+        occurred_at=data.get("occurred_at") or timezone.now(),
+        items=[LineInput(**item) for item in data["items"]],
+        discount_total=data["discount_total"],
+        points_to_redeem=data["points_to_redeem"],
+        occurred_at_given="occurred_at" in data,
+    )
+
+
+class ReceiptSerializer(serializers.Serializer):
+    """The answer to a sale (API.md)."""
+
+    class Meta:
+        ref_name = "PurchaseReceipt"
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    store = serializers.CharField()
+    member_id = serializers.CharField(allow_null=True)
+    total = serializers.CharField()
+    eligible_amount = serializers.CharField()
+    points_earned = serializers.IntegerField()
+    points_status = serializers.ChoiceField(choices=["available", "pending"])
+    awards = serializers.ListField(child=serializers.DictField())
+    points_redeemed = serializers.IntegerField()
+    balance = serializers.IntegerField(allow_null=True)
+    tier = serializers.CharField(allow_null=True)
+
+
+class PurchaseListApi(APIView):
+    @extend_schema(request=SaleSerializer, responses={201: ReceiptSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        recorded = purchase_record(sale=sale_input(request), actor=Actor.from_request(request))
+        # The same receipt sent again answers as the first time (API.md).
+        headers = {"Idempotent-Replayed": "true"} if recorded.replayed else {}
+        return Response(recorded.receipt, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class PurchasePreviewApi(APIView):
+    @extend_schema(request=SaleSerializer, responses=ReceiptSerializer)
+    @idempotent
+    def post(self, request: Request) -> Response:
+        return Response(sale_preview(sale=sale_input(request)))
+
+
+class PurchaseDetailApi(APIView):
+    @extend_schema(responses=ReceiptSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        purchase = Purchase.objects.filter(pk=pk).first()
+        if purchase is None:
+            raise PurchaseNotFound()
+        return Response(json.loads(purchase.response))
+
+
+class ReturnSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReturnInput"
+
+    class ReturnItemSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ReturnItem"
+
+        sku = serializers.CharField(max_length=64)
+        quantity = serializers.IntegerField(min_value=1)
+
+    reference = serializers.CharField(max_length=100)
+    items = ReturnItemSerializer(many=True, required=False, allow_empty=False)
+    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), required=False)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if ("items" in data) == ("amount" in data):
+            raise serializers.ValidationError({"items": ["Give either items or an amount."]})
+        return data
+
+
+class ReturnReceiptSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "ReturnReceipt"
+
+    id = serializers.IntegerField()
+    amount = serializers.CharField()
+    points_reversed = serializers.IntegerField()
+    points_refunded = serializers.IntegerField()
+    clawback = serializers.IntegerField()
+    balance = serializers.IntegerField(allow_null=True)
+
+
+class PurchaseReturnApi(APIView):
+    @extend_schema(request=ReturnSerializer, responses={201: ReturnReceiptSerializer})
+    @idempotent
+    def post(self, request: Request, pk: int) -> Response:
+        purchase = Purchase.objects.filter(pk=pk).first()
+        if purchase is None:
+            raise PurchaseNotFound()
+        serializer = ReturnSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        recorded = purchase_return(
+            purchase=purchase,
+            reference=data["reference"],
+            actor=Actor.from_request(request),
+            items=[ReturnItem(**item) for item in data["items"]] if "items" in data else None,
+            amount=data.get("amount"),
+        )
+        return Response(recorded.receipt, status=status.HTTP_201_CREATED)

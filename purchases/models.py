@@ -1,0 +1,125 @@
+"""Sales and returns reported by tills, shops and the counter."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Purchase(models.Model):
+    """One sale. Unique per (store, reference): a till's retry with the same
+    receipt replays the first answer; another body under that receipt is refused."""
+
+    store = models.ForeignKey("loyalty.Store", on_delete=models.PROTECT, related_name="purchases")
+    reference = models.CharField(_("receipt"), max_length=100)
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchases",
+    )
+    occurred_at = models.DateTimeField(_("time of sale"))
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    discount_total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    eligible_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    points_earned = models.IntegerField(default=0)
+    points_redeemed = models.IntegerField(default=0)
+    points_status = models.CharField(max_length=10, default="available")
+    tier_code = models.CharField(max_length=32, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    response = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        "loyalty.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("purchase")
+        verbose_name_plural = _("purchases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "reference"], name="purchase_store_reference_unique"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="purchase_total_nonnegative"),
+        ]
+        indexes = [models.Index(fields=["member", "-occurred_at"], name="purchase_member_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.store_id}/{self.reference}"
+
+
+class PurchaseLine(models.Model):
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=100, blank=True)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    earns = models.BooleanField(default=True)
+    # The line's share of the sale's discount, so returns give back what was paid.
+    discount_share = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    returned_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(returned_quantity__lte=models.F("quantity")),
+                name="line_returned_within_quantity",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def gross(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.discount_share
+
+
+class Return(models.Model):
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
+    reference = models.CharField(_("return receipt"), max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    eligible_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    points_reversed = models.IntegerField(default=0)
+    points_refunded = models.IntegerField(default=0)
+    clawback = models.IntegerField(default=0)
+    fingerprint = models.CharField(max_length=64)
+    response = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        "loyalty.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase", "reference"], name="return_reference_unique"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="return_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id}/{self.reference}"
+
+
+class ReturnLine(models.Model):
+    return_record = models.ForeignKey(Return, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(PurchaseLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line_id}"

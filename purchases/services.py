@@ -1,0 +1,491 @@
+"""The sale and return flows: turn a receipt into points (and, later, voucher
+uses and gift-card charges), all or nothing.
+
+A sale is unique per (store, reference). The same receipt again with the same
+content returns the first receipt (`replayed`); with other content it is
+refused with DuplicateReference. Two tills sending one receipt at the same
+moment meet on the unique index: the second waits for the first to commit,
+then replays it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.actors import Actor
+from loyalty.errors import ValidationFailed
+from loyalty.models import Store
+from loyalty.selectors import program_settings_get
+from members.ledger import Source
+from members.models import EntryKind, Member, PointsAccount
+from members.services import (
+    member_ensure_active,
+    member_record_activity,
+    member_tier_review,
+    points_earn,
+    points_pay,
+    points_refund,
+    points_reverse,
+)
+from purchases.earning import CENT, sale_awards, split_discount
+from purchases.errors import DuplicateReference
+from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    name: str = ""
+    category: str = ""
+    earns: bool = True
+
+
+@dataclass(frozen=True)
+class SaleInput:
+    store: Store
+    reference: str
+    member: Member | None
+    occurred_at: datetime
+    items: list[LineInput]
+    discount_total: Decimal = Decimal("0.00")
+    points_to_redeem: int = 0
+    # False when the till did not say when (then "now"): a retry must still match.
+    occurred_at_given: bool = True
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A receipt (the API's response body) and whether it is a replay."""
+
+    receipt: dict[str, Any]
+    replayed: bool
+    record_id: int
+
+
+def _fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _sale_fingerprint(sale: SaleInput) -> str:
+    return _fingerprint(
+        {
+            "member": sale.member.pk if sale.member else None,
+            "occurred_at": sale.occurred_at.isoformat() if sale.occurred_at_given else None,
+            "items": [
+                [i.sku, i.quantity, str(i.unit_price), i.name, i.category, i.earns]
+                for i in sale.items
+            ],
+            "discount_total": str(sale.discount_total),
+            "points_to_redeem": sale.points_to_redeem,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    """The amounts and awards of a sale, computed without writing anything."""
+
+    subtotal: Decimal
+    discount_total: Decimal
+    total: Decimal
+    discount_shares: list[Decimal]
+    eligible_amount: Decimal
+    points_value: Decimal
+    awards: list[Any]
+    tier_code: str | None
+
+
+def sale_quote(*, sale: SaleInput, now: datetime) -> SaleQuote:
+    """Validate a sale's amounts and compute what it earns. Raises ValidationFailed."""
+    program = program_settings_get()
+    errors: dict[str, list[str]] = {}
+    if not sale.items:
+        errors["items"] = [_("A sale needs at least one item.")]
+    if sale.occurred_at > now + timedelta(minutes=5):
+        errors["occurred_at"] = [_("A sale cannot happen in the future.")]
+    if sale.points_to_redeem and sale.member is None:
+        errors["points_to_redeem"] = [_("Only a member can pay with points.")]
+    gross = [item.unit_price * item.quantity for item in sale.items]
+    subtotal = sum(gross, Decimal("0.00"))
+    if sale.discount_total > subtotal:
+        errors["discount_total"] = [_("The discount is larger than the sale.")]
+    total = subtotal - sale.discount_total
+    points_value = (Decimal(sale.points_to_redeem) * program.point_value).quantize(CENT)
+    if points_value > total:
+        errors["points_to_redeem"] = [_("Points would pay more than the sale's total.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    shares = split_discount(gross, sale.discount_total)
+    earning_net = sum(
+        (g - s for g, s, item in zip(gross, shares, sale.items, strict=True) if item.earns),
+        Decimal("0.00"),
+    )
+    eligible = max(Decimal("0.00"), earning_net - points_value)
+    tier = sale.member.tier if sale.member else None
+    awards = (
+        sale_awards(
+            eligible_amount=eligible,
+            earn_points=program.earn_points,
+            earn_per_amount=program.earn_per_amount,
+            tier_name=tier.name if tier else None,
+            tier_multiplier=tier.multiplier if tier else Decimal("1"),
+        )
+        if sale.member
+        else []
+    )
+    return SaleQuote(
+        subtotal=subtotal,
+        discount_total=sale.discount_total,
+        total=total,
+        discount_shares=shares,
+        eligible_amount=eligible,
+        points_value=points_value,
+        awards=awards,
+        tier_code=tier.code if tier else None,
+    )
+
+
+def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, Any]:
+    """What `purchase_record` would answer, without writing anything."""
+    now = now or timezone.now()
+    if sale.member is not None:
+        member_ensure_active(sale.member)
+    quote = sale_quote(sale=sale, now=now)
+    balance = sale.member.account.balance if sale.member else None
+    earned = sum(award.points for award in quote.awards)
+    pending = sale.occurred_at + timedelta(days=program_settings_get().pending_days) > now
+    if balance is not None:
+        balance -= sale.points_to_redeem
+        if not pending:
+            balance += earned
+    return {
+        "reference": sale.reference,
+        "store": sale.store.code,
+        "member_id": sale.member.public_id if sale.member else None,
+        "total": str(quote.total),
+        "eligible_amount": str(quote.eligible_amount),
+        "points_earned": earned,
+        "points_status": "pending" if pending else "available",
+        "awards": [
+            {"source": a.source, "points": a.points, "label": a.label} for a in quote.awards
+        ],
+        "points_redeemed": sale.points_to_redeem,
+        "balance": balance,
+        "tier": quote.tier_code,
+    }
+
+
+@transaction.atomic
+def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = None) -> Recorded:
+    """Record a sale: pay with points, earn, count towards tiers — all or nothing.
+
+    Raises ValidationFailed, MemberInactive, InsufficientPoints or
+    DuplicateReference; then nothing is written.
+    """
+    now = now or timezone.now()
+    fingerprint = _sale_fingerprint(sale)
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                store=sale.store,
+                reference=sale.reference,
+                member=sale.member,
+                occurred_at=sale.occurred_at,
+                recorded_at=now,
+                subtotal=0,
+                total=0,
+                eligible_amount=0,
+                fingerprint=fingerprint,
+                recorded_by=actor.user,
+            )
+    except IntegrityError:
+        return _replay_purchase(sale, fingerprint)
+
+    if sale.member is not None:
+        member_ensure_active(sale.member)
+    quote = sale_quote(sale=sale, now=now)
+    source = Source("purchase", str(purchase.pk))
+    program = program_settings_get()
+    member = sale.member
+    if member is not None and sale.points_to_redeem:
+        points_pay(
+            member=member,
+            points=sale.points_to_redeem,
+            description=_("Paid at %(store)s") % {"store": sale.store.name},
+            source=source,
+            now=now,
+        )
+    points_status = "available"
+    if member is not None:
+        for award in quote.awards:
+            entry = points_earn(
+                member=member,
+                points=award.points,
+                kind=EntryKind(award.kind),
+                description=award.label,
+                source=source,
+                occurred_at=sale.occurred_at,
+                now=now,
+                program=program,
+                idempotency_key=f"purchase:{purchase.pk}:{award.source}",
+            )
+            if entry is not None and entry.status == "pending":
+                points_status = "pending"
+    earned = sum(award.points for award in quote.awards)
+
+    PurchaseLine.objects.bulk_create(
+        PurchaseLine(
+            purchase=purchase,
+            sku=item.sku,
+            name=item.name,
+            category=item.category,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            earns=item.earns,
+            discount_share=share,
+        )
+        for item, share in zip(sale.items, quote.discount_shares, strict=True)
+    )
+    balance = None
+    if member is not None:
+        member_record_activity(
+            member=member,
+            occurred_at=sale.occurred_at,
+            spend=quote.total,
+            points=earned,
+            source=source,
+        )
+        member_tier_review(member=member, now=now, allow_downgrade=False)
+        balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
+    receipt = {
+        "id": purchase.pk,
+        "reference": sale.reference,
+        "store": sale.store.code,
+        "member_id": member.public_id if member else None,
+        "occurred_at": sale.occurred_at.isoformat(),
+        "total": str(quote.total),
+        "eligible_amount": str(quote.eligible_amount),
+        "points_earned": earned,
+        "points_status": points_status,
+        "awards": [
+            {"source": a.source, "points": a.points, "label": a.label} for a in quote.awards
+        ],
+        "points_redeemed": sale.points_to_redeem,
+        "balance": balance,
+        "tier": quote.tier_code,
+    }
+    Purchase.objects.filter(pk=purchase.pk).update(
+        subtotal=quote.subtotal,
+        discount_total=quote.discount_total,
+        total=quote.total,
+        eligible_amount=quote.eligible_amount,
+        points_earned=earned,
+        points_redeemed=sale.points_to_redeem,
+        points_status=points_status,
+        tier_code=quote.tier_code or "",
+        response=json.dumps(receipt),
+    )
+    return Recorded(receipt=receipt, replayed=False, record_id=purchase.pk)
+
+
+def _replay_purchase(sale: SaleInput, fingerprint: str) -> Recorded:
+    existing = Purchase.objects.get(store=sale.store, reference=sale.reference)
+    if existing.fingerprint != fingerprint:
+        raise DuplicateReference()
+    return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
+
+
+@dataclass(frozen=True)
+class ReturnItem:
+    sku: str
+    quantity: int
+
+
+def _return_amounts(
+    purchase: Purchase,
+    lines: list[PurchaseLine],
+    items: list[ReturnItem] | None,
+    amount: Decimal | None,
+) -> tuple[Decimal, Decimal, list[tuple[PurchaseLine, int]]]:
+    """(amount returned, of which on earning lines, [(line, quantity)]).
+    Raises ValidationFailed for more than is left to return."""
+    earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
+    if items is not None:
+        taken: list[tuple[PurchaseLine, int]] = []
+        errors: dict[str, list[str]] = {}
+        for index, item in enumerate(items):
+            left = item.quantity
+            for line in (line for line in lines if line.sku == item.sku):
+                free = (
+                    line.quantity - line.returned_quantity - sum(q for ln, q in taken if ln is line)
+                )
+                take = min(free, left)
+                if take > 0:
+                    taken.append((line, take))
+                    left -= take
+            if left > 0:
+                errors[f"items[{index}].quantity"] = [
+                    _("More than was bought (or already returned) of %(sku)s.") % {"sku": item.sku}
+                ]
+        if errors:
+            raise ValidationFailed(fields=errors)
+        returned = sum(
+            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken), Decimal("0.00")
+        )
+        returned_eligible = sum(
+            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken if line.earns),
+            Decimal("0.00"),
+        )
+        return returned, returned_eligible, taken
+    assert amount is not None
+    already = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"] or 0
+    if amount <= 0 or amount > purchase.total - already:
+        raise ValidationFailed(
+            fields={
+                "amount": [
+                    _("A return cannot exceed what is left of the sale (%(left)s).")
+                    % {"left": purchase.total - already}
+                ]
+            }
+        )
+    share = earning_net / purchase.total if purchase.total else Decimal("0")
+    return amount, (amount * share).quantize(CENT), []
+
+
+@transaction.atomic
+def purchase_return(
+    *,
+    purchase: Purchase,
+    reference: str,
+    actor: Actor,
+    items: list[ReturnItem] | None = None,
+    amount: Decimal | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Record a return of some items (or an amount) of a sale.
+
+    Earned points are reversed in proportion to the returned amount on earning
+    lines (never more than was earned), pending first; what the member already
+    spent becomes a clawback. Points paid at the till come back in proportion
+    to the returned amount. Raises ValidationFailed, DuplicateReference.
+    """
+    now = now or timezone.now()
+    if (items is None) == (amount is None):
+        raise ValidationFailed(fields={"items": [_("Give either items or an amount.")]})
+    fingerprint = _fingerprint(
+        {
+            "items": [[i.sku, i.quantity] for i in items] if items is not None else None,
+            "amount": str(amount),
+        }
+    )
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    existing = Return.objects.filter(purchase=purchase, reference=reference).first()
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise DuplicateReference(
+                _("This sale already has a different return under this reference.")
+            )
+        return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
+
+    lines = list(purchase.lines.all())
+    returned, returned_eligible, taken = _return_amounts(purchase, lines, items, amount)
+    if returned <= 0:
+        raise ValidationFailed(fields={"items": [_("Nothing to return.")]})
+    previous = Return.objects.filter(purchase=purchase).aggregate(
+        amount=Sum("amount"),
+        eligible=Sum("eligible_amount"),
+        reversed=Sum("points_reversed"),
+        clawback=Sum("clawback"),
+        refunded=Sum("points_refunded"),
+    )
+    earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
+    cum_eligible = (previous["eligible"] or 0) + returned_eligible
+    cum_amount = (previous["amount"] or 0) + returned
+    reverse_target = (
+        min(purchase.points_earned, int(purchase.points_earned * cum_eligible / earning_net))
+        if earning_net
+        else 0
+    )
+    to_reverse = max(0, reverse_target - (previous["reversed"] or 0) - (previous["clawback"] or 0))
+    refund_target = (
+        min(purchase.points_redeemed, int(purchase.points_redeemed * cum_amount / purchase.total))
+        if purchase.total
+        else 0
+    )
+    to_refund = max(0, refund_target - (previous["refunded"] or 0))
+
+    record = Return.objects.create(
+        purchase=purchase,
+        reference=reference,
+        amount=returned,
+        eligible_amount=returned_eligible,
+        fingerprint=fingerprint,
+        created_at=now,
+        recorded_by=actor.user,
+    )
+    for line, quantity in taken:
+        ReturnLine.objects.create(return_record=record, line=line, quantity=quantity)
+        PurchaseLine.objects.filter(pk=line.pk).update(
+            returned_quantity=line.returned_quantity + quantity
+        )
+        line.returned_quantity += quantity
+
+    member = purchase.member
+    reversal_available = reversal_clawback = reversal_pending = 0
+    balance = None
+    if member is not None:
+        source = Source("purchase", str(purchase.pk))
+        description = _("Return %(reference)s") % {"reference": reference}
+        reversal = points_reverse(
+            member=member, points=to_reverse, description=description, source=source, now=now
+        )
+        reversal_pending, reversal_available, reversal_clawback = (
+            reversal.pending,
+            reversal.available,
+            reversal.clawback,
+        )
+        points_refund(
+            member=member,
+            points=to_refund,
+            description=description,
+            source=source,
+            now=now,
+            program=program_settings_get(),
+        )
+        member_record_activity(
+            member=member,
+            occurred_at=now,
+            spend=-returned,
+            points=-to_reverse,
+            source=Source("return", str(record.pk)),
+        )
+        balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
+    receipt = {
+        "id": record.pk,
+        "purchase_id": purchase.pk,
+        "reference": reference,
+        "amount": str(returned),
+        "points_reversed": reversal_pending + reversal_available,
+        "points_refunded": to_refund,
+        "clawback": reversal_clawback,
+        "balance": balance,
+    }
+    Return.objects.filter(pk=record.pk).update(
+        points_reversed=reversal_pending + reversal_available,
+        points_refunded=to_refund,
+        clawback=reversal_clawback,
+        response=json.dumps(receipt),
+    )
+    return Recorded(receipt=receipt, replayed=False, record_id=record.pk)

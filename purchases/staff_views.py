@@ -1,0 +1,147 @@
+"""Back-office pages of sales: record a member's purchase by hand (with a
+preview before it is written), read a purchase, record a return."""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.generic import FormView, TemplateView
+
+from loyalty.access import StaffRequiredMixin
+from loyalty.actors import Actor
+from loyalty.errors import DomainError
+from loyalty.roles import SERVE_COUNTER
+from loyalty.selectors import program_settings_get
+from loyalty.staff_views import form_errors_from
+from members.staff_views import MemberPageMixin
+from purchases.errors import DuplicateReference
+from purchases.forms import ReturnForm, SaleForm
+from purchases.models import Purchase
+from purchases.services import purchase_record, purchase_return, sale_preview
+
+
+class PurchaseCreateView(MemberPageMixin, FormView):
+    """Three steps without JavaScript: the form, a preview ("action=preview"),
+    then the recording ("action=confirm"); "action=edit" goes back to the form."""
+
+    template_name = "staff/purchases/purchase_form.html"
+    confirm_template_name = "staff/purchases/purchase_confirm.html"
+    form_class = SaleForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "member": self.member}
+
+    def get_initial(self) -> dict[str, Any]:
+        # Staff accounts carry no store: the program's main store is the counter's default.
+        return {"store": program_settings_get().main_store}
+
+    def form_valid(self, form: SaleForm) -> HttpResponse:
+        action = self.request.POST.get("action", "preview")
+        if action == "edit":
+            return self.render_to_response(self.get_context_data(form=form))
+        sale = form.sale_input(now=timezone.now())
+        try:
+            if action == "confirm":
+                recorded = purchase_record(sale=sale, actor=Actor.from_request(self.request))
+            else:
+                preview = sale_preview(sale=sale)
+        except DuplicateReference as error:
+            form.add_error("reference", error.message)
+            return self.form_invalid(form)
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        if action != "confirm":
+            context = self.get_context_data(form=form, preview=preview)
+            return render(self.request, self.confirm_template_name, context)
+        if recorded.replayed:
+            messages.info(self.request, _("This receipt was already recorded; nothing changed."))
+        else:
+            points = recorded.receipt["points_earned"]
+            messages.success(
+                self.request,
+                ngettext("Recorded: %(points)s point.", "Recorded: %(points)s points.", points)
+                % {"points": points},
+            )
+        return redirect("staff:purchase_detail", pk=recorded.record_id)
+
+
+class PurchasePageMixin(StaffRequiredMixin):
+    permission_required: str | tuple[str, ...] = SERVE_COUNTER
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def purchase(self) -> Purchase:
+        return get_object_or_404(
+            Purchase.objects.select_related("store", "member", "recorded_by"), pk=self.kwargs["pk"]
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(purchase=self.purchase, **kwargs)
+
+
+class PurchaseDetailView(PurchasePageMixin, TemplateView):
+    template_name = "staff/purchases/purchase_detail.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        purchase = self.purchase
+        lines = list(purchase.lines.all())
+        receipt = json.loads(purchase.response) if purchase.response else {}
+        return super().get_context_data(
+            lines=lines,
+            awards=receipt.get("awards", []),
+            returns=purchase.returns.select_related("recorded_by"),
+            returnable=any(line.returned_quantity < line.quantity for line in lines),
+            **kwargs,
+        )
+
+
+class PurchaseReturnView(PurchasePageMixin, FormView):
+    template_name = "staff/purchases/return_form.html"
+    form_class = ReturnForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "purchase": self.purchase}
+
+    def form_valid(self, form: ReturnForm) -> HttpResponse:
+        try:
+            recorded = purchase_return(
+                purchase=self.purchase,
+                reference=form.cleaned_data["reference"],
+                actor=Actor.from_request(self.request),
+                items=form.cleaned_data["items"],
+                amount=form.cleaned_data["amount"],
+            )
+        except DuplicateReference as error:
+            form.add_error("reference", error.message)
+            return self.form_invalid(form)
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        if recorded.replayed:
+            messages.info(self.request, _("This return was already recorded; nothing changed."))
+        else:
+            receipt = recorded.receipt
+            messages.success(
+                self.request,
+                _(
+                    "Return recorded: %(currency)s %(amount)s; %(reversed)s points reversed, "
+                    "%(refunded)s points refunded, %(clawback)s points owed as clawback."
+                )
+                % {
+                    "amount": receipt["amount"],
+                    "currency": program_settings_get().currency,
+                    "reversed": receipt["points_reversed"],
+                    "refunded": receipt["points_refunded"],
+                    "clawback": receipt["clawback"],
+                },
+            )
+        return redirect("staff:purchase_detail", pk=self.purchase.pk)

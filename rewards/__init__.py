@@ -1,0 +1,1 @@
+"""Rewards catalogue, redemptions, vouchers and gift cards (layer 3)."""

@@ -1,0 +1,85 @@
+"""Every error under /api/ carries the envelope of API.md."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import api_client_for
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_envelope(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def test_validation_error_is_400_invalid_with_fields(admin_api):
+    response = admin_api.post("/api/v1/stores", {"code": "has spaces", "name": ""}, format="json")
+    body = assert_envelope(response, 400, "invalid")
+    assert set(body["fields"]) == {"code", "name"}
+
+
+def test_malformed_json_is_400_invalid(admin_api):
+    response = admin_api.generic(
+        "POST", "/api/v1/stores", "{not json", content_type="application/json"
+    )
+    body = assert_envelope(response, 400, "invalid")
+    assert "fields" not in body
+
+
+def test_missing_key_is_401_not_authenticated():
+    response = APIClient().get("/api/v1/program")
+    assert_envelope(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Api-Key"
+
+
+def test_unknown_key_is_401_not_authenticated():
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Api-Key setia_deadbeef_not-a-real-key")
+    assert_envelope(client.get("/api/v1/program"), 401, "not_authenticated")
+
+
+def test_pos_key_on_admin_endpoint_is_403_permission_denied(pos_api):
+    assert_envelope(pos_api.get("/api/v1/program"), 403, "permission_denied")
+
+
+def test_unknown_store_is_404_not_found(admin_api):
+    assert_envelope(admin_api.get("/api/v1/stores/nowhere"), 404, "not_found")
+
+
+def test_unknown_endpoint_is_404_not_found_in_json(admin_api):
+    response = admin_api.get("/api/v1/no-such-thing")
+    assert_envelope(response, 404, "not_found")
+    assert response["Content-Type"] == "application/json"
+
+
+def test_wrong_method_is_405(admin_api):
+    assert_envelope(admin_api.delete("/api/v1/program"), 405, "method_not_allowed")
+
+
+def test_too_many_requests_is_429_rate_limited(settings, db):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "2/min"},
+    }
+    client = api_client_for("admin")
+    assert client.get("/api/v1/program").status_code == 200
+    assert client.get("/api/v1/program").status_code == 200
+    response = client.get("/api/v1/program")
+    assert_envelope(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) > 0
+    # Another key has its own allowance.
+    assert api_client_for("admin").get("/api/v1/program").status_code == 200
+
+
+def test_revoked_key_is_401(admin_api):
+    from loyalty.actors import Actor
+    from loyalty.services import api_key_revoke
+
+    api_key_revoke(actor=Actor.system(), api_key=admin_api.api_key)
+    assert_envelope(admin_api.get("/api/v1/program"), 401, "not_authenticated")

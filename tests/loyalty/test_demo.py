@@ -1,0 +1,61 @@
+"""`manage.py load_demo_data`: a believable shop, loaded once, whose logins work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from loyalty.demo import DEMO_LOGINS
+from loyalty.models import ProgramSettings, Store, User
+from members.models import Member
+from purchases.models import Purchase
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_data_loads_once_and_prints_the_logins(roles):
+    first, second = StringIO(), StringIO()
+    call_command("load_demo_data", stdout=first)
+    call_command("load_demo_data", stdout=second)
+
+    assert "Demo data loaded:" in first.getvalue()
+    assert "already loaded" in second.getvalue()
+    for login in DEMO_LOGINS:
+        assert login.email in second.getvalue()
+    assert Store.objects.count() == 3
+    assert ProgramSettings.objects.get().main_store.code == "bangsar"
+    assert User.objects.count() == 5 and Member.objects.count() == 202
+    # A year of history across the three stores, replayed through the services.
+    purchases = Purchase.objects.all()
+    assert purchases.count() > 2000
+    assert set(purchases.values_list("store__code", flat=True).distinct()) == {
+        "bangsar",
+        "mid-valley",
+        "penang",
+    }
+    oldest = purchases.order_by("occurred_at").first().occurred_at
+    assert timezone.now() - oldest > timedelta(days=365)
+    call_command("ledger_check", stdout=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("email", "home"),
+    [
+        ("manager@setia.example", "/staff/"),
+        ("marketer@setia.example", "/staff/"),
+        ("staff@setia.example", "/staff/"),
+        ("aisyah@setia.example", "/portal/"),
+        ("weiling@setia.example", "/portal/"),
+    ],
+)
+def test_each_demo_login_lands_on_its_home(client, roles, email, home):
+    call_command("load_demo_data", members=3, stdout=StringIO())
+    password = DEMO_LOGINS[0].password
+    response = client.post(reverse("account_login"), {"login": email, "password": password})
+    assert response.status_code == 302 and response["Location"] == home
+    assert client.get(home).status_code == 200

@@ -1,0 +1,101 @@
+"""Settings come from the environment; the defaults give the embedded set-up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "from django.conf import settings; from django.db import connection; "
+    "connection.ensure_connection(); "
+    "db = settings.DATABASES['default']; "
+    "print(connection.vendor, db['OPTIONS'].get('transaction_mode', '-'), "
+    "settings.CELERY_TASK_ALWAYS_EAGER, settings.TIME_ZONE, settings.LOYALTY_CURRENCY, "
+    "settings.USE_TZ)"
+)
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))
+    }
+    clean.pop("LOYALTY_CURRENCY", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_default_database_is_sqlite_with_immediate_transactions(tmp_path):
+    result = manage("shell", "-c", PROBE, env={})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-6:] == [
+        "sqlite",
+        "IMMEDIATE",
+        "True",
+        "Asia/Kuala_Lumpur",
+        "MYR",
+        "True",
+    ]
+
+
+@pytest.mark.postgres
+def test_database_url_selects_postgresql():
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    result = manage(
+        "shell",
+        "-c",
+        PROBE,
+        env={"DATABASE_URL": url, "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-6:] == [
+        "postgresql",
+        "-",
+        "False",
+        "Asia/Kuala_Lumpur",
+        "MYR",
+        "True",
+    ]
+
+
+def test_check_deploy_has_no_warnings_with_production_settings():
+    env = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "k3y-" + "x7Qp9-Lm2#Rv8@Tz5!Wc4$Yb6%Nd1^Hf3&" * 2,
+        "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
+        "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
+    }
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_email_url_configures_smtp():
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS)"
+    )
+    result = manage(
+        "shell", "-c", probe, env={"EMAIL_URL": "submission://me%40x.my:pw@smtp.x.my:587"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-5:] == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.x.my",
+        "587",
+        "me@x.my",
+        "True",
+    ]

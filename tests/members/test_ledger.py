@@ -1,0 +1,214 @@
+"""The ledger rules of DESIGN.md §4, with the numbers of issue 3."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from loyalty.actors import Actor
+from loyalty.services import program_settings_update
+from members import ledger
+from members.checks import ledger_problems
+from members.errors import InsufficientPoints
+from members.ledger import Source
+from members.models import EntryKind, PointsAccount, PointsEntry
+from members.services import points_earn, points_pay, points_reverse
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = timezone.now().replace(microsecond=0) - timedelta(days=800)
+
+
+@pytest.fixture
+def member(db):
+    return MemberFactory(user=None, email="lots@example.com")
+
+
+def settings_with(**changes):
+    return program_settings_update(actor=Actor.system(), **changes)
+
+
+def earn(member, points: int, at, program, ref: str = "p"):
+    return points_earn(
+        member=member,
+        points=points,
+        kind=EntryKind.EARN,
+        description="Purchase",
+        source=Source("purchase", ref),
+        occurred_at=at,
+        now=at,
+        program=program,
+    )
+
+
+def account(member) -> PointsAccount:
+    return PointsAccount.objects.get(member=member)
+
+
+def test_pending_points_become_spendable_on_day_14_not_13(member):
+    program = settings_with(pending_days=14, expiry_days=365)
+    earn(member, 100, T0, program)
+    assert (account(member).balance, account(member).pending) == (0, 100)
+
+    call_command(
+        "run_jobs",
+        "release_pending",
+        "--as-of",
+        (T0 + timedelta(days=13)).isoformat(),
+        stdout=StringIO(),
+    )
+    assert (account(member).balance, account(member).pending) == (0, 100)
+
+    call_command(
+        "run_jobs",
+        "release_pending",
+        "--as-of",
+        (T0 + timedelta(days=14)).isoformat(),
+        stdout=StringIO(),
+    )
+    assert (account(member).balance, account(member).pending) == (100, 0)
+    release = PointsEntry.objects.get(member=member, kind="release")
+    assert release.expires_at == T0 + timedelta(days=14 + 365)
+    # The same job again changes nothing.
+    call_command(
+        "run_jobs",
+        "release_pending",
+        "--as-of",
+        (T0 + timedelta(days=14)).isoformat(),
+        stdout=StringIO(),
+    )
+    assert PointsEntry.objects.filter(member=member, kind="release").count() == 1
+    assert ledger_problems() == []
+
+
+def test_fifo_consumption_and_expiry_with_the_numbers_of_the_issue(member):
+    program = settings_with(pending_days=0, expiry_days=365)
+    first = earn(member, 575, T0, program, "a")
+    points_pay(
+        member=member,
+        points=500,
+        description="Reward",
+        source=Source("reward", "1"),
+        now=T0 + timedelta(days=1),
+    )
+    second = earn(member, 805, T0 + timedelta(days=2), program, "b")
+    points_pay(
+        member=member,
+        points=500,
+        description="Reward",
+        source=Source("reward", "2"),
+        now=T0 + timedelta(days=3),
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.remaining, second.remaining) == (0, 380)
+
+    call_command(
+        "run_jobs",
+        "expire_points",
+        "--as-of",
+        (T0 + timedelta(days=366)).isoformat(),
+        stdout=StringIO(),
+    )
+    assert account(member).balance == 380  # the first lot was empty: nothing expires
+    call_command(
+        "run_jobs",
+        "expire_points",
+        "--as-of",
+        (T0 + timedelta(days=367)).isoformat(),
+        stdout=StringIO(),
+    )
+    expire = PointsEntry.objects.get(member=member, kind="expire")
+    assert (expire.points, expire.balance_after) == (-380, 0)
+    assert account(member).balance == 0 and account(member).expired == 380
+    call_command(
+        "run_jobs",
+        "expire_points",
+        "--as-of",
+        (T0 + timedelta(days=367)).isoformat(),
+        stdout=StringIO(),
+    )
+    assert PointsEntry.objects.filter(member=member, kind="expire").count() == 1
+    assert ledger_problems() == []
+
+
+def test_a_debit_above_the_balance_is_refused_and_writes_nothing(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 50, T0, program)
+    with pytest.raises(InsufficientPoints):
+        points_pay(member=member, points=51, description="x", source=Source(), now=T0)
+    assert account(member).balance == 50
+    assert PointsEntry.objects.filter(member=member).count() == 1
+
+
+def test_a_return_after_spending_leaves_a_clawback_paid_by_later_earnings(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 100, T0, program, "sale")
+    points_pay(member=member, points=80, description="Reward", source=Source("reward", "1"), now=T0)
+    reversal = points_reverse(
+        member=member, points=100, description="Return", source=Source("purchase", "sale"), now=T0
+    )
+    assert (reversal.available, reversal.clawback) == (20, 80)
+    assert account(member).balance == 0 and account(member).clawback_owed == 80
+
+    earn(member, 50, T0 + timedelta(days=1), program, "next")
+    assert account(member).balance == 0 and account(member).clawback_owed == 30
+    earn(member, 50, T0 + timedelta(days=2), program, "later")
+    assert account(member).balance == 20 and account(member).clawback_owed == 0
+    assert PointsEntry.objects.filter(member=member, kind="clawback").count() == 2
+    assert ledger_problems() == []
+
+
+def test_a_return_reverses_pending_points_first(member):
+    program = settings_with(pending_days=14, expiry_days=None)
+    earn(member, 100, T0, program, "sale")
+    reversal = points_reverse(
+        member=member, points=40, description="Return", source=Source("purchase", "sale"), now=T0
+    )
+    assert (reversal.pending, reversal.available, reversal.clawback) == (40, 0, 0)
+    assert account(member).pending == 60
+    ledger.points_release_due(as_of=T0 + timedelta(days=14), expiry_days=None)
+    assert (account(member).balance, account(member).pending) == (60, 0)
+    assert ledger_problems() == []
+
+
+def test_an_idempotency_key_posts_once(member):
+    first = ledger.points_credit(
+        member_id=member.pk, points=10, kind=EntryKind.BONUS, now=T0, idempotency_key="bonus:1"
+    )
+    again = ledger.points_credit(
+        member_id=member.pk, points=10, kind=EntryKind.BONUS, now=T0, idempotency_key="bonus:1"
+    )
+    assert first.pk == again.pk and account(member).balance == 10
+
+
+def test_ledger_check_names_a_broken_account(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 10, T0, program)
+    out = StringIO()
+    call_command("ledger_check", stdout=out)
+    assert "Ledger sound" in out.getvalue()
+    PointsAccount.objects.filter(member=member).update(balance=11)
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("ledger_check", stdout=StringIO(), stderr=err)
+    assert member.public_id in err.getvalue()
+
+
+def test_tier_multiplier_numbers_are_decimal_exact():
+    from purchases.earning import sale_awards
+
+    awards = sale_awards(
+        eligible_amount=Decimal("100.99"),
+        earn_points=1,
+        earn_per_amount=Decimal("1.00"),
+        tier_name="Silver",
+        tier_multiplier=Decimal("1.5"),
+    )
+    assert [a.points for a in awards] == [100, 50]

@@ -1,0 +1,181 @@
+"""POST /purchases and returns: the numbers of issue 3, bad input, replays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from members.models import PointsEntry
+from purchases.models import Purchase
+from tests.purchases.conftest import sale
+
+pytestmark = pytest.mark.django_db
+
+
+def test_one_point_per_ringgit_floors_the_cents(pos_api, shopper):
+    response = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TEA", 1, "100.99"), member=shopper), format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["points_earned"] == 100
+    assert body["total"] == "100.99" and body["eligible_amount"] == "100.99"
+    assert body["balance"] == 100 and body["points_status"] == "available"
+    assert body["awards"] == [{"source": "base", "points": 100, "label": "Purchase"}]
+
+
+def test_a_silver_member_earns_one_and_a_half_times_the_floored_base(pos_api, shopper, tiers):
+    shopper.tier = tiers["silver"]
+    shopper.save()
+    body = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TEA", 1, "100.99"), member=shopper), format="json"
+    ).json()
+    assert body["points_earned"] == 150
+    assert [a["points"] for a in body["awards"]] == [100, 50]
+    assert body["tier"] == "silver"
+
+
+def test_returning_one_of_two_items_reverses_half(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("SHOE", 2, "50.00"), member=shopper), format="json"
+    ).json()
+    response = pos_api.post(
+        f"/api/v1/purchases/{bought['id']}/returns",
+        {"reference": "RET1", "items": [{"sku": "SHOE", "quantity": 1}]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["amount"], body["points_reversed"], body["clawback"], body["balance"]) == (
+        "50.00",
+        50,
+        0,
+        50,
+    )
+
+
+def test_anonymous_sales_are_recorded_and_earn_nothing(pos_api, program):
+    body = pos_api.post("/api/v1/purchases", sale("ANON", ("TEA", 2, "5.00")), format="json").json()
+    assert body["member_id"] is None and body["points_earned"] == 0 and body["balance"] is None
+    assert Purchase.objects.get(reference="ANON").total == Decimal("10.00")
+
+
+def test_the_same_receipt_again_replays_and_another_body_is_409(pos_api, shopper):
+    first = pos_api.post(
+        "/api/v1/purchases", sale("R9", ("TEA", 1, "10.00"), member=shopper), format="json"
+    )
+    again = pos_api.post(
+        "/api/v1/purchases", sale("R9", ("TEA", 1, "10.00"), member=shopper), format="json"
+    )
+    assert again.status_code == 201 and again.json() == first.json()
+    other = pos_api.post(
+        "/api/v1/purchases", sale("R9", ("TEA", 2, "10.00"), member=shopper), format="json"
+    )
+    assert other.status_code == 409 and other.json()["code"] == "duplicate_reference"
+    assert Purchase.objects.count() == 1
+    assert PointsEntry.objects.filter(member=shopper).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"items": [{"sku": "A", "quantity": 0, "unit_price": "1.00"}]}, "items[0].quantity"),
+        ({"items": [{"sku": "A", "quantity": -1, "unit_price": "1.00"}]}, "items[0].quantity"),
+        ({"items": [{"sku": "A", "quantity": 1, "unit_price": "1.005"}]}, "items[0].unit_price"),
+        ({"member_id": "MNOSUCHMEMBER0000"}, "member_id"),
+        ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at"),
+        ({"vouchers": ["7KQ4-M2XH-9TPA"]}, "vouchers"),
+    ],
+)
+def test_bad_input_is_400_invalid_and_writes_nothing(pos_api, shopper, change, field):
+    body = {**sale("BAD", ("A", 1, "1.00"), member=shopper), **change}
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["fields"]
+    assert not Purchase.objects.exists() and not PointsEntry.objects.exists()
+
+
+def test_a_return_above_what_was_bought_is_refused(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("SHOE", 2, "50.00"), member=shopper), format="json"
+    ).json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    response = pos_api.post(
+        url, {"reference": "X", "items": [{"sku": "SHOE", "quantity": 3}]}, format="json"
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    response = pos_api.post(url, {"reference": "Y", "amount": "100.01"}, format="json")
+    assert response.status_code == 400
+    assert PointsEntry.objects.filter(kind="reverse").count() == 0
+
+
+def test_paying_with_points_lowers_the_eligible_amount(pos_api, shopper):
+    pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TEA", 1, "500.00"), member=shopper), format="json"
+    )
+    body = pos_api.post(
+        "/api/v1/purchases",
+        sale("R2", ("TEA", 1, "100.00"), member=shopper, points_to_redeem=300),
+        format="json",
+    ).json()
+    # 300 points × RM0.01 = RM3 paid with points: 97 earned.
+    assert body["eligible_amount"] == "97.00" and body["points_earned"] == 97
+    assert body["points_redeemed"] == 300 and body["balance"] == 500 - 300 + 97
+
+
+def test_insufficient_points_refuses_the_whole_sale(pos_api, shopper):
+    response = pos_api.post(
+        "/api/v1/purchases",
+        sale("R1", ("TEA", 1, "100.00"), member=shopper, points_to_redeem=10),
+        format="json",
+    )
+    assert response.status_code == 422 and response.json()["code"] == "insufficient_points"
+    assert not Purchase.objects.exists()
+
+
+def test_a_blocked_member_cannot_earn(pos_api, shopper):
+    shopper.status = "blocked"
+    shopper.save()
+    response = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TEA", 1, "1.00"), member=shopper), format="json"
+    )
+    assert response.status_code == 422 and response.json()["code"] == "member_inactive"
+
+
+def test_tier_upgrade_after_spend_crosses_the_threshold(pos_api, shopper):
+    pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TV", 1, "8000.00"), member=shopper), format="json"
+    )
+    body = pos_api.post(
+        "/api/v1/purchases", sale("R2", ("TV", 1, "3000.00"), member=shopper), format="json"
+    ).json()
+    assert body["tier"] == "bronze"  # the tier held when the sale is recorded applies
+    status = pos_api.get(f"/api/v1/members/{shopper.public_id}").json()
+    assert status["tier"]["code"] == "silver"
+    assert status["next_tier"]["code"] == "gold" and status["next_tier"]["remaining"] == "9000.00"
+
+
+def test_eighteen_thousand_plus_three_reaches_gold(pos_api, shopper):
+    pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TV", 1, "18000.00"), member=shopper), format="json"
+    )
+    pos_api.post(
+        "/api/v1/purchases", sale("R2", ("TV", 1, "3000.00"), member=shopper), format="json"
+    )
+    status = pos_api.get(f"/api/v1/members/{shopper.public_id}").json()
+    assert status["tier"]["code"] == "gold" and status["next_tier"] is None
+
+
+def test_backdated_sale_starts_its_expiry_clock_when_it_happened(pos_api, shopper):
+    occurred = timezone.now() - timedelta(days=10)
+    pos_api.post(
+        "/api/v1/purchases",
+        sale("OLD", ("TEA", 1, "10.00"), member=shopper, occurred_at=occurred.isoformat()),
+        format="json",
+    )
+    lot = PointsEntry.objects.get(member=shopper)
+    assert abs(lot.expires_at - (occurred + timedelta(days=365))) < timedelta(seconds=1)
