@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from loyalty.actors import Actor
@@ -23,6 +24,12 @@ from tests.factories import MemberFactory, StaffUserFactory, StoreFactory, TierF
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+# Property tests explore new examples on every developer run; CI replays a fixed
+# set, so a red CI run means the change, not the luck of the draw.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def need(reason: str) -> None:

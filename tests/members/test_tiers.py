@@ -1,0 +1,89 @@
+"""Tier rules of DESIGN.md §5: upgrades at once, downgrades only in the nightly
+review and after the retention period, a tier set by hand holds until its date,
+and every change is kept in the member's tier history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from loyalty.actors import Actor
+from members.models import Member, TierChange
+from members.services import member_tier_set, tiers_review_all
+from purchases.services import LineInput, SaleInput, purchase_record
+
+pytestmark = pytest.mark.django_db
+
+
+def buy(member: Member, program, amount: str, *, when, reference: str) -> None:
+    purchase_record(
+        sale=SaleInput(
+            store=program.main_store,
+            reference=reference,
+            member=member,
+            occurred_at=when,
+            items=[LineInput(sku="TV", quantity=1, unit_price=Decimal(amount))],
+        ),
+        actor=Actor.system(),
+        now=when,
+    )
+
+
+def tier_of(member: Member) -> str | None:
+    member.refresh_from_db()
+    return member.tier.code if member.tier else None
+
+
+def test_spend_upgrades_at_once_and_the_review_downgrades_only_after_retention(
+    program, tiers, shopper
+):
+    start = timezone.now() - timedelta(days=800)
+    buy(shopper, program, "12000.00", when=start, reference="R1")
+    assert tier_of(shopper) == "silver"
+
+    # A year later the spend has left the 365-day window, but Silver is kept
+    # for its retention period (365 days from the upgrade).
+    tiers_review_all(as_of=start + timedelta(days=364))
+    assert tier_of(shopper) == "silver"
+    assert tiers_review_all(as_of=start + timedelta(days=366)) == 1
+    assert tier_of(shopper) == "bronze"
+    # The same night again changes nothing more.
+    assert tiers_review_all(as_of=start + timedelta(days=366)) == 0
+
+    changes = shopper.tier_changes.exclude(reason=TierChange.Reason.JOIN).order_by("created_at")
+    assert [(c.reason, c.to_tier.code) for c in changes] == [
+        (TierChange.Reason.UPGRADE, "silver"),
+        (TierChange.Reason.DOWNGRADE, "bronze"),
+    ]
+
+
+def test_a_tier_set_by_hand_holds_until_its_date_then_the_rules_apply(
+    program, tiers, shopper, manager
+):
+    now = timezone.now()
+    buy(shopper, program, "50.00", when=now - timedelta(days=400), reference="R1")
+    until = timezone.localdate(now) + timedelta(days=30)
+    member_tier_set(actor=Actor(user=manager), member=shopper, tier=tiers["gold"], until=until)
+    assert tier_of(shopper) == "gold"
+
+    tiers_review_all(as_of=now + timedelta(days=29))
+    assert tier_of(shopper) == "gold"
+    # Gold was set by hand today, so its own retention keeps it after the date:
+    # the review downgrades once the retention is over too.
+    tiers_review_all(as_of=now + timedelta(days=366))
+    assert tier_of(shopper) == "bronze"
+    last = shopper.tier_changes.order_by("-created_at").first()
+    assert last.reason == TierChange.Reason.DOWNGRADE and last.from_tier.code == "gold"
+
+
+def test_run_jobs_review_tiers_is_the_nightly_entry_point(program, tiers, shopper):
+    start = timezone.now() - timedelta(days=800)
+    buy(shopper, program, "25000.00", when=start, reference="R1")
+    assert tier_of(shopper) == "gold"
+    as_of = (start + timedelta(days=400)).isoformat()
+    call_command("run_jobs", "review_tiers", "--as-of", as_of)
+    assert tier_of(shopper) == "bronze"
