@@ -33,7 +33,6 @@ from members.forms import (
     TierForm,
     TierUpdateForm,
 )
-from members.identifiers import normalise_email, normalise_phone
 from members.models import Member, MemberActivity, Tier
 from members.selectors import (
     ledger_list,
@@ -58,18 +57,21 @@ TIER_CHANGES_SHOWN = 10
 
 
 def exact_hit(query: str) -> Member | None:
-    """The one member whose card number, email or phone is exactly `query`
-    (once normalised), or None: the counter then goes straight to the profile."""
-    found = list(member_search(search=query)[:2])
-    if len(found) != 1:
-        return None
-    member = found[0]
-    try:
-        phone = normalise_phone(query)
-    except ValueError:
-        phone = None
-    asked = {query.replace(" ", ""), normalise_email(query), phone} - {None}
-    return member if asked & {member.card_number, member.email, member.phone} else None
+    """The member whose card number, email or phone is exactly `query` (once
+    normalised), or None: the counter then goes straight to the profile.
+
+    Exact look-ups, not the free-text search: "ann@x.com" must open Ann's
+    profile even when "joann@x.com" also contains it."""
+    lookups = [member_search(card_number=query.replace(" ", ""))]
+    if "@" in query:
+        lookups.append(member_search(email=query))
+    else:
+        lookups.append(member_search(phone=query))
+    for members in lookups:
+        found = list(members[:2])
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 class MemberPageMixin(StaffRequiredMixin):

@@ -84,7 +84,10 @@ class SaleForm(forms.Form):
 
     def clean_points_to_redeem(self) -> int:
         points = self.cleaned_data["points_to_redeem"] or 0
-        if points > self.member.account.balance:
+        # On confirmation the service checks the balance under lock; checking it
+        # here would refuse the replay of a double-clicked confirm that already paid.
+        confirming = self.data.get("action") == "confirm"
+        if not confirming and points > self.member.account.balance:
             raise forms.ValidationError(
                 _("The member has only %(balance)s points.")
                 % {"balance": self.member.account.balance}

@@ -25,7 +25,7 @@ from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm
 from purchases.models import Purchase
-from purchases.services import purchase_record, purchase_return, sale_preview
+from purchases.services import purchase_record, purchase_return, sale_preview, sale_quote
 
 
 class PurchaseCreateView(MemberPageMixin, FormView):
@@ -47,12 +47,14 @@ class PurchaseCreateView(MemberPageMixin, FormView):
         action = self.request.POST.get("action", "preview")
         if action == "edit":
             return self.render_to_response(self.get_context_data(form=form))
-        sale = form.sale_input(now=timezone.now())
+        now = timezone.now()
+        sale = form.sale_input(now=now)
         try:
             if action == "confirm":
                 recorded = purchase_record(sale=sale, actor=Actor.from_request(self.request))
             else:
-                preview = sale_preview(sale=sale)
+                preview = sale_preview(sale=sale, now=now)
+                quote = sale_quote(sale=sale, now=now)
         except DuplicateReference as error:
             form.add_error("reference", error.message)
             return self.form_invalid(form)
@@ -60,7 +62,12 @@ class PurchaseCreateView(MemberPageMixin, FormView):
             form_errors_from(form, error)
             return self.form_invalid(form)
         if action != "confirm":
-            context = self.get_context_data(form=form, preview=preview)
+            context = self.get_context_data(
+                form=form,
+                preview=preview,
+                amount_due=quote.total - quote.points_value,
+                carried=self._carried_fields(),
+            )
             return render(self.request, self.confirm_template_name, context)
         if recorded.replayed:
             messages.info(self.request, _("This receipt was already recorded; nothing changed."))
@@ -68,10 +75,25 @@ class PurchaseCreateView(MemberPageMixin, FormView):
             points = recorded.receipt["points_earned"]
             messages.success(
                 self.request,
-                ngettext("Recorded: %(points)s point.", "Recorded: %(points)s points.", points)
+                ngettext(
+                    "Purchase recorded: %(points)s point earned.",
+                    "Purchase recorded: %(points)s points earned.",
+                    points,
+                )
                 % {"points": points},
             )
         return redirect("staff:purchase_detail", pk=recorded.record_id)
+
+    def _carried_fields(self) -> list[tuple[str, str]]:
+        """The posted values, to post again as hidden fields from the preview:
+        the confirmation records exactly what was previewed."""
+        skipped = {"csrfmiddlewaretoken", "action"}
+        return [
+            (name, value)
+            for name, values in self.request.POST.lists()
+            if name not in skipped
+            for value in values
+        ]
 
 
 class PurchasePageMixin(StaffRequiredMixin):
