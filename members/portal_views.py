@@ -1,19 +1,153 @@
-"""Member pages. Every query is scoped to `self.member` (MemberRequiredMixin)."""
+"""Member pages. Every query is scoped to `self.member` (MemberRequiredMixin):
+no portal URL carries a member id, so a member can only ever reach their own data."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.views.generic import TemplateView
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Sum
+from django.db.models.functions import TruncDate
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.generic import FormView, TemplateView
 
+from loyalty.actors import Actor
+from loyalty.errors import DomainError
 from loyalty.selectors import program_settings_get
+from loyalty.staff_views import form_errors_from
 from members.access import MemberRequiredMixin
+from members.codes import card_number_grouped, code128_svg, qr_svg
+from members.filters import LedgerFilter
+from members.models import EntryStatus, PointsEntry
+from members.portal_forms import PortalProfileForm
+from members.selectors import ledger_list, member_status, tier_list
+from members.services import member_update
+
+RECENT_ENTRIES = 5
+HISTORY_PAGE_SIZE = 20
+DAYS_SHOWN = 3
+
+
+def _points_by_day(member_id: int, *, status: str, column: str) -> list[dict[str, Any]]:
+    """Open lots summed by the local day of `column` (when pending points become
+    spendable, or when spendable ones expire), soonest first: `[{"points", "day"}]`.
+
+    By day, not by timestamp: seven purchases on one day are one line "140 points
+    expire on 3 Jan 2027", not seven. One grouped query, so the home page stays
+    constant whatever the history length."""
+    rows = (
+        PointsEntry.objects.filter(
+            member_id=member_id, status=status, remaining__gt=0, **{f"{column}__isnull": False}
+        )
+        .annotate(day=TruncDate(column, tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(points=Sum("remaining"))
+        .order_by("day")[:DAYS_SHOWN]
+    )
+    return [{"points": row["points"], "day": row["day"]} for row in rows]
 
 
 class PortalHomeView(MemberRequiredMixin, TemplateView):
+    """The member card, balance, pending and expiring points, tier progress and
+    the latest entries, in a fixed number of queries (a test counts them)."""
+
     template_name = "portal/members/home.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        member = self.member
+        label = _("Card number %(number)s") % {"number": member.card_number}
         return super().get_context_data(
-            member=self.member, program=program_settings_get(), **kwargs
+            member=member,
+            account=member.account,
+            program=program_settings_get(),
+            status=member_status(member=member),
+            pending=_points_by_day(member.pk, status=EntryStatus.PENDING, column="available_at"),
+            expiring=_points_by_day(member.pk, status=EntryStatus.AVAILABLE, column="expires_at"),
+            recent=list(ledger_list(member=member)[:RECENT_ENTRIES]),
+            card_number=card_number_grouped(member.card_number),
+            qr=qr_svg(member.card_number, label=label),
+            barcode=code128_svg(member.card_number, label=label),
+            **kwargs,
         )
+
+
+class PortalHistoryView(MemberRequiredMixin, TemplateView):
+    """The member's ledger, filtered by kind, status and dates, newest first."""
+
+    template_name = "portal/members/history.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        history = LedgerFilter(self.request.GET or None, queryset=ledger_list(member=self.member))
+        page_obj = Paginator(history.qs, HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        filtered = any(self.request.GET.get(name) for name in history.form.fields if name != "page")
+        return super().get_context_data(
+            member=self.member,
+            history=history,
+            filtered=filtered,
+            page_obj=page_obj,
+            entries=page_obj.object_list,
+            **kwargs,
+        )
+
+
+class PortalTiersView(MemberRequiredMixin, TemplateView):
+    """Every tier, the member's own highlighted, and what the next one takes."""
+
+    template_name = "portal/members/tiers.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            member=self.member,
+            program=program_settings_get(),
+            tiers=tier_list(),
+            status=member_status(member=self.member),
+            **kwargs,
+        )
+
+
+class PortalProfileView(MemberRequiredMixin, FormView):
+    """The member's own details, saved through `member_update` (audited, checks
+    that the phone is nobody else's). The email is the login: allauth changes it."""
+
+    template_name = "portal/members/profile.html"
+    form_class = PortalProfileForm
+
+    def get_initial(self) -> dict[str, Any]:
+        member = self.member
+        return {
+            "first_name": member.first_name,
+            "last_name": member.last_name,
+            "phone": member.phone,
+            "birth_date": member.birth_date,
+            "language": member.language,
+            "marketing_consent": member.marketing_consent,
+        }
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(member=self.member, **kwargs)
+
+    def form_valid(self, form: PortalProfileForm) -> HttpResponse:
+        try:
+            member = member_update(
+                actor=Actor.from_request(self.request), member=self.member, **form.cleaned_data
+            )
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Your details are saved."))
+        response = redirect("portal:profile")
+        # The pages follow the language just chosen, as the language switch does.
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            member.language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        )
+        return response

@@ -37,6 +37,11 @@ staff_urlpatterns = [
     path("tiers/<slug:code>/delete/", staff_views.TierDeleteView.as_view(), name="tier_delete"),
 ]
 
+# The member's own pages, under /portal/. No URL names a member: each view
+# serves the signed-in member only.
 portal_urlpatterns = [
     path("", portal_views.PortalHomeView.as_view(), name="home"),
+    path("history/", portal_views.PortalHistoryView.as_view(), name="history"),
+    path("tiers/", portal_views.PortalTiersView.as_view(), name="tiers"),
+    path("profile/", portal_views.PortalProfileView.as_view(), name="profile"),
 ]
