@@ -313,6 +313,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         # python-barcode announces at import that Pillow is absent; we draw SVG only.
-        "barcode": {"level": "WARNING"},
+        "pyBarcode": {"level": "WARNING"},
     },
 }
