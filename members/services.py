@@ -316,16 +316,22 @@ def _tier_change(
 
 
 def member_tier_review(
-    *, member: Member, now: datetime, allow_downgrade: bool, value: Decimal | None = None
+    *,
+    member: Member,
+    now: datetime,
+    allow_downgrade: bool,
+    value: Decimal | None = None,
+    program: ProgramSettings | None = None,
 ) -> Member:
     """Put the member in the tier their qualifying value earns. Upgrades apply
     at once; a downgrade (nightly job only) waits until the current tier's
-    retention period is over. A tier set by hand holds until its date."""
+    retention period is over. A tier set by hand holds until its date.
+    A caller that already read the program settings passes them as `program`."""
     if member.tier_override_until is not None and member.tier_override_until >= timezone.localdate(
         now
     ):
         return member
-    program = program_settings_get()
+    program = program or program_settings_get()
     tiers = list(Tier.objects.order_by("threshold"))
     if value is None:
         value = member_qualifying_value(member_id=member.pk, now=now, program=program)

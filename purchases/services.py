@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from loyalty.models import Store
+from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
@@ -107,9 +107,13 @@ class SaleQuote:
     tier_code: str | None
 
 
-def sale_quote(*, sale: SaleInput, now: datetime) -> SaleQuote:
-    """Validate a sale's amounts and compute what it earns. Raises ValidationFailed."""
-    program = program_settings_get()
+def sale_quote(
+    *, sale: SaleInput, now: datetime, program: ProgramSettings | None = None
+) -> SaleQuote:
+    """Validate a sale's amounts and compute what it earns. Raises ValidationFailed.
+
+    `program` lets a caller that already read the settings skip reading them again."""
+    program = program or program_settings_get()
     errors: dict[str, list[str]] = {}
     if not sale.items:
         errors["items"] = [_("A sale needs at least one item.")]
@@ -215,9 +219,10 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
 
     if sale.member is not None:
         member_ensure_active(sale.member)
-    quote = sale_quote(sale=sale, now=now)
-    source = Source("purchase", str(purchase.pk))
+    # Read once per sale: the quote, the earn and the tier review all need it.
     program = program_settings_get()
+    quote = sale_quote(sale=sale, now=now, program=program)
+    source = Source("purchase", str(purchase.pk))
     member = sale.member
     if member is not None and sale.points_to_redeem:
         points_pay(
@@ -267,7 +272,7 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
             points=earned,
             source=source,
         )
-        member_tier_review(member=member, now=now, allow_downgrade=False)
+        member_tier_review(member=member, now=now, allow_downgrade=False, program=program)
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
     receipt = {
         "id": purchase.pk,
