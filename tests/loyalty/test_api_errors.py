@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -83,3 +86,18 @@ def test_revoked_key_is_401(admin_api):
 
     api_key_revoke(actor=Actor.system(), api_key=admin_api.api_key)
     assert_envelope(admin_api.get("/api/v1/program"), 401, "not_authenticated")
+
+
+def test_the_rate_limit_counts_in_fixed_windows_and_opens_again(settings, db, monkeypatch):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"api_key": "1/min"},
+    }
+    clock = [time.time() // 60 * 60 + 1]  # one second into a window
+    monkeypatch.setattr("loyalty.api.throttling.time", SimpleNamespace(time=lambda: clock[0]))
+    client = api_client_for("admin")
+    assert client.get("/api/v1/program").status_code == 200
+    refused = client.get("/api/v1/program")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) == 59
+    clock[0] += 60  # the next window
+    assert client.get("/api/v1/program").status_code == 200
