@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
 CENT = Decimal("0.01")
 
 
@@ -17,7 +21,7 @@ CENT = Decimal("0.01")
 class Award:
     source: str  # "base", "tier", later "campaign:<id>"
     points: int
-    label: str
+    label: str | Promise  # lazy: read in the language of whoever reads it
     kind: str  # ledger entry kind: "earn" or "bonus"
 
 
@@ -45,10 +49,12 @@ def sale_awards(
     base = base_points(
         eligible_amount=eligible_amount, earn_points=earn_points, earn_per_amount=earn_per_amount
     )
-    awards = [Award("base", base, "Purchase", "earn")] if base else []
+    awards = [Award("base", base, _("Purchase"), "earn")] if base else []
     bonus = floor_points(base * tier_multiplier) - base
     if bonus > 0 and tier_name:
-        label = f"{tier_name} tier ×{tier_multiplier.normalize()}"
+        label = format_lazy(
+            _("{tier} tier ×{multiplier}"), tier=tier_name, multiplier=tier_multiplier.normalize()
+        )
         awards.append(Award("tier", bonus, label, "bonus"))
     return awards
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
@@ -183,7 +183,7 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
         "points_earned": earned,
         "points_status": "pending" if pending else "available",
         "awards": [
-            {"source": a.source, "points": a.points, "label": a.label} for a in quote.awards
+            {"source": a.source, "points": a.points, "label": str(a.label)} for a in quote.awards
         ],
         "points_redeemed": sale.points_to_redeem,
         "balance": balance,
@@ -225,21 +225,33 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
     source = Source("purchase", str(purchase.pk))
     member = sale.member
     if member is not None and sale.points_to_redeem:
+        with translation.override(member.language):
+            paid = _("Paid at %(store)s, receipt %(reference)s") % {
+                "store": sale.store.name,
+                "reference": sale.reference,
+            }
         points_pay(
             member=member,
             points=sale.points_to_redeem,
-            description=_("Paid at %(store)s") % {"store": sale.store.name},
+            description=paid,
             source=source,
             now=now,
         )
     points_status = "available"
     if member is not None:
         for award in quote.awards:
+            # The history is the member's to read: written in their language.
+            with translation.override(member.language):
+                description = _("%(award)s at %(store)s, receipt %(reference)s") % {
+                    "award": award.label,
+                    "store": sale.store.name,
+                    "reference": sale.reference,
+                }
             entry = points_earn(
                 member=member,
                 points=award.points,
                 kind=EntryKind(award.kind),
-                description=award.label,
+                description=description,
                 source=source,
                 occurred_at=sale.occurred_at,
                 now=now,
@@ -285,7 +297,7 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         "points_earned": earned,
         "points_status": points_status,
         "awards": [
-            {"source": a.source, "points": a.points, "label": a.label} for a in quote.awards
+            {"source": a.source, "points": a.points, "label": str(a.label)} for a in quote.awards
         ],
         "points_redeemed": sale.points_to_redeem,
         "balance": balance,
@@ -452,7 +464,11 @@ def purchase_return(
     balance = None
     if member is not None:
         source = Source("purchase", str(purchase.pk))
-        description = _("Return %(reference)s") % {"reference": reference}
+        with translation.override(member.language):
+            description = _("Return %(reference)s of receipt %(purchase)s") % {
+                "reference": reference,
+                "purchase": purchase.reference,
+            }
         reversal = points_reverse(
             member=member, points=to_reverse, description=description, source=source, now=now
         )

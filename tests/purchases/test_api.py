@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from members.models import PointsEntry
+from members.models import Member, PointsEntry
 from purchases.models import Purchase
 from tests.purchases.conftest import sale
 
@@ -179,3 +179,12 @@ def test_backdated_sale_starts_its_expiry_clock_when_it_happened(pos_api, shoppe
     )
     lot = PointsEntry.objects.get(member=shopper)
     assert abs(lot.expires_at - (occurred + timedelta(days=365))) < timedelta(seconds=1)
+
+
+def test_history_lines_name_the_receipt_and_store_in_the_members_language(pos_api, shopper):
+    Member.objects.filter(pk=shopper.pk).update(language="ms")
+    pos_api.post(
+        "/api/v1/purchases", sale("R7", ("TEH", 1, "120.00"), member=shopper), format="json"
+    )
+    entry = PointsEntry.objects.get(member=shopper)
+    assert entry.description == "Pembelian di KLCC, resit R7"
