@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from members.codes import card_number_grouped
+
 pytestmark = pytest.mark.django_db
 
 MANAGER_PAGES = [
@@ -52,7 +54,8 @@ def test_a_member_reaches_the_portal_home(client, member):
     client.force_login(member.user)
     response = client.get(reverse("portal:home"))
     assert response.status_code == 200
-    assert member.public_id.encode() in response.content
+    # Their own card: the number as printed on it.
+    assert card_number_grouped(member.card_number).encode() in response.content
 
 
 @pytest.mark.parametrize("role_fixture", ["manager", "marketer", "store_staff"])
