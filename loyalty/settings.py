@@ -197,7 +197,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- Internationalisation -------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ms", _("Bahasa Melayu"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our catalogue first; then Malay for the django-allauth strings our pages show
+# (allauth ships none), kept apart so makemessages never drops them.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "allauth"]
 TIME_ZONE = os.environ.get("LOYALTY_TIME_ZONE", "Asia/Kuala_Lumpur")
 USE_I18N = True
 USE_TZ = True
@@ -242,7 +244,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["loyalty.api.permissions.HasPosScope"],
     "DEFAULT_THROTTLE_CLASSES": ["loyalty.api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("LOYALTY_API_RATE", "12000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": os.environ.get("LOYALTY_API_RATE", "12000/min"),
+        # Voucher and gift-card codes, per key and per address (rewards/throttling.py).
+        "code_lookup": os.environ.get("LOYALTY_CODE_LOOKUP_RATE", "300/min"),
+    },
     "DEFAULT_PAGINATION_CLASS": "loyalty.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

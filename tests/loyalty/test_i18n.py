@@ -63,3 +63,20 @@ def test_pages_render_in_malay(client):
     page = client.get("/").content.decode()
     assert 'lang="ms"' in page
     assert "Sertai secara percuma" in page
+
+
+def test_the_allauth_catalogue_is_complete():
+    catalogue = polib.pofile(str(ROOT / "locale" / "allauth" / "ms" / "LC_MESSAGES" / "django.po"))
+    assert len(catalogue) > 100
+    assert catalogue.untranslated_entries() == [] and catalogue.fuzzy_entries() == []
+
+
+@pytest.mark.django_db
+def test_the_sign_in_and_sign_up_pages_speak_malay(client, roles):
+    client.cookies["django_language"] = "ms"
+    login = client.get("/accounts/login/").content.decode()
+    assert "Log Masuk" in login and "Kata laluan" in login and "Terlupa kata laluan?" in login
+    signup = client.get("/accounts/signup/").content.decode()
+    assert "Kata laluan (sekali lagi)" in signup and ">Daftar<" in signup.replace("\n", "").replace(
+        " ", ""
+    )
