@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from django.conf import settings
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -15,6 +14,7 @@ from loyalty.models import User
 from loyalty.roles import is_staff_user
 from members.selectors import member_of_user
 from members.services import member_enrol_from_signup
+from members.views import language_cookie_set
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -31,13 +31,7 @@ class AccountAdapter(DefaultAccountAdapter):
         response = super().post_login(request, user, **kwargs)
         member = member_of_user(user)
         if member is not None:
-            response.set_cookie(
-                settings.LANGUAGE_COOKIE_NAME,
-                member.language,
-                max_age=settings.LANGUAGE_COOKIE_AGE,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-                secure=settings.LANGUAGE_COOKIE_SECURE,
-            )
+            language_cookie_set(response, member.language)
         return response
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:

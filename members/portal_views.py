@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Sum
@@ -27,6 +26,7 @@ from members.models import EntryStatus, PointsEntry
 from members.portal_forms import PortalProfileForm
 from members.selectors import ledger_list, member_status, tier_list
 from members.services import member_update
+from members.views import language_cookie_set
 
 RECENT_ENTRIES = 5
 HISTORY_PAGE_SIZE = 20
@@ -142,12 +142,5 @@ class PortalProfileView(MemberRequiredMixin, FormView):
         messages.success(self.request, _("Your details are saved."))
         response = redirect("portal:profile")
         # The pages follow the language just chosen, as the language switch does.
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            member.language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-            secure=settings.LANGUAGE_COOKIE_SECURE,
-            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        )
+        language_cookie_set(response, member.language)
         return response
