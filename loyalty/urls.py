@@ -10,6 +10,7 @@ from loyalty.api import views as api_views
 from members import urls as member_urls
 from members import views as member_views
 from purchases import urls as purchase_urls
+from rewards import urls as reward_urls
 
 staff_urlpatterns = [
     path("", staff_views.StaffHomeView.as_view(), name="home"),
@@ -36,6 +37,7 @@ api_v1_urlpatterns = [
     path("stores/<slug:code>", api_views.StoreDetailApi.as_view(), name="store_detail"),
     *member_urls.api_urlpatterns,
     *purchase_urls.api_urlpatterns,
+    *reward_urls.api_urlpatterns,
 ]
 
 urlpatterns = [

@@ -51,6 +51,10 @@ class ApiKeyRateThrottle(BaseThrottle):
             return f"user-{request.user.pk}"
         return f"ip-{self.get_ident(request)}"
 
+    def idents(self, request: Request) -> list[str]:
+        """Who is counted: each ident has its own allowance."""
+        return [self.ident_of(request)]
+
     def allow_request(self, request: Request, view: APIView) -> bool:
         rate = self.get_rate()
         if not rate:
@@ -58,20 +62,23 @@ class ApiKeyRateThrottle(BaseThrottle):
         allowed, window = parse_rate(rate)
         now = time.time()
         start = int(now // window) * window
-        key = f"throttle:{self.scope}:{self.ident_of(request)}:{window}:{start}"
-        # The common path is one `incr` (atomic in Redis, the production cache);
-        # the first request of a window creates the counter with `add`, and a
-        # request that lost that race counts with `incr` after all. The database
-        # cache's incr is a read and a write, so a burst may undercount a little:
-        # acceptable for a rate limit.
-        try:
-            used = cache.incr(key)
-        except ValueError:
-            used = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
-        if used <= allowed:
+        counts = [self.count(ident, window, start) for ident in self.idents(request)]
+        if all(used <= allowed for used in counts):
             return True
         self.wait_seconds = max(start + window - now, 1)
         return False
+
+    def count(self, ident: str, window: int, start: int) -> int:
+        """This request's number in the window of `ident`. The common path is
+        one `incr` (atomic in Redis, the production cache); the first request
+        of a window creates the counter with `add`, and a request that lost that
+        race counts with `incr` after all. The database cache's incr is a read
+        and a write, so a burst may undercount a little: fine for a rate limit."""
+        key = f"throttle:{self.scope}:{ident}:{window}:{start}"
+        try:
+            return cache.incr(key)
+        except ValueError:
+            return 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
 
     def wait(self) -> float | None:
         return self.wait_seconds

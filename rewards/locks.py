@@ -1,0 +1,57 @@
+"""The one place that locks rewards rows (PostgreSQL; SQLite serialises write
+transactions on its own).
+
+Order, everywhere: a redemption, then its vouchers, then the member's points
+account (members.locks, which the ledger takes anyway), then the reward, then
+gift cards — and several rows of one kind in primary-key order. A flow that
+takes them in this order cannot deadlock with another that does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from members.locks import account_lock
+from members.models import PointsAccount
+from rewards.models import GiftCard, Redemption, Reward, Voucher
+
+
+def member_points_lock(*, member_id: int) -> PointsAccount:
+    """The member's points account, locked: the row every debit of the member
+    locks, so checking a per-member limit and paying for it are one step."""
+    return account_lock(member_id=member_id)
+
+
+def reward_lock(*, reward_id: int) -> Reward:
+    return Reward.objects.select_for_update().get(pk=reward_id)
+
+
+def redemption_lock(*, redemption_id: int) -> Redemption:
+    return Redemption.objects.select_for_update().get(pk=redemption_id)
+
+
+def vouchers_lock(*, codes: Iterable[str]) -> dict[str, Voucher]:
+    """The vouchers of `codes` (normalised), locked in id order, by code.
+    Codes that match no voucher are absent."""
+    rows = Voucher.objects.select_for_update().filter(code__in=list(codes)).order_by("pk")
+    return {voucher.code: voucher for voucher in rows}
+
+
+def vouchers_lock_of_redemption(*, redemption_id: int) -> list[Voucher]:
+    return list(
+        Voucher.objects.select_for_update().filter(redemption_id=redemption_id).order_by("pk")
+    )
+
+
+def gift_card_lock(*, gift_card_id: int) -> GiftCard:
+    return GiftCard.objects.select_for_update().get(pk=gift_card_id)
+
+
+def gift_cards_lock(*, codes: Iterable[str]) -> dict[str, GiftCard]:
+    """The gift cards of `codes` (normalised), locked in id order, by code."""
+    rows = GiftCard.objects.select_for_update().filter(code__in=list(codes)).order_by("pk")
+    return {card.code: card for card in rows}
+
+
+def gift_cards_lock_by_id(*, ids: Iterable[int]) -> list[GiftCard]:
+    return list(GiftCard.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk"))

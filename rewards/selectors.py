@@ -1,0 +1,102 @@
+"""Reads of the rewards catalogue, redemptions, vouchers and gift cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet, Sum
+
+from rewards.codes import normalise_code
+from rewards.errors import GiftCardNotFound, RedemptionNotFound, RewardNotFound, VoucherNotFound
+from rewards.models import (
+    GiftCard,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardKind,
+    Voucher,
+    VoucherStatus,
+)
+
+
+def reward_list(*, include_archived: bool = False) -> QuerySet[Reward]:
+    """The catalogue in its display order (position, then age)."""
+    rewards = Reward.objects.select_related("category").prefetch_related("tiers")
+    return rewards if include_archived else rewards.filter(archived_at__isnull=True)
+
+
+def reward_list_available(*, now: datetime) -> QuerySet[Reward]:
+    """Rewards offered at `now` (active, in their window, with stock), before
+    the audience: whether a member's tier may redeem it is checked on redeeming."""
+    return (
+        reward_list()
+        .filter(active=True)
+        .filter(Q(available_from__isnull=True) | Q(available_from__lte=now))
+        .filter(Q(available_until__isnull=True) | Q(available_until__gt=now))
+        .exclude(stock=0)
+    )
+
+
+def reward_get(*, reward_id: int) -> Reward:
+    """Raises RewardNotFound."""
+    reward = reward_list(include_archived=True).filter(pk=reward_id).first()
+    if reward is None:
+        raise RewardNotFound()
+    return reward
+
+
+def redemption_get(*, redemption_id: int) -> Redemption:
+    """Raises RedemptionNotFound."""
+    redemption = (
+        Redemption.objects.select_related("reward", "member").filter(pk=redemption_id).first()
+    )
+    if redemption is None:
+        raise RedemptionNotFound()
+    return redemption
+
+
+def voucher_get(*, code: str) -> Voucher:
+    """The voucher of a typed code (any case, dashes optional). Raises VoucherNotFound."""
+    normalised = normalise_code(code)
+    voucher = (
+        Voucher.objects.select_related("reward", "member").filter(code=normalised).first()
+        if normalised
+        else None
+    )
+    if voucher is None:
+        raise VoucherNotFound()
+    return voucher
+
+
+def voucher_status(*, voucher: Voucher, now: datetime) -> str:
+    """The status a till should see: an issued voucher past its expiry is
+    `expired` even before the nightly job has marked it."""
+    if voucher.status == VoucherStatus.ISSUED and not voucher.is_usable(now):
+        return VoucherStatus.EXPIRED
+    return voucher.status
+
+
+def gift_card_get(*, code: str) -> GiftCard:
+    """The gift card of a typed code. Raises GiftCardNotFound."""
+    normalised = normalise_code(code)
+    card = (
+        GiftCard.objects.select_related("member", "design").filter(code=normalised).first()
+        if normalised
+        else None
+    )
+    if card is None:
+        raise GiftCardNotFound()
+    return card
+
+
+def donation_totals() -> dict[str, int]:
+    """Points given to each cause by redemptions not cancelled, by cause name."""
+    rows = (
+        Redemption.objects.filter(
+            reward__kind=RewardKind.DONATION, status=RedemptionStatus.COMPLETED
+        )
+        .values("cause")
+        .annotate(points=Sum("points"))
+        .order_by("cause")
+    )
+    return {row["cause"]: row["points"] for row in rows}

@@ -1,0 +1,701 @@
+"""Every write about rewards, redemptions, vouchers and gift cards (DESIGN.md §6).
+
+Points move only through members.services (points_pay, points_refund), so the
+ledger's invariants hold here too. Rows are locked only through
+`rewards.locks`, in its order: redemption, vouchers, the member's points
+account, the reward, gift cards.
+
+Staff writes (a signed-in user) are audited. The high-volume till operations
+(using a voucher, charging a gift card) are audited only when a person does
+them from the back-office; a till's own record of them is the voucher's and
+the gift card ledger's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.actors import Actor
+from loyalty.errors import ValidationFailed
+from loyalty.models import Store
+from loyalty.selectors import program_settings_get
+from loyalty.services import audit_record, snapshot
+from members.ledger import Source
+from members.models import Member, Tier
+from members.services import member_ensure_active, points_pay, points_refund
+from rewards import locks
+from rewards.codes import new_gift_card_code, new_voucher_code, normalise_code
+from rewards.errors import (
+    DuplicateChargeReference,
+    GiftCardInsufficientBalance,
+    GiftCardNotFound,
+    GiftCardNotUsable,
+    LimitReached,
+    OutOfStock,
+    RedemptionNotCancellable,
+    RewardUnavailable,
+    VoucherNotFound,
+    VoucherNotUsable,
+)
+from rewards.models import (
+    GiftCard,
+    GiftCardDesign,
+    GiftCardEntry,
+    GiftCardEntryKind,
+    GiftCardStatus,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    RewardCategory,
+    RewardKind,
+    Voucher,
+    VoucherStatus,
+)
+
+CENT = Decimal("0.01")
+REWARD_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "category",
+    "image",
+    "points_cost",
+    "value",
+    "sku",
+    "cause",
+    "design",
+    "stock",
+    "per_member_limit",
+    "available_from",
+    "available_until",
+    "voucher_valid_days",
+    "featured",
+    "active",
+    "position",
+)
+# Kinds whose `value` is an amount of money (or a percentage) that must be given.
+VALUE_KINDS = (
+    RewardKind.DISCOUNT_FIXED,
+    RewardKind.DISCOUNT_PERCENT,
+    RewardKind.GIFT_CARD,
+)
+# At most this many units in one redemption: each unit is a voucher row.
+MAX_QUANTITY = 50
+
+
+# --- Catalogue --------------------------------------------------------------------------------
+
+
+def _reward_check(reward: Reward) -> None:
+    """The model's own validation, then the rules across fields that it
+    cannot see. Raises ValidationFailed."""
+    try:
+        reward.full_clean(exclude=["tiers"])
+    except ValidationError as exc:
+        raise ValidationFailed(
+            fields={k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+        ) from exc
+    errors: dict[str, list[str]] = {}
+    if reward.kind in VALUE_KINDS and (reward.value is None or reward.value <= 0):
+        errors["value"] = [_("This kind of reward needs a value above zero.")]
+    if reward.kind == RewardKind.DISCOUNT_PERCENT and reward.value and reward.value > 100:
+        errors["value"] = [_("A percentage cannot be above 100.")]
+    if reward.kind == RewardKind.FREE_PRODUCT and not reward.sku:
+        errors["sku"] = [_("A free product needs the SKU of the product.")]
+    if reward.kind == RewardKind.DONATION and not reward.cause.strip():
+        errors["cause"] = [_("Name the cause the points go to.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+
+
+def _reward_picture(reward: Reward) -> dict[str, Any]:
+    picture = snapshot(reward, [name for name in REWARD_FIELDS if name != "image"])
+    picture["image"] = reward.image.name or ""
+    picture["tiers"] = sorted(reward.tiers.values_list("code", flat=True)) if reward.pk else []
+    return picture
+
+
+@transaction.atomic
+def reward_create(*, actor: Actor, tiers: list[Tier] | None = None, **fields: Any) -> Reward:
+    """Add a reward to the catalogue. `tiers` empty: every member may redeem it.
+    Raises ValidationFailed."""
+    unknown = set(fields) - set(REWARD_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown reward fields: {sorted(unknown)}")
+    reward = Reward(**fields)
+    _reward_check(reward)
+    reward.save()
+    reward.tiers.set(tiers or [])
+    audit_record(actor=actor, action="reward.create", obj=reward, after=_reward_picture(reward))
+    return reward
+
+
+@transaction.atomic
+def reward_update(
+    *, actor: Actor, reward: Reward, tiers: list[Tier] | None = None, **changes: Any
+) -> Reward:
+    """Change a reward; `tiers` None leaves the audience alone. Redemptions
+    already made keep what they got. Raises ValidationFailed."""
+    unknown = set(changes) - set(REWARD_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown reward fields: {sorted(unknown)}")
+    reward = locks.reward_lock(reward_id=reward.pk)
+    before = _reward_picture(reward)
+    for name, value in changes.items():
+        setattr(reward, name, value)
+    _reward_check(reward)
+    reward.save()
+    if tiers is not None:
+        reward.tiers.set(tiers)
+    audit_record(
+        actor=actor,
+        action="reward.update",
+        obj=reward,
+        before=before,
+        after=_reward_picture(reward),
+    )
+    return reward
+
+
+@transaction.atomic
+def reward_archive(*, actor: Actor, reward: Reward, now: datetime | None = None) -> Reward:
+    """Take a reward out of the catalogue for good (it cannot be deleted: its
+    redemptions and vouchers point at it). Vouchers already issued stay usable."""
+    now = now or timezone.now()
+    reward = locks.reward_lock(reward_id=reward.pk)
+    if reward.archived_at is None:
+        reward.archived_at = now
+        reward.active = False
+        reward.save(update_fields=["archived_at", "active", "updated_at"])
+        audit_record(
+            actor=actor, action="reward.archive", obj=reward, after={"archived_at": now.isoformat()}
+        )
+    return reward
+
+
+@transaction.atomic
+def reward_category_create(
+    *, actor: Actor, name: str, slug: str, position: int = 0
+) -> RewardCategory:
+    """Add a category to group rewards by. Raises ValidationFailed if the code is taken."""
+    if RewardCategory.objects.filter(slug=slug).exists():
+        raise ValidationFailed(fields={"slug": [_("A category with this code already exists.")]})
+    category = RewardCategory.objects.create(name=name, slug=slug, position=position)
+    audit_record(
+        actor=actor,
+        action="reward_category.create",
+        obj=category,
+        after=snapshot(category, ("name", "slug", "position")),
+    )
+    return category
+
+
+# --- Redemptions ------------------------------------------------------------------------------
+
+
+def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) -> str | None:
+    """Why `member` cannot redeem `reward` at `now` (inactive, archived, out of
+    its window, not for the member's tier, no stock left), or None."""
+    if not reward.active or reward.archived_at is not None:
+        return _("This reward is no longer offered.")
+    if reward.available_from is not None and now < reward.available_from:
+        return _("This reward is not available yet.")
+    if reward.available_until is not None and now >= reward.available_until:
+        return _("This reward is no longer available.")
+    tier_ids = set(reward.tiers.values_list("pk", flat=True))
+    if tier_ids and member.tier_id not in tier_ids:
+        return _("This reward is for members of other tiers.")
+    if reward.stock == 0:
+        return str(OutOfStock.default_message)
+    return None
+
+
+def _unique_code(new_code: Callable[[], str], exists: Callable[[str], bool]) -> str:
+    """A fresh code. With 60+ random bits a clash is next to impossible; the
+    unique index is the last guard if one still races in."""
+    while True:
+        code = new_code()
+        if not exists(code):
+            return code
+
+
+def _voucher_expiry(reward: Reward, now: datetime) -> datetime | None:
+    if reward.voucher_valid_days is None:
+        return None
+    return now + timedelta(days=reward.voucher_valid_days)
+
+
+@transaction.atomic
+def redemption_create(
+    *,
+    member: Member,
+    reward: Reward,
+    quantity: int = 1,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Redemption:
+    """Spend the member's points on `quantity` units of `reward`, all or nothing:
+    the points are debited once (one `redeem` entry with source
+    ("redemption", id)), the stock goes down, and each unit issues a voucher (a
+    gift card for a gift_card reward; a donation issues nothing and is tallied
+    under its cause).
+
+    The member's points account is locked first, so the per-member limit and
+    the balance are checked and paid in one step; the stock goes down with one
+    conditional UPDATE, so it never goes below zero however many redeem at once.
+
+    Raises MemberInactive, RewardUnavailable (inactive, archived, out of the
+    window, not for the member's tier), OutOfStock, LimitReached,
+    InsufficientPoints, ValidationFailed (quantity).
+    """
+    now = now or timezone.now()
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValidationFailed(
+            fields={"quantity": [_("Redeem 1 to %(max)s at once.") % {"max": MAX_QUANTITY}]}
+        )
+    member_ensure_active(member)
+    locks.member_points_lock(member_id=member.pk)
+    member.refresh_from_db(fields=["tier", "status"])
+    member_ensure_active(member)
+    reward = Reward.objects.get(pk=reward.pk)
+    reason = reward_unavailable_reason(reward=reward, member=member, now=now)
+    if reason is not None:
+        raise (OutOfStock if reward.stock == 0 else RewardUnavailable)(reason)
+
+    if reward.per_member_limit is not None:
+        taken = (
+            Redemption.objects.filter(
+                member=member, reward=reward, status=RedemptionStatus.COMPLETED
+            ).aggregate(total=Sum("quantity"))["total"]
+            or 0
+        )
+        if taken + quantity > reward.per_member_limit:
+            raise LimitReached()
+
+    if reward.stock is not None:
+        taken_stock = Reward.objects.filter(pk=reward.pk, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if not taken_stock:
+            raise OutOfStock()
+
+    points = reward.points_cost * quantity
+    redemption = Redemption.objects.create(
+        member=member,
+        reward=reward,
+        quantity=quantity,
+        points=points,
+        cause=reward.cause if reward.kind == RewardKind.DONATION else "",
+        store=actor.api_key.store if actor.api_key is not None else None,
+        created_at=now,
+        created_by=actor.user,
+    )
+    points_pay(
+        member=member,
+        points=points,
+        description=str(reward.name),
+        source=Source("redemption", str(redemption.pk)),
+        now=now,
+    )
+
+    if reward.kind == RewardKind.GIFT_CARD:
+        for _unit in range(quantity):
+            _gift_card_new(
+                amount=reward.value or Decimal("0"),
+                member=member,
+                design=reward.design,
+                store=redemption.store,
+                expires_at=_voucher_expiry(reward, now),
+                redemption=redemption,
+                created_by=actor.user,
+                now=now,
+            )
+    elif reward.issues_vouchers:
+        exists = Voucher.objects.filter
+        Voucher.objects.bulk_create(
+            Voucher(
+                code=_unique_code(new_voucher_code, lambda c: exists(code=c).exists()),
+                reward=reward,
+                redemption=redemption,
+                member=member,
+                kind=reward.kind,
+                value=reward.value,
+                sku=reward.sku,
+                issued_at=now,
+                expires_at=_voucher_expiry(reward, now),
+            )
+            for _unit in range(quantity)
+        )
+
+    audit_record(
+        actor=actor,
+        action="reward.redeem",
+        obj=redemption,
+        after={
+            "member": member.public_id,
+            "reward": reward.pk,
+            "quantity": quantity,
+            "points": points,
+        },
+    )
+    return redemption
+
+
+@transaction.atomic
+def redemption_cancel(
+    *, redemption: Redemption, actor: Actor, reason: str = "", now: datetime | None = None
+) -> Redemption:
+    """Undo a redemption none of whose vouchers was used or has expired, and
+    none of whose gift cards was charged: the points come back as a `refund`
+    entry (source ("redemption", id)), the stock goes back up, the vouchers are
+    cancelled and the gift cards voided.
+
+    Raises RedemptionNotCancellable (already cancelled, or a voucher used or
+    expired, or a gift card charged).
+    """
+    now = now or timezone.now()
+    redemption = locks.redemption_lock(redemption_id=redemption.pk)
+    if redemption.status != RedemptionStatus.COMPLETED:
+        raise RedemptionNotCancellable(_("This redemption is already cancelled."))
+    vouchers = locks.vouchers_lock_of_redemption(redemption_id=redemption.pk)
+    if any(not voucher.is_usable(now) for voucher in vouchers):
+        raise RedemptionNotCancellable()
+    locks.member_points_lock(member_id=redemption.member_id)
+    Reward.objects.filter(pk=redemption.reward_id, stock__isnull=False).update(
+        stock=F("stock") + redemption.quantity
+    )
+    cards = locks.gift_cards_lock_by_id(ids=redemption.gift_cards.values_list("pk", flat=True))
+    if any(
+        card.status != GiftCardStatus.ACTIVE or card.balance != card.initial_amount
+        for card in cards
+    ):
+        raise RedemptionNotCancellable()
+
+    Voucher.objects.filter(pk__in=[v.pk for v in vouchers]).update(
+        status=VoucherStatus.CANCELLED, cancelled_at=now
+    )
+    for card in cards:
+        _gift_card_void(
+            card, reference=f"redemption-{redemption.pk}", created_by=actor.user, now=now
+        )
+    points_refund(
+        member=redemption.member,
+        points=redemption.points,
+        description=str(redemption.reward.name),
+        source=Source("redemption", str(redemption.pk)),
+        now=now,
+        program=program_settings_get(),
+    )
+    redemption.status = RedemptionStatus.CANCELLED
+    redemption.cancelled_at = now
+    redemption.cancel_reason = reason.strip()[:255]
+    redemption.save(update_fields=["status", "cancelled_at", "cancel_reason"])
+    audit_record(
+        actor=actor,
+        action="reward.redemption_cancel",
+        obj=redemption,
+        after={"points_refunded": redemption.points, "reason": redemption.cancel_reason},
+    )
+    return redemption
+
+
+# --- Vouchers ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def voucher_use(
+    *,
+    code: str,
+    actor: Actor,
+    member: Member | None = None,
+    purchase_reference: str = "",
+    purchase_id: int | None = None,
+    amount: Decimal | None = None,
+    store: Store | None = None,
+    now: datetime | None = None,
+) -> Voucher:
+    """Mark a voucher used, exactly once: one conditional UPDATE from `issued`
+    (and not expired) to `used`, so of any number of tills using it at once one
+    succeeds. With `member`, a voucher of another member is refused.
+
+    Raises VoucherNotFound, VoucherNotUsable (used, expired, cancelled, or
+    another member's).
+    """
+    now = now or timezone.now()
+    normalised = normalise_code(code)
+    voucher = Voucher.objects.filter(code=normalised).first() if normalised else None
+    if voucher is None:
+        raise VoucherNotFound()
+    if member is not None and voucher.member_id not in (None, member.pk):
+        raise VoucherNotUsable(_("This voucher belongs to another member."))
+    if store is None and actor.api_key is not None:
+        store = actor.api_key.store
+    used = (
+        Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.ISSUED)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(
+            status=VoucherStatus.USED,
+            used_at=now,
+            used_store=store,
+            used_reference=purchase_reference[:100],
+            used_purchase_id=purchase_id,
+            used_amount=amount,
+            used_by=actor.user,
+        )
+    )
+    if not used:
+        raise VoucherNotUsable()
+    voucher.refresh_from_db()
+    if actor.user is not None:
+        audit_record(
+            actor=actor,
+            action="voucher.use",
+            obj=voucher,
+            after={"reference": voucher.used_reference},
+        )
+    return voucher
+
+
+def vouchers_expire_due(*, as_of: datetime) -> int:
+    """Mark issued vouchers whose time ran out by `as_of` expired. Running it
+    again for the same `as_of` changes nothing."""
+    return Voucher.objects.filter(status=VoucherStatus.ISSUED, expires_at__lte=as_of).update(
+        status=VoucherStatus.EXPIRED
+    )
+
+
+# --- Gift cards -------------------------------------------------------------------------------
+
+
+def _money(value: Decimal, field: str) -> Decimal:
+    if value <= 0 or value != value.quantize(CENT):
+        raise ValidationFailed(fields={field: [_("Give a positive amount with 2 decimals.")]})
+    return value
+
+
+def _gift_card_new(
+    *,
+    amount: Decimal,
+    member: Member | None,
+    design: GiftCardDesign | None,
+    store: Store | None,
+    expires_at: datetime | None,
+    redemption: Redemption | None,
+    created_by: Any,
+    now: datetime,
+) -> GiftCard:
+    card = GiftCard.objects.create(
+        code=_unique_code(new_gift_card_code, lambda c: GiftCard.objects.filter(code=c).exists()),
+        initial_amount=amount,
+        balance=amount,
+        member=member,
+        design=design,
+        redemption=redemption,
+        issued_store=store,
+        issued_at=now,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    GiftCardEntry.objects.create(
+        gift_card=card,
+        kind=GiftCardEntryKind.ISSUE,
+        amount=amount,
+        balance_after=amount,
+        source_type="redemption" if redemption else "",
+        source_id=str(redemption.pk) if redemption else "",
+        store=store,
+        created_by=created_by,
+        created_at=now,
+    )
+    return card
+
+
+def _gift_card_void(card: GiftCard, *, reference: str, created_by: Any, now: datetime) -> None:
+    """Void a locked card: what is left on it goes with a `void` entry."""
+    GiftCardEntry.objects.create(
+        gift_card=card,
+        kind=GiftCardEntryKind.VOID,
+        amount=-card.balance,
+        balance_after=Decimal("0.00"),
+        reference=reference[:100],
+        created_by=created_by,
+        created_at=now,
+    )
+    card.balance = Decimal("0.00")
+    card.status = GiftCardStatus.VOID
+    card.save(update_fields=["balance", "status"])
+
+
+@transaction.atomic
+def gift_card_issue(
+    *,
+    actor: Actor,
+    amount: Decimal,
+    member: Member | None = None,
+    design: GiftCardDesign | None = None,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> GiftCard:
+    """Sell or give a gift card of `amount` (its ledger starts with an `issue`
+    entry). Raises ValidationFailed."""
+    now = now or timezone.now()
+    _money(amount, "amount")
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed(fields={"expires_at": [_("The expiry must be in the future.")]})
+    store = actor.api_key.store if actor.api_key is not None else None
+    card = _gift_card_new(
+        amount=amount,
+        member=member,
+        design=design,
+        store=store,
+        expires_at=expires_at,
+        redemption=None,
+        created_by=actor.user,
+        now=now,
+    )
+    audit_record(
+        actor=actor,
+        action="gift_card.issue",
+        obj=card,
+        after={"amount": str(amount), "member": member.public_id if member else None},
+    )
+    return card
+
+
+@dataclass(frozen=True)
+class GiftCardCharge:
+    """A charge's outcome: `charged` may be below what was asked (allow_partial);
+    `replayed` when the reference had been charged before."""
+
+    entry: GiftCardEntry
+    charged: Decimal
+    balance: Decimal
+    replayed: bool = False
+
+
+def _gift_card_locked(code: str) -> GiftCard:
+    normalised = normalise_code(code)
+    card = locks.gift_cards_lock(codes=[normalised]).get(normalised) if normalised else None
+    if card is None:
+        raise GiftCardNotFound()
+    return card
+
+
+@transaction.atomic
+def gift_card_charge(
+    *,
+    code: str,
+    amount: Decimal,
+    reference: str,
+    actor: Actor,
+    allow_partial: bool = False,
+    now: datetime | None = None,
+) -> GiftCardCharge:
+    """Take `amount` off the card under its row lock; never below zero. With
+    `allow_partial` an amount above the balance takes the whole balance (the
+    rest is paid another way), without it the charge is refused. A charge is
+    made once per (card, reference): a retry with the same amount returns the
+    first charge, a different amount is refused.
+
+    Raises GiftCardNotFound, GiftCardNotUsable (void, expired),
+    GiftCardInsufficientBalance, DuplicateChargeReference, ValidationFailed.
+    """
+    now = now or timezone.now()
+    _money(amount, "amount")
+    reference = reference.strip()
+    if not reference or len(reference) > 100:
+        raise ValidationFailed(fields={"reference": [_("Give the receipt's reference.")]})
+    card = _gift_card_locked(code)
+    earlier = card.entries.filter(kind=GiftCardEntryKind.CHARGE, reference=reference).first()
+    if earlier is not None:
+        if earlier.requested_amount != amount:
+            raise DuplicateChargeReference()
+        return GiftCardCharge(
+            entry=earlier, charged=-earlier.amount, balance=card.balance, replayed=True
+        )
+    if not card.is_usable(now):
+        raise GiftCardNotUsable()
+    charged = amount
+    if amount > card.balance:
+        if not allow_partial or card.balance == 0:
+            raise GiftCardInsufficientBalance()
+        charged = card.balance
+    card.balance -= charged
+    card.save(update_fields=["balance"])
+    entry = GiftCardEntry.objects.create(
+        gift_card=card,
+        kind=GiftCardEntryKind.CHARGE,
+        amount=-charged,
+        balance_after=card.balance,
+        requested_amount=amount,
+        reference=reference,
+        store=actor.api_key.store if actor.api_key is not None else None,
+        created_by=actor.user,
+        created_at=now,
+    )
+    if actor.user is not None:
+        audit_record(
+            actor=actor,
+            action="gift_card.charge",
+            obj=card,
+            after={"charged": str(charged), "reference": reference, "balance": str(card.balance)},
+        )
+    return GiftCardCharge(entry=entry, charged=charged, balance=card.balance)
+
+
+@transaction.atomic
+def gift_card_refund(
+    *,
+    code: str,
+    amount: Decimal,
+    reference: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> GiftCardEntry:
+    """Put back on the card part or all of its charge under `reference` (a
+    returned sale). Refunds of one charge never add up to more than it took.
+
+    Raises GiftCardNotFound, GiftCardNotUsable (void), ValidationFailed.
+    """
+    now = now or timezone.now()
+    _money(amount, "amount")
+    card = _gift_card_locked(code)
+    if card.status != GiftCardStatus.ACTIVE:
+        raise GiftCardNotUsable()
+    entries = card.entries.filter(reference=reference.strip())
+    charged = -(entries.filter(kind=GiftCardEntryKind.CHARGE).aggregate(t=Sum("amount"))["t"] or 0)
+    refunded = entries.filter(kind=GiftCardEntryKind.REFUND).aggregate(t=Sum("amount"))["t"] or 0
+    if amount > charged - refunded:
+        raise ValidationFailed(
+            fields={"amount": [_("This is more than is left to refund of that charge.")]}
+        )
+    card.balance += amount
+    card.save(update_fields=["balance"])
+    entry = GiftCardEntry.objects.create(
+        gift_card=card,
+        kind=GiftCardEntryKind.REFUND,
+        amount=amount,
+        balance_after=card.balance,
+        reference=reference.strip(),
+        store=actor.api_key.store if actor.api_key is not None else None,
+        created_by=actor.user,
+        created_at=now,
+    )
+    if actor.user is not None:
+        audit_record(
+            actor=actor,
+            action="gift_card.refund",
+            obj=card,
+            after={"refunded": str(amount), "reference": reference, "balance": str(card.balance)},
+        )
+    return entry

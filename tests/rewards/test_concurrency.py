@@ -1,0 +1,86 @@
+"""Real threads against PostgreSQL: stock, vouchers and gift cards never give twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from loyalty.actors import Actor
+from members.checks import ledger_problems
+from members.models import PointsEntry
+from rewards.errors import GiftCardInsufficientBalance, OutOfStock, VoucherNotUsable
+from rewards.models import GiftCard, Redemption, Voucher
+from rewards.services import gift_card_charge, gift_card_issue, redemption_create, voucher_use
+from tests.factories import MemberFactory
+from tests.members.test_ledger_concurrency import run_at_once
+from tests.rewards.conftest import fund, make_reward
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+SYSTEM = Actor.system()
+
+
+def test_20_members_redeeming_a_reward_with_stock_5_leave_5_redemptions(program):
+    members = [MemberFactory(user=None, email=f"race{i}@example.com") for i in range(20)]
+    for member in members:
+        fund(member, 1000)
+    reward = make_reward(stock=5, points_cost=500)
+
+    results = run_at_once(
+        20, lambda i: redemption_create(member=members[i], reward=reward, actor=SYSTEM)
+    )
+
+    assert sum(isinstance(r, Redemption) for r in results) == 5
+    assert sum(isinstance(r, OutOfStock) for r in results) == 15
+    reward.refresh_from_db()
+    assert reward.stock == 0
+    assert PointsEntry.objects.filter(kind="redeem").count() == 5
+    assert Voucher.objects.count() == 5
+    assert ledger_problems() == []
+
+
+def test_one_member_redeeming_20_times_at_once_pays_for_exactly_the_stock(program):
+    member = MemberFactory(user=None, email="greedy@example.com")
+    fund(member, 100_000)
+    reward = make_reward(stock=5, points_cost=500)
+
+    results = run_at_once(
+        20, lambda i: redemption_create(member=member, reward=reward, actor=SYSTEM)
+    )
+
+    assert sum(isinstance(r, Redemption) for r in results) == 5
+    reward.refresh_from_db()
+    assert reward.stock == 0
+    assert PointsEntry.objects.filter(member=member, kind="redeem").count() == 5
+    assert ledger_problems() == []
+
+
+def test_one_voucher_used_by_10_tills_at_once_is_used_once(program):
+    member = MemberFactory(user=None, email="voucher@example.com")
+    fund(member, 1000)
+    code = redemption_create(member=member, reward=make_reward(), actor=SYSTEM).vouchers.get().code
+
+    results = run_at_once(
+        10, lambda i: voucher_use(code=code, actor=SYSTEM, purchase_reference=f"R{i}")
+    )
+
+    assert sum(isinstance(r, Voucher) for r in results) == 1
+    assert sum(isinstance(r, VoucherNotUsable) for r in results) == 9
+    assert Voucher.objects.get(code=code).status == "used"
+
+
+def test_rm100_card_charged_rm30_by_10_tills_at_once_takes_3_charges_and_leaves_rm10(db):
+    card = gift_card_issue(actor=SYSTEM, amount=Decimal("100.00"))
+
+    results = run_at_once(
+        10,
+        lambda i: gift_card_charge(
+            code=card.code, amount=Decimal("30.00"), reference=f"R{i}", actor=SYSTEM
+        ),
+    )
+
+    assert sum(isinstance(r, GiftCardInsufficientBalance) for r in results) == 7
+    card = GiftCard.objects.get(pk=card.pk)
+    assert card.balance == Decimal("10.00")
+    assert card.entries.filter(kind="charge").count() == 3
+    assert sum(card.entries.values_list("amount", flat=True)) == card.balance
