@@ -29,6 +29,7 @@ staff_urlpatterns = [
     path("audit/", staff_views.AuditEventListView.as_view(), name="audit_log"),
     *member_urls.staff_urlpatterns,
     *purchase_urls.staff_urlpatterns,
+    *reward_urls.staff_urlpatterns,
 ]
 
 api_v1_urlpatterns = [
@@ -45,7 +46,10 @@ urlpatterns = [
     path("home/", views.home, name="home"),
     path("i18n/setlang/", member_views.language_switch, name="set_language"),
     path("accounts/", include("allauth.urls")),
-    path("portal/", include((member_urls.portal_urlpatterns, "portal"))),
+    path(
+        "portal/",
+        include(([*member_urls.portal_urlpatterns, *reward_urls.portal_urlpatterns], "portal")),
+    ),
     path("staff/", include((staff_urlpatterns, "staff"))),
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -23,3 +23,10 @@ api_urlpatterns = [
         "gift-cards/<str:code>/charges", api.GiftCardChargeApi.as_view(), name="gift_card_charges"
     ),
 ]
+
+# Back-office pages of rewards, under /staff/ (catalogue for marketers; the
+# counter's voucher and gift-card desk for store staff).
+staff_urlpatterns: list = []
+
+# Member pages of rewards, under /portal/.
+portal_urlpatterns: list = []
