@@ -35,7 +35,7 @@ from loyalty.services import (
     staff_user_create,
     store_create,
 )
-from members.models import Member, PointsAccount
+from members.models import Member, PointsAccount, Tier
 from members.services import member_enrol, member_register, points_adjust, tier_create
 from purchases.models import Purchase
 from purchases.services import (
@@ -45,12 +45,15 @@ from purchases.services import (
     purchase_record,
     purchase_return,
 )
+from rewards.errors import LimitReached, RewardUnavailable
+from rewards.models import Reward, RewardKind, Voucher, VoucherStatus
+from rewards.services import redemption_create, reward_category_create, reward_create, voucher_use
 
 DEMO_PASSWORD = "setia-demo-2026"  # noqa: S105 - printed for the demo logins on purpose
 DEFAULT_MEMBERS = 200
 DEFAULT_SEED = 2026
 HISTORY_DAYS = 420  # members joined over the past ~14 months
-NIGHTLY_JOBS = ("release_pending", "expire_points", "review_tiers")
+NIGHTLY_JOBS = ("release_pending", "expire_points", "review_tiers", "expire_vouchers")
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,64 @@ ADJUSTMENT_REASONS_UP = (
     "Thank you for reporting a faulty card reader",
 )
 ADJUSTMENT_REASONS_DOWN = ("Receipt entered twice by the till",)
+
+# --- The rewards catalogue -----------------------------------------------------------------------
+
+CATEGORIES = (
+    ("food-drinks", "Food & drinks"),
+    ("discounts", "Discounts"),
+    ("merchandise", "Merchandise"),
+    ("experiences", "Experiences"),
+    ("gift-cards", "Gift cards"),
+    ("give-back", "Give back"),
+)
+# name, kind, category, points, value, extra fields
+REWARDS: tuple[tuple[str, str, str, int, str | None, dict], ...] = (
+    ("Free Kopi O", RewardKind.FREE_PRODUCT, "food-drinks", 150, "2.80",
+     {"sku": "KOPI-O", "featured": True, "voucher_valid_days": 30,
+      "description": "A cup of our house kopi, hot or iced, at any branch."}),
+    ("Free Kaya Butter Toast", RewardKind.FREE_PRODUCT, "food-drinks", 220, "4.50",
+     {"sku": "KAYA-TOAST", "voucher_valid_days": 30,
+      "description": "Charcoal-toasted bread with Nyonya kaya and cold butter."}),
+    ("Free Milo Dinosaur", RewardKind.FREE_PRODUCT, "food-drinks", 300, "6.50",
+     {"sku": "MILO-DINO", "voucher_valid_days": 30,
+      "description": "Iced Milo buried under a mountain of Milo powder."}),
+    ("Free Nasi Lemak Ayam Rendang", RewardKind.FREE_PRODUCT, "food-drinks", 600, "13.90",
+     {"sku": "NASI-LEMAK-RENDANG", "voucher_valid_days": 45,
+      "description": "Coconut rice, sambal, egg, peanuts and slow-cooked chicken rendang."}),
+    ("RM5 off your bill", RewardKind.DISCOUNT_FIXED, "discounts", 400, "5.00",
+     {"voucher_valid_days": 60, "featured": True,
+      "description": "Take RM5 off any bill of RM10 or more."}),
+    ("RM15 off your bill", RewardKind.DISCOUNT_FIXED, "discounts", 1100, "15.00",
+     {"voucher_valid_days": 60, "description": "Take RM15 off any bill of RM60 or more."}),
+    ("10% off coffee beans", RewardKind.DISCOUNT_PERCENT, "discounts", 500, "10",
+     {"voucher_valid_days": 60, "description": "On any bag of our beans or kopi powder."}),
+    ("20% off a festive gift box", RewardKind.DISCOUNT_PERCENT, "discounts", 1500, "20",
+     {"voucher_valid_days": 90, "per_member_limit": 1, "tiers": ("silver", "gold"),
+      "description": "For Silver and Gold members: one festive box, one voucher a year."}),
+    ("Setia enamel mug", RewardKind.FREE_PRODUCT, "merchandise", 2200, "29.00",
+     {"sku": "MUG-ENAMEL", "stock": 40, "voucher_valid_days": 60,
+      "description": "The classic white-and-blue kopitiam mug."}),
+    ("Batik tote bag", RewardKind.FREE_PRODUCT, "merchandise", 3200, "45.00",
+     {"sku": "TOTE-BATIK", "stock": 25, "voucher_valid_days": 60,
+      "description": "Hand-stamped batik from a Kelantan workshop."}),
+    ("Coffee cupping workshop", RewardKind.EXPERIENCE, "experiences", 2500, "60.00",
+     {"stock": 12, "per_member_limit": 1, "voucher_valid_days": 45,
+      "description": "Taste five Malaysian coffees with our roaster at Bangsar."}),
+    ("Latte art class for two", RewardKind.EXPERIENCE, "experiences", 3800, "90.00",
+     {"stock": 8, "per_member_limit": 1, "voucher_valid_days": 60, "tiers": ("gold",),
+      "description": "For Gold members: an evening with our head barista."}),
+    ("RM20 Setia gift card", RewardKind.GIFT_CARD, "gift-cards", 1800, "20.00",
+     {"description": "A gift card for someone you like; spend it at any branch."}),
+    ("RM50 Setia gift card", RewardKind.GIFT_CARD, "gift-cards", 4200, "50.00",
+     {"tiers": ("silver", "gold"), "description": "For Silver and Gold members."}),
+    ("Meals for Food Aid Foundation", RewardKind.DONATION, "give-back", 500, None,
+     {"cause": "Food Aid Foundation",
+      "description": "500 points fund a hot meal for a family in need; we match every gift."}),
+    ("Plant a tree with MNS", RewardKind.DONATION, "give-back", 200, None,
+     {"cause": "Malaysian Nature Society",
+      "description": "200 points plant a native seedling in Selangor's forest reserves."}),
+)  # fmt: skip
 
 # --- Names ----------------------------------------------------------------------------------------
 
@@ -384,6 +445,7 @@ class DemoSummary:
     purchases: int
     returns: int
     adjustments: int
+    redemptions: int
 
 
 @transaction.atomic
@@ -402,6 +464,7 @@ def demo_load(
     stores = _stores_and_program(actor)
     staff = _staff(actor)
     _tiers(actor)
+    rewards = _rewards(actor)
     tills = {
         code: Actor(
             api_key=api_key_create(
@@ -412,13 +475,15 @@ def demo_load(
     }
     shoppers = _named_shoppers(rng, now=now, stores=stores)
     shoppers += _shoppers(rng, count=members, now=now, stores=stores)
-    replay = Replay(rng=rng, now=now, stores=stores, tills=tills, staff=staff)
+    replay = Replay(rng=rng, now=now, stores=stores, tills=tills, staff=staff, rewards=rewards)
     replay.run(shoppers)
+    replay.fresh_vouchers([shopper for shopper in shoppers if shopper.named])
     return DemoSummary(
         members=len(shoppers),
         purchases=replay.purchases,
         returns=replay.returns,
         adjustments=replay.adjustments,
+        redemptions=replay.redemptions,
     )
 
 
@@ -479,6 +544,33 @@ def _tiers(actor: Actor) -> None:
         )
 
 
+def _rewards(actor: Actor) -> list[Reward]:
+    """The catalogue, created a year ago so the whole history can redeem from it."""
+    categories = {
+        slug: reward_category_create(actor=actor, name=name, slug=slug, position=index)
+        for index, (slug, name) in enumerate(CATEGORIES)
+    }
+    tiers = {tier.code: tier for tier in Tier.objects.all()}
+    rewards = []
+    for position, (name, kind, category, points, value, extra) in enumerate(REWARDS):
+        fields = dict(extra)
+        audience = [tiers[code] for code in fields.pop("tiers", ())]
+        rewards.append(
+            reward_create(
+                actor=actor,
+                tiers=audience,
+                name=name,
+                kind=kind,
+                category=categories[category],
+                points_cost=points,
+                value=Decimal(value) if value else None,
+                position=position,
+                **fields,
+            )
+        )
+    return rewards
+
+
 def _named_shoppers(
     rng: random.Random, *, now: datetime, stores: dict[str, Store]
 ) -> list[Shopper]:
@@ -517,7 +609,7 @@ def _named_shoppers(
             home=home,
             profile="weekly" if index == 0 else "frequent",
             visit_weights=weights,
-            pays_with_points=0.3,
+            pays_with_points=0.1,
             named=True,
         )
         shopper.visits = _visit_times(rng, profile=shopper.profile, joined=joined, until=now)
@@ -605,8 +697,11 @@ class Replay:
         stores: dict[str, Store],
         tills: dict[str, Actor],
         staff: dict[Role, Actor],
+        rewards: list[Reward],
     ) -> None:
         self.rng, self.now, self.stores, self.tills, self.staff = rng, now, stores, tills, staff
+        self.rewards = rewards
+        self.redemptions = 0
         self.jobs = job_registry()
         self.receipts: dict[str, int] = {}
         self.members: dict[int, Member] = {}
@@ -656,6 +751,8 @@ class Replay:
                 store = self.rng.choice([code for code in self.stores if code != shopper.home])
             # Each named member brings back something bought on their fifth visit.
             self._sale(shopper, store, kind, when, named_return=shopper.named and index == 4)
+            if self.rng.random() < (0.12 if shopper.named else 0.03):
+                self._redeem(shopper, store, when + timedelta(minutes=self.rng.randint(5, 90)))
 
         return visit
 
@@ -692,6 +789,64 @@ class Replay:
             item = max(returnable, key=lambda line: line.unit_price)
             back = when + timedelta(days=self.rng.randint(1, 6), hours=self.rng.randint(1, 5))
             self.at(back, self._return(recorded.record_id, reference, store, item.sku))
+
+    def _redeem(self, shopper: Shopper, store: str, when: datetime) -> None:
+        """Now and then a member spends points on a reward they can afford; most
+        vouchers are used on a later visit, some are forgotten and expire."""
+        if when >= self.now:
+            return
+        member = shopper.member
+        balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
+        affordable = [reward for reward in self.rewards if reward.points_cost <= balance]
+        if not affordable:
+            return
+        reward = self.rng.choice(affordable)
+        try:
+            # In the portal if they have a login, else asked for at the counter.
+            actor = Actor(user=member.user) if member.user_id else self.staff[Role.STORE_STAFF]
+            redemption = redemption_create(member=member, reward=reward, actor=actor, now=when)
+        except (RewardUnavailable, LimitReached):
+            return  # not for their tier, out of stock or already had: they pick nothing
+        self.redemptions += 1
+        if self.rng.random() < 0.75:
+            use_at = when + timedelta(days=self.rng.randint(1, 25), hours=self.rng.randint(0, 8))
+            codes = Voucher.objects.filter(redemption=redemption).values_list("code", flat=True)
+            for code in codes:
+                self.at(use_at, self._use_voucher(code, member, store))
+
+    def fresh_vouchers(self, shoppers: list[Shopper]) -> None:
+        """The named members redeemed a coffee two days ago and have not used it
+        yet, so their portal shows a live voucher."""
+        coffee = next(reward for reward in self.rewards if reward.sku == "KOPI-O")
+        for shopper in shoppers:
+            balance = PointsAccount.objects.values_list("balance", flat=True).get(
+                member=shopper.member
+            )
+            if balance >= coffee.points_cost:
+                redemption_create(
+                    member=shopper.member,
+                    reward=coffee,
+                    actor=Actor(user=shopper.member.user),
+                    now=self.now - timedelta(days=2),
+                )
+                self.redemptions += 1
+
+    def _use_voucher(self, code: str, member: Member, store: str) -> Callable[[datetime], None]:
+        def use(when: datetime) -> None:
+            if not Voucher.objects.filter(code=code, status=VoucherStatus.ISSUED).exists():
+                return  # expired meanwhile
+            self.receipts[store] = self.receipts.get(store, 0) + 1
+            local = timezone.localtime(when)
+            voucher_use(
+                code=code,
+                actor=self.tills[store],
+                member=member,
+                purchase_reference=f"{RECEIPT_PREFIX[store]}-{local:%y%m%d}-{self.receipts[store]:05d}",
+                store=self.stores[store],
+                now=when,
+            )
+
+        return use
 
     def _return(
         self, purchase_id: int, reference: str, store: str, sku: str

@@ -14,6 +14,7 @@ from loyalty.demo import DEMO_LOGINS
 from loyalty.models import ProgramSettings, Store, User
 from members.models import Member
 from purchases.models import Purchase
+from rewards.models import Redemption, Reward, RewardKind, Voucher, VoucherStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +42,12 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     oldest = purchases.order_by("occurred_at").first().occurred_at
     assert timezone.now() - oldest > timedelta(days=365)
     call_command("ledger_check", stdout=StringIO())
+    # A catalogue across every kind, redeemed in the history: most vouchers used.
+    assert Reward.objects.count() == 16
+    assert set(Reward.objects.values_list("kind", flat=True)) == set(RewardKind.values)
+    assert Redemption.objects.count() > 50
+    assert Voucher.objects.filter(status=VoucherStatus.USED).count() > 20
+    assert Voucher.objects.filter(status=VoucherStatus.ISSUED).exists()
 
 
 @pytest.mark.parametrize(

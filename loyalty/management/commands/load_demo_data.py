@@ -32,7 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Demo data loaded: {summary.members} members, {summary.purchases} purchases, "
-                    f"{summary.returns} returns, {summary.adjustments} corrections."
+                    f"{summary.returns} returns, {summary.adjustments} corrections, "
+                    f"{summary.redemptions} rewards redeemed."
                 )
             )
         else:
