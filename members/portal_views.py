@@ -7,11 +7,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Sum
-from django.db.models.functions import TruncDate
 from django.http import HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
@@ -22,34 +19,14 @@ from loyalty.staff_views import form_errors_from
 from members.access import MemberRequiredMixin
 from members.codes import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter
-from members.models import EntryStatus, PointsEntry
+from members.models import EntryStatus
 from members.portal_forms import PortalProfileForm
-from members.selectors import ledger_list, member_status, tier_list
+from members.selectors import ledger_list, member_status, points_by_day, tier_list
 from members.services import member_update
 from members.views import language_cookie_set
 
 RECENT_ENTRIES = 5
 HISTORY_PAGE_SIZE = 20
-DAYS_SHOWN = 3
-
-
-def _points_by_day(member_id: int, *, status: str, column: str) -> list[dict[str, Any]]:
-    """Open lots summed by the local day of `column` (when pending points become
-    spendable, or when spendable ones expire), soonest first: `[{"points", "day"}]`.
-
-    By day, not by timestamp: seven purchases on one day are one line "140 points
-    expire on 3 Jan 2027", not seven. One grouped query, so the home page stays
-    constant whatever the history length."""
-    rows = (
-        PointsEntry.objects.filter(
-            member_id=member_id, status=status, remaining__gt=0, **{f"{column}__isnull": False}
-        )
-        .annotate(day=TruncDate(column, tzinfo=timezone.get_current_timezone()))
-        .values("day")
-        .annotate(points=Sum("remaining"))
-        .order_by("day")[:DAYS_SHOWN]
-    )
-    return [{"points": row["points"], "day": row["day"]} for row in rows]
 
 
 class PortalHomeView(MemberRequiredMixin, TemplateView):
@@ -66,8 +43,12 @@ class PortalHomeView(MemberRequiredMixin, TemplateView):
             account=member.account,
             program=program_settings_get(),
             status=member_status(member=member),
-            pending=_points_by_day(member.pk, status=EntryStatus.PENDING, column="available_at"),
-            expiring=_points_by_day(member.pk, status=EntryStatus.AVAILABLE, column="expires_at"),
+            pending=points_by_day(
+                member_id=member.pk, status=EntryStatus.PENDING, column="available_at"
+            ),
+            expiring=points_by_day(
+                member_id=member.pk, status=EntryStatus.AVAILABLE, column="expires_at"
+            ),
             recent=list(ledger_list(member=member)[:RECENT_ENTRIES]),
             card_number=card_number_grouped(member.card_number),
             qr=qr_svg(member.card_number, label=label),

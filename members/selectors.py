@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.models import ProgramSettings, TierBasis, User
@@ -159,6 +160,25 @@ def points_expiring(*, member: Member, limit: int = EXPIRING_SHOWN) -> list[dict
         .order_by("expires_at")[:limit]
     )
     return [{"points": row["points"], "expires_at": row["expires_at"]} for row in rows]
+
+
+def points_by_day(
+    *, member_id: int, status: str, column: str, limit: int = EXPIRING_SHOWN
+) -> list[dict[str, Any]]:
+    """Open lots summed by the local day of `column` (`available_at`: when pending
+    points become spendable; `expires_at`: when spendable ones expire), soonest
+    first: `[{"points", "day"}]`. By day, not by timestamp: seven purchases on one
+    day read as one line "140 points expire on 3 Jan 2027". One grouped query."""
+    rows = (
+        PointsEntry.objects.filter(
+            member_id=member_id, status=status, remaining__gt=0, **{f"{column}__isnull": False}
+        )
+        .annotate(day=TruncDate(column, tzinfo=timezone.get_current_timezone()))
+        .values("day")
+        .annotate(points=Sum("remaining"))
+        .order_by("day")[:limit]
+    )
+    return [{"points": row["points"], "day": row["day"]} for row in rows]
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,13 @@ from members.forms import (
     TierForm,
     TierUpdateForm,
 )
-from members.models import Member, MemberActivity, Tier
+from members.models import EntryStatus, Member, MemberActivity, Tier
 from members.selectors import (
     ledger_list,
     member_get,
     member_search,
     member_status,
+    points_by_day,
     tier_history,
 )
 from members.services import (
@@ -152,6 +153,9 @@ class MemberDetailView(MemberPageMixin, TemplateView):
         page_obj = Paginator(history.qs, HISTORY_PAGE_SIZE).get_page(self.request.GET.get("page"))
         return super().get_context_data(
             status=member_status(member=member),
+            expiring=points_by_day(
+                member_id=member.pk, status=EntryStatus.AVAILABLE, column="expires_at"
+            ),
             account=member.account,
             program=program_settings_get(),
             history=history,
