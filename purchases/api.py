@@ -24,6 +24,7 @@ from members.selectors import member_get, member_get_by_card
 from purchases.errors import PurchaseNotFound
 from purchases.models import Purchase
 from purchases.services import (
+    GiftCardInput,
     LineInput,
     ReturnItem,
     SaleInput,
@@ -31,6 +32,7 @@ from purchases.services import (
     purchase_return,
     sale_preview,
 )
+from rewards.codes import normalise_code
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -51,7 +53,7 @@ class GiftCardUseSerializer(serializers.Serializer):
     class Meta:
         ref_name = "PurchaseGiftCard"
 
-    code = serializers.CharField()
+    code = serializers.CharField(max_length=30)
     amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
 
 
@@ -68,23 +70,25 @@ class SaleSerializer(serializers.Serializer):
     discount_total = serializers.DecimalField(
         **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0.00")
     )
-    vouchers = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    vouchers = serializers.ListField(
+        child=serializers.CharField(max_length=30), required=False, default=list, max_length=20
+    )
     points_to_redeem = serializers.IntegerField(min_value=0, required=False, default=0)
-    gift_cards = GiftCardUseSerializer(many=True, required=False, default=list)
+    gift_cards = GiftCardUseSerializer(many=True, required=False, default=list, max_length=10)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("member_id") and data.get("card_number"):
             raise serializers.ValidationError(
                 {"card_number": ["Give member_id or card_number, not both."]}
             )
-        # Vouchers and gift cards join the sale with the rewards issue.
-        not_yet = {
-            name: ["Not enabled yet on this program."]
-            for name in ("vouchers", "gift_cards")
-            if data.get(name)
-        }
-        if not_yet:
-            raise serializers.ValidationError(not_yet)
+        # A code that cannot be one is bad input; a well-formed code that is
+        # not usable is the sale's 422 voucher_not_usable.
+        bad = [code for code in data.get("vouchers", []) if normalise_code(code) is None]
+        if bad:
+            raise serializers.ValidationError({"vouchers": [f"Not a voucher code: {bad[0]}."]})
+        bad = [c["code"] for c in data.get("gift_cards", []) if normalise_code(c["code"]) is None]
+        if bad:
+            raise serializers.ValidationError({"gift_cards": [f"Not a gift-card code: {bad[0]}."]})
         return data
 
 
@@ -126,6 +130,8 @@ def sale_input(request: Request) -> SaleInput:
         items=[LineInput(**item) for item in data["items"]],
         discount_total=data["discount_total"],
         points_to_redeem=data["points_to_redeem"],
+        vouchers=tuple(data["vouchers"]),
+        gift_cards=tuple(GiftCardInput(**card) for card in data["gift_cards"]),
         occurred_at_given="occurred_at" in data,
     )
 
@@ -148,6 +154,8 @@ class ReceiptSerializer(serializers.Serializer):
     points_redeemed = serializers.IntegerField()
     balance = serializers.IntegerField(allow_null=True)
     tier = serializers.CharField(allow_null=True)
+    vouchers = serializers.ListField(child=serializers.DictField())
+    gift_cards = serializers.ListField(child=serializers.DictField())
 
 
 class PurchaseListApi(APIView):
@@ -207,6 +215,7 @@ class ReturnReceiptSerializer(serializers.Serializer):
     points_refunded = serializers.IntegerField()
     clawback = serializers.IntegerField()
     balance = serializers.IntegerField(allow_null=True)
+    gift_cards_refunded = serializers.ListField(child=serializers.DictField())
 
 
 class PurchaseReturnApi(APIView):

@@ -1,5 +1,5 @@
-"""The sale and return flows: turn a receipt into points (and, later, voucher
-uses and gift-card charges), all or nothing.
+"""The sale and return flows: turn a receipt into points, voucher uses and
+gift-card charges, all or nothing.
 
 A sale is unique per (store, reference). The same receipt again with the same
 content returns the first receipt (`replayed`); with other content it is
@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -40,6 +40,19 @@ from members.services import (
 from purchases.earning import CENT, sale_awards, split_discount
 from purchases.errors import DuplicateReference
 from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
+from rewards import locks as reward_locks
+from rewards.codes import normalise_code
+from rewards.errors import (
+    DuplicateChargeReference,
+    GiftCardInsufficientBalance,
+    GiftCardNotFound,
+    GiftCardNotUsable,
+    VoucherNotUsable,
+)
+from rewards.models import GiftCard, GiftCardEntryKind, Voucher
+from rewards.pricing import SaleLine, voucher_discounts
+from rewards.selectors import gift_card_get
+from rewards.services import gift_card_charge, gift_card_refund, voucher_use
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,14 @@ class LineInput:
 
 
 @dataclass(frozen=True)
+class GiftCardInput:
+    """A gift card paying `amount` of the sale."""
+
+    code: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class SaleInput:
     store: Store
     reference: str
@@ -61,6 +82,8 @@ class SaleInput:
     items: list[LineInput]
     discount_total: Decimal = Decimal("0.00")
     points_to_redeem: int = 0
+    vouchers: tuple[str, ...] = ()
+    gift_cards: tuple[GiftCardInput, ...] = ()
     # False when the till did not say when (then "now"): a retry must still match.
     occurred_at_given: bool = True
 
@@ -89,8 +112,70 @@ def _sale_fingerprint(sale: SaleInput) -> str:
             ],
             "discount_total": str(sale.discount_total),
             "points_to_redeem": sale.points_to_redeem,
+            # Only when given, so receipts recorded before vouchers existed still
+            # replay; normalised, so "7kq4m2xh9tpa" retries "7KQ4-M2XH-9TPA".
+            **({"vouchers": _voucher_codes(sale)} if sale.vouchers else {}),
+            **(
+                {
+                    "gift_cards": [
+                        [normalise_code(card.code) or card.code, str(card.amount)]
+                        for card in sale.gift_cards
+                    ]
+                }
+                if sale.gift_cards
+                else {}
+            ),
         }
     )
+
+
+def _voucher_codes(sale: SaleInput) -> list[str]:
+    return [normalise_code(code) or code.strip().upper() for code in sale.vouchers]
+
+
+def _vouchers_check(sale: SaleInput, found: dict[str, Voucher], now: datetime) -> list[Voucher]:
+    """The sale's vouchers in the till's order, each usable by this sale.
+
+    Raises VoucherNotUsable for an unknown code, a code listed twice, a voucher
+    used, expired or cancelled, or another member's: one bad voucher refuses
+    the whole sale (API.md)."""
+    vouchers: list[Voucher] = []
+    for code in _voucher_codes(sale):
+        voucher = found.get(code)
+        if voucher is None:
+            raise VoucherNotUsable(_("No voucher has the code %(code)s.") % {"code": code})
+        if voucher in vouchers:
+            raise VoucherNotUsable(_("The voucher %(code)s is listed twice.") % {"code": code})
+        if not voucher.is_usable(now):
+            raise VoucherNotUsable(
+                _("The voucher %(code)s is used, expired or cancelled.") % {"code": code}
+            )
+        if sale.member is not None and voucher.member_id not in (None, sale.member.pk):
+            raise VoucherNotUsable(
+                _("The voucher %(code)s belongs to another member.") % {"code": code}
+            )
+        vouchers.append(voucher)
+    return vouchers
+
+
+def _gift_cards_check(sale: SaleInput, found: dict[str, GiftCard], now: datetime) -> None:
+    """Raises GiftCardNotFound, GiftCardNotUsable or GiftCardInsufficientBalance
+    for a card of the sale that cannot pay its part (read before any write)."""
+    asked: dict[str, Decimal] = {}
+    for card_input in sale.gift_cards:
+        code = normalise_code(card_input.code) or ""
+        asked[code] = asked.get(code, Decimal("0.00")) + card_input.amount
+    for code, amount in asked.items():
+        card = found.get(code)
+        if card is None:
+            raise GiftCardNotFound()
+        if not card.is_usable(now):
+            raise GiftCardNotUsable()
+        if amount > card.balance:
+            raise GiftCardInsufficientBalance(
+                _("The gift card %(code)s holds %(balance)s, less than %(amount)s.")
+                % {"code": code, "balance": card.balance, "amount": amount}
+            )
 
 
 @dataclass(frozen=True)
@@ -105,13 +190,46 @@ class SaleQuote:
     points_value: Decimal
     awards: list[Any]
     tier_code: str | None
+    # What each of the sale's vouchers took off, in the till's order.
+    voucher_amounts: tuple[Decimal, ...] = ()
+
+
+def _voucher_shares(
+    sale: SaleInput, gross: list[Decimal], till_shares: list[Decimal], vouchers: list[Voucher]
+) -> tuple[list[Decimal], list[Decimal]]:
+    """(each line's share of the till's and the vouchers' discounts, each
+    voucher's amount). A free product's discount sits on its line (as far as
+    the line has room); the rest is shared in proportion to what is left."""
+    discounts = voucher_discounts(
+        vouchers=[(v.kind, v.value, v.sku) for v in vouchers],
+        lines=[SaleLine(i.sku, i.quantity, i.unit_price) for i in sale.items],
+        total_before=sum(gross, Decimal("0.00")) - sale.discount_total,
+    )
+    shares = list(till_shares)
+    shared = Decimal("0.00")
+    for discount in discounts:
+        if discount.line is None:
+            shared += discount.amount
+            continue
+        take = min(discount.amount, gross[discount.line] - shares[discount.line])
+        shares[discount.line] += take
+        shared += discount.amount - take
+    rooms = [g - s for g, s in zip(gross, shares, strict=True)]
+    shares = [s + x for s, x in zip(shares, split_discount(rooms, shared), strict=True)]
+    return shares, [d.amount for d in discounts]
 
 
 def sale_quote(
-    *, sale: SaleInput, now: datetime, program: ProgramSettings | None = None
+    *,
+    sale: SaleInput,
+    now: datetime,
+    program: ProgramSettings | None = None,
+    vouchers: list[Voucher] | None = None,
 ) -> SaleQuote:
     """Validate a sale's amounts and compute what it earns. Raises ValidationFailed.
 
+    `vouchers` are the sale's vouchers, already checked usable: their discounts
+    lower the total and the eligible amount before points are computed.
     `program` lets a caller that already read the settings skip reading them again."""
     program = program or program_settings_get()
     errors: dict[str, list[str]] = {}
@@ -125,13 +243,20 @@ def sale_quote(
     subtotal = sum(gross, Decimal("0.00"))
     if sale.discount_total > subtotal:
         errors["discount_total"] = [_("The discount is larger than the sale.")]
-    total = subtotal - sale.discount_total
+        raise ValidationFailed(fields=errors)
+    shares, voucher_amounts = _voucher_shares(
+        sale, gross, split_discount(gross, sale.discount_total), vouchers or []
+    )
+    discount_total = sale.discount_total + sum(voucher_amounts, Decimal("0.00"))
+    total = subtotal - discount_total
     points_value = (Decimal(sale.points_to_redeem) * program.point_value).quantize(CENT)
     if points_value > total:
         errors["points_to_redeem"] = [_("Points would pay more than the sale's total.")]
+    gift_total = sum((card.amount for card in sale.gift_cards), Decimal("0.00"))
+    if gift_total and points_value + gift_total > total:
+        errors["gift_cards"] = [_("Gift cards would pay more than is left of the sale's total.")]
     if errors:
         raise ValidationFailed(fields=errors)
-    shares = split_discount(gross, sale.discount_total)
     earning_net = sum(
         (g - s for g, s, item in zip(gross, shares, sale.items, strict=True) if item.earns),
         Decimal("0.00"),
@@ -151,13 +276,14 @@ def sale_quote(
     )
     return SaleQuote(
         subtotal=subtotal,
-        discount_total=sale.discount_total,
+        discount_total=discount_total,
         total=total,
         discount_shares=shares,
         eligible_amount=eligible,
         points_value=points_value,
         awards=awards,
         tier_code=tier.code if tier else None,
+        voucher_amounts=tuple(voucher_amounts),
     )
 
 
@@ -166,7 +292,18 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
     now = now or timezone.now()
     if sale.member is not None:
         member_ensure_active(sale.member)
-    quote = sale_quote(sale=sale, now=now)
+    codes = _voucher_codes(sale)
+    vouchers = _vouchers_check(
+        sale, {v.code: v for v in Voucher.objects.filter(code__in=codes)}, now
+    )
+    quote = sale_quote(sale=sale, now=now, vouchers=vouchers)
+    cards = {
+        card.code: card
+        for card in GiftCard.objects.filter(
+            code__in=[normalise_code(c.code) or "" for c in sale.gift_cards]
+        )
+    }
+    _gift_cards_check(sale, cards, now)
     balance = sale.member.account.balance if sale.member else None
     earned = sum(award.points for award in quote.awards)
     pending = sale.occurred_at + timedelta(days=program_settings_get().pending_days) > now
@@ -188,15 +325,37 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
         "points_redeemed": sale.points_to_redeem,
         "balance": balance,
         "tier": quote.tier_code,
+        "vouchers": _vouchers_receipt(vouchers, quote.voucher_amounts),
+        "gift_cards": [
+            {
+                "code": cards[normalise_code(c.code) or ""].code,
+                "charged": str(c.amount),
+                "balance": str(cards[normalise_code(c.code) or ""].balance - c.amount),
+            }
+            for c in sale.gift_cards
+        ],
     }
+
+
+def _vouchers_receipt(vouchers: list[Voucher], amounts: tuple[Decimal, ...]) -> list[dict]:
+    return [
+        {"code": v.code, "kind": v.kind, "discount": str(amount)}
+        for v, amount in zip(vouchers, amounts, strict=True)
+    ]
 
 
 @transaction.atomic
 def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = None) -> Recorded:
-    """Record a sale: pay with points, earn, count towards tiers — all or nothing.
+    """Record a sale: use its vouchers, pay with points and gift cards, earn,
+    count towards tiers — all or nothing.
 
-    Raises ValidationFailed, MemberInactive, InsufficientPoints or
-    DuplicateReference; then nothing is written.
+    Rows are locked in rewards.locks' order: vouchers, the points account, gift
+    cards. A replay answers the first receipt before touching any of them, so
+    a voucher is used and a card charged once.
+
+    Raises ValidationFailed, MemberInactive, InsufficientPoints,
+    VoucherNotUsable, GiftCardNotFound, GiftCardNotUsable,
+    GiftCardInsufficientBalance or DuplicateReference; then nothing is written.
     """
     now = now or timezone.now()
     fingerprint = _sale_fingerprint(sale)
@@ -219,11 +378,25 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
 
     if sale.member is not None:
         member_ensure_active(sale.member)
+    codes = _voucher_codes(sale)
+    vouchers = _vouchers_check(sale, reward_locks.vouchers_lock(codes=codes), now) if codes else []
     # Read once per sale: the quote, the earn and the tier review all need it.
     program = program_settings_get()
-    quote = sale_quote(sale=sale, now=now, program=program)
+    quote = sale_quote(sale=sale, now=now, program=program, vouchers=vouchers)
     source = Source("purchase", str(purchase.pk))
     member = sale.member
+    for voucher, amount in zip(vouchers, quote.voucher_amounts, strict=True):
+        # The conditional UPDATE: of two tills using one voucher, one wins.
+        voucher_use(
+            code=voucher.code,
+            actor=actor,
+            member=member,
+            purchase_reference=sale.reference,
+            purchase_id=purchase.pk,
+            amount=amount,
+            store=sale.store,
+            now=now,
+        )
     if member is not None and sale.points_to_redeem:
         with translation.override(member.language):
             paid = _("Paid at %(store)s, receipt %(reference)s") % {
@@ -261,6 +434,7 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
             if entry is not None and entry.status == "pending":
                 points_status = "pending"
     earned = sum(award.points for award in quote.awards)
+    gift_cards = _gift_cards_charge(sale, actor=actor, now=now)
 
     PurchaseLine.objects.bulk_create(
         PurchaseLine(
@@ -302,6 +476,8 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         "points_redeemed": sale.points_to_redeem,
         "balance": balance,
         "tier": quote.tier_code,
+        "vouchers": _vouchers_receipt(vouchers, quote.voucher_amounts),
+        "gift_cards": gift_cards,
     }
     Purchase.objects.filter(pk=purchase.pk).update(
         subtotal=quote.subtotal,
@@ -315,6 +491,32 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         response=json.dumps(receipt),
     )
     return Recorded(receipt=receipt, replayed=False, record_id=purchase.pk)
+
+
+def _gift_cards_charge(sale: SaleInput, *, actor: Actor, now: datetime) -> list[dict[str, str]]:
+    """Charge the sale's gift cards under the receipt's reference (a card listed
+    twice is charged once for the sum), locked in id order. Returns the
+    receipt's `gift_cards`."""
+    asked: dict[str, Decimal] = {}
+    for card_input in sale.gift_cards:
+        code = normalise_code(card_input.code) or ""
+        asked[code] = asked.get(code, Decimal("0.00")) + card_input.amount
+    if not asked:
+        return []
+    _gift_cards_check(sale, reward_locks.gift_cards_lock(codes=list(asked)), now)
+    charges = []
+    for code, amount in asked.items():
+        charge = gift_card_charge(
+            code=code, amount=amount, reference=sale.reference, actor=actor, now=now
+        )
+        if charge.replayed:
+            # Another store's receipt with the same number charged this card:
+            # this sale's own charge must not hide behind it.
+            raise DuplicateChargeReference()
+        charges.append(
+            {"code": code, "charged": str(charge.charged), "balance": str(charge.balance)}
+        )
+    return charges
 
 
 def _replay_purchase(sale: SaleInput, fingerprint: str) -> Recorded:
@@ -381,6 +583,39 @@ def _return_amounts(
     return amount, (amount * share).quantize(CENT), []
 
 
+def _gift_cards_refund(
+    purchase: Purchase, cum_amount: Decimal, *, actor: Actor, now: datetime
+) -> list[dict[str, str]]:
+    """Put back on each card that paid the sale its share of everything
+    returned so far (`cum_amount`) less what earlier returns put back: the
+    shares floor to the cent and the last return brings back the rest."""
+    charges = json.loads(purchase.response or "{}").get("gift_cards") or []
+    refunded = []
+    for charge in charges:
+        charged = Decimal(charge["charged"])
+        target = (
+            min(charged, (charged * cum_amount / purchase.total).quantize(CENT, ROUND_DOWN))
+            if purchase.total
+            else Decimal("0.00")
+        )
+        already = (
+            gift_card_get(code=charge["code"])
+            .entries.filter(kind=GiftCardEntryKind.REFUND, reference=purchase.reference)
+            .aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        amount = target - already
+        if amount <= 0:
+            continue
+        entry = gift_card_refund(
+            code=charge["code"], amount=amount, reference=purchase.reference, actor=actor, now=now
+        )
+        refunded.append(
+            {"code": charge["code"], "amount": str(amount), "balance": str(entry.balance_after)}
+        )
+    return refunded
+
+
 @transaction.atomic
 def purchase_return(
     *,
@@ -396,7 +631,9 @@ def purchase_return(
     Earned points are reversed in proportion to the returned amount on earning
     lines (never more than was earned), pending first; what the member already
     spent becomes a clawback. Points paid at the till come back in proportion
-    to the returned amount. Raises ValidationFailed, DuplicateReference.
+    to the returned amount, and so does what gift cards paid (back on each
+    card). Raises ValidationFailed, DuplicateReference, GiftCardNotUsable (a
+    card voided since).
     """
     now = now or timezone.now()
     if (items is None) == (amount is None):
@@ -493,6 +730,7 @@ def purchase_return(
             source=Source("return", str(record.pk)),
         )
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
+    gift_cards = _gift_cards_refund(purchase, cum_amount, actor=actor, now=now)
     receipt = {
         "id": record.pk,
         "purchase_id": purchase.pk,
@@ -502,6 +740,7 @@ def purchase_return(
         "points_refunded": to_refund,
         "clawback": reversal_clawback,
         "balance": balance,
+        "gift_cards_refunded": gift_cards,
     }
     Return.objects.filter(pk=record.pk).update(
         points_reversed=reversal_pending + reversal_available,

@@ -1,0 +1,69 @@
+"""Forms of the counter's voucher and gift-card desk (store staff)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from members.errors import MemberNotFound
+from members.models import Member
+from members.selectors import member_get, member_get_by_card
+from rewards.codes import normalise_code
+
+
+class CodeForm(forms.Form):
+    """A typed or scanned code: any case, dashes and spaces optional."""
+
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=40,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "autocomplete": "off", "autocapitalize": "characters"}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = normalise_code(self.cleaned_data["code"])
+        if code is None:
+            raise forms.ValidationError(_("This is not a code: check what was typed or scanned."))
+        return code
+
+
+class VoucherUseForm(forms.Form):
+    purchase_reference = forms.CharField(
+        label=_("Receipt number"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional: the receipt the voucher was used on."),
+    )
+
+
+class GiftCardSellForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal("100000"),
+    )
+    member = forms.CharField(
+        label=_("Member (optional)"),
+        max_length=40,
+        required=False,
+        help_text=_("The member's number or card number, to link the card to them."),
+    )
+
+    def clean_member(self) -> Member | None:
+        text = self.cleaned_data["member"].strip()
+        if not text:
+            return None
+        try:
+            return member_get(public_id=text)
+        except MemberNotFound:
+            pass
+        try:
+            return member_get_by_card(card_number=text)
+        except MemberNotFound as exc:
+            raise forms.ValidationError(_("No member has this number or card.")) from exc

@@ -1,0 +1,206 @@
+"""Vouchers and gift cards inside POST /purchases: one bad voucher or card
+refuses the whole sale; discounts lower the points; replays use and charge once;
+returns put gift-card money back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from loyalty.actors import Actor
+from members.models import Member, PointsAccount, PointsEntry
+from purchases.models import Purchase
+from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
+from rewards.services import gift_card_issue, redemption_create
+from tests.factories import MemberFactory
+from tests.purchases.conftest import sale
+from tests.rewards.conftest import fund, make_reward
+
+pytestmark = pytest.mark.django_db
+
+
+def _voucher(member: Member, **reward_fields: object) -> Voucher:
+    fund(member, 500)
+    reward = make_reward(**reward_fields)
+    redemption = redemption_create(member=member, reward=reward, actor=Actor.system())
+    return redemption.vouchers.get()
+
+
+def _card(amount: str) -> GiftCard:
+    return gift_card_issue(actor=Actor.system(), amount=Decimal(amount))
+
+
+def _balance(member: Member) -> int:
+    return PointsAccount.objects.get(member=member).balance
+
+
+def _refused_writes_nothing(pos_api, shopper: Member, body: dict, code: str) -> None:
+    balance = _balance(shopper)
+    entries = PointsEntry.objects.count()
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == code
+    assert not Purchase.objects.exists()
+    assert _balance(shopper) == balance and PointsEntry.objects.count() == entries
+
+
+def test_another_members_voucher_refuses_the_sale(pos_api, shopper):
+    other = MemberFactory()
+    voucher = _voucher(other)
+    body = sale("R1", ("TEA", 1, "50.00"), member=shopper, vouchers=[voucher.code])
+    _refused_writes_nothing(pos_api, shopper, body, "voucher_not_usable")
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.ISSUED
+
+
+def test_an_expired_voucher_refuses_the_sale(pos_api, shopper):
+    voucher = _voucher(shopper)
+    Voucher.objects.filter(pk=voucher.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    body = sale("R1", ("TEA", 1, "50.00"), member=shopper, vouchers=[voucher.code])
+    _refused_writes_nothing(pos_api, shopper, body, "voucher_not_usable")
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.ISSUED and voucher.used_at is None
+
+
+def test_a_used_voucher_refuses_the_sale_and_the_cards_stay_whole(pos_api, shopper):
+    voucher = _voucher(shopper)
+    card = _card("30.00")
+    first = sale("R1", ("TEA", 1, "50.00"), member=shopper, vouchers=[voucher.code])
+    assert pos_api.post("/api/v1/purchases", first, format="json").status_code == 201
+    Purchase.objects.all().delete()  # only to check the second sale writes nothing
+    body = sale(
+        "R2",
+        ("TEA", 1, "50.00"),
+        member=shopper,
+        vouchers=[voucher.code],
+        gift_cards=[{"code": card.code, "amount": "10.00"}],
+    )
+    _refused_writes_nothing(pos_api, shopper, body, "voucher_not_usable")
+    card.refresh_from_db()
+    assert card.balance == Decimal("30.00") and card.entries.count() == 1
+
+
+def test_a_fixed_voucher_lowers_the_points_and_is_used_with_the_receipt(pos_api, shopper):
+    voucher = _voucher(shopper)  # RM10 off
+    before = _balance(shopper)
+    code = voucher.code.replace("-", "").lower()
+    body = sale("R1", ("TEA", 2, "25.00"), member=shopper, vouchers=[code])
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 201, response.content
+    receipt = response.json()
+    assert (receipt["total"], receipt["eligible_amount"], receipt["points_earned"]) == (
+        "40.00",
+        "40.00",
+        40,
+    )
+    assert receipt["vouchers"] == [
+        {"code": voucher.code, "kind": "discount_fixed", "discount": "10.00"}
+    ]
+    assert _balance(shopper) == before + 40
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.USED
+    assert (voucher.used_reference, voucher.used_purchase_id, voucher.used_amount) == (
+        "R1",
+        receipt["id"],
+        Decimal("10.00"),
+    )
+
+
+def test_a_percent_voucher_lowers_the_points(pos_api, shopper):
+    voucher = _voucher(shopper, kind=RewardKind.DISCOUNT_PERCENT, value="20.00", name="20%")
+    body = sale("R1", ("TEA", 1, "100.00"), member=shopper, vouchers=[voucher.code])
+    receipt = pos_api.post("/api/v1/purchases", body, format="json").json()
+    assert (receipt["total"], receipt["points_earned"]) == ("80.00", 80)
+    assert Purchase.objects.get().discount_total == Decimal("20.00")
+
+
+def test_preview_prices_the_voucher_without_using_it(pos_api, shopper):
+    voucher = _voucher(shopper)
+    body = sale("R1", ("TEA", 1, "30.00"), member=shopper, vouchers=[voucher.code])
+    response = pos_api.post("/api/v1/purchases/preview", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["points_earned"] == 20
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.ISSUED and not Purchase.objects.exists()
+
+
+def test_two_cards_pay_a_sale_and_a_replay_charges_once(pos_api, shopper):
+    first, second = _card("100.00"), _card("100.00")
+    body = sale(
+        "R1",
+        ("TV", 1, "250.00"),
+        member=shopper,
+        gift_cards=[
+            {"code": first.code, "amount": "100.00"},
+            {"code": second.code.lower(), "amount": "100.00"},
+        ],
+    )
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["gift_cards"] == [
+        {"code": first.code, "charged": "100.00", "balance": "0.00"},
+        {"code": second.code, "charged": "100.00", "balance": "0.00"},
+    ]
+    again = pos_api.post("/api/v1/purchases", body, format="json")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == response.json()
+    assert GiftCardEntry.objects.filter(kind="charge").count() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.balance == second.balance == Decimal("0.00")
+    assert Purchase.objects.count() == 1
+
+
+def test_a_card_short_of_the_amount_refuses_the_sale(pos_api, shopper):
+    voucher = _voucher(shopper)
+    full, short = _card("100.00"), _card("20.00")
+    body = sale(
+        "R1",
+        ("TV", 1, "250.00"),
+        member=shopper,
+        vouchers=[voucher.code],
+        gift_cards=[
+            {"code": full.code, "amount": "100.00"},
+            {"code": short.code, "amount": "50.00"},
+        ],
+    )
+    _refused_writes_nothing(pos_api, shopper, body, "gift_card_insufficient_balance")
+    full.refresh_from_db()
+    voucher.refresh_from_db()
+    assert full.balance == Decimal("100.00") and voucher.status == VoucherStatus.ISSUED
+
+
+def test_cards_cannot_pay_more_than_the_sale(pos_api, shopper):
+    card = _card("100.00")
+    body = sale("R1", ("TEA", 1, "40.00"), gift_cards=[{"code": card.code, "amount": "50.00"}])
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 400 and "gift_cards" in response.json()["fields"]
+    assert not Purchase.objects.exists()
+
+
+def test_returns_put_the_card_money_back_in_proportion(pos_api, shopper):
+    card = _card("100.00")
+    body = sale(
+        "R1",
+        ("SHOE", 2, "50.00"),
+        member=shopper,
+        gift_cards=[{"code": card.code, "amount": "60.00"}],
+    )
+    bought = pos_api.post("/api/v1/purchases", body, format="json").json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    half = pos_api.post(
+        url, {"reference": "RET1", "items": [{"sku": "SHOE", "quantity": 1}]}, format="json"
+    )
+    assert half.status_code == 201, half.content
+    assert half.json()["gift_cards_refunded"] == [
+        {"code": card.code, "amount": "30.00", "balance": "70.00"}
+    ]
+    rest = pos_api.post(url, {"reference": "RET2", "amount": "50.00"}, format="json").json()
+    assert rest["gift_cards_refunded"] == [
+        {"code": card.code, "amount": "30.00", "balance": "100.00"}
+    ]
+    card.refresh_from_db()
+    assert card.balance == Decimal("100.00")
