@@ -699,3 +699,102 @@ def gift_card_refund(
             after={"refunded": str(amount), "reference": reference, "balance": str(card.balance)},
         )
     return entry
+
+
+# --- Catalogue order and gift-card designs (back-office) ---------------------------------------
+
+
+@transaction.atomic
+def reward_move(*, actor: Actor, reward: Reward, direction: str) -> Reward:
+    """Move a reward one place up or down the catalogue (rewards not archived,
+    in display order). The catalogue is renumbered 0, 1, 2, … on the way, so
+    rewards that shared a position (the default 0) get a distinct one and a
+    swap always shows. Moving the first up or the last down changes nothing.
+    Raises ValidationFailed for an archived reward or an unknown direction."""
+    if direction not in ("up", "down"):
+        raise ValidationFailed(fields={"direction": [_("Move a reward up or down.")]})
+    reward = locks.reward_lock(reward_id=reward.pk)
+    if reward.archived_at is not None:
+        raise ValidationFailed(_("An archived reward has no place in the catalogue."))
+    ordered = list(Reward.objects.filter(archived_at__isnull=True).order_by("position", "id"))
+    index = next(i for i, row in enumerate(ordered) if row.pk == reward.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(ordered):
+        return reward
+    before = reward.position
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    changed = []
+    for position, row in enumerate(ordered):
+        if row.position != position:
+            row.position = position
+            changed.append(row)
+    Reward.objects.bulk_update(changed, ["position"])
+    reward.position = other
+    audit_record(
+        actor=actor,
+        action="reward.move",
+        obj=reward,
+        before={"position": before},
+        after={"position": other, "direction": direction},
+    )
+    return reward
+
+
+DESIGN_FIELDS = ("name", "merchant_name", "image", "background_color", "text_color", "active")
+
+
+def _design_check(design: GiftCardDesign) -> None:
+    """The model's validation (colours, picture). Raises ValidationFailed."""
+    try:
+        design.full_clean()
+    except ValidationError as exc:
+        raise ValidationFailed(
+            fields={k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+        ) from exc
+
+
+def _design_picture(design: GiftCardDesign) -> dict[str, Any]:
+    picture = snapshot(design, [name for name in DESIGN_FIELDS if name != "image"])
+    picture["image"] = design.image.name or ""
+    return picture
+
+
+@transaction.atomic
+def gift_card_design_create(*, actor: Actor, **fields: Any) -> GiftCardDesign:
+    """Add a look for gift cards. Raises ValidationFailed."""
+    unknown = set(fields) - set(DESIGN_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown design fields: {sorted(unknown)}")
+    design = GiftCardDesign(**fields)
+    _design_check(design)
+    design.save()
+    audit_record(
+        actor=actor, action="gift_card_design.create", obj=design, after=_design_picture(design)
+    )
+    return design
+
+
+@transaction.atomic
+def gift_card_design_update(
+    *, actor: Actor, design: GiftCardDesign, **changes: Any
+) -> GiftCardDesign:
+    """Change a design; cards already issued with it show the new look. Raises ValidationFailed."""
+    unknown = set(changes) - set(DESIGN_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown design fields: {sorted(unknown)}")
+    # Not locked (rewards.locks has no design lock): two managers saving one
+    # design at once is last-write-wins, and both writes are audited.
+    design = GiftCardDesign.objects.get(pk=design.pk)
+    before = _design_picture(design)
+    for name, value in changes.items():
+        setattr(design, name, value)
+    _design_check(design)
+    design.save()
+    audit_record(
+        actor=actor,
+        action="gift_card_design.update",
+        obj=design,
+        before=before,
+        after=_design_picture(design),
+    )
+    return design
