@@ -47,3 +47,46 @@ def test_a_member_redeems_a_reward_and_sees_the_voucher_qr(live_server, page: Pa
     expect(qr).to_be_visible()
     assert qr.evaluate("node => node.tagName.toLowerCase()") == "svg"
     assert PointsAccount.objects.get(member=member).balance == 300
+
+
+def test_a_voucher_redeemed_in_the_portal_is_used_at_the_counter_and_shows_as_used(
+    live_server, browser, program, tiers, store_staff
+):
+    """The whole journey of issue 4: the member redeems, store staff type the
+    code (lower case, no dashes) at the counter and use it, the member sees it used."""
+    member = MemberFactory(first_name="Farah", user__email="farah@example.com")
+    fund(member, 600)
+    make_reward(name="Free Teh Tarik", points_cost=150)
+
+    portal = browser.new_page(viewport={"width": 390, "height": 844})
+    portal.goto(live_server.url + "/accounts/login/")
+    portal.get_by_label("Email").fill("farah@example.com")
+    portal.get_by_label("Password").fill(PASSWORD)
+    portal.get_by_role("button", name="Sign In").click()
+    portal.goto(live_server.url + "/portal/rewards/")
+    portal.get_by_role("link", name="Free Teh Tarik").click()
+    portal.get_by_role("link", name="Redeem").click()
+    portal.get_by_role("button", name="Confirm and redeem").click()
+    code = Voucher.objects.get(member=member).code
+    expect(portal.get_by_test_id("voucher-code")).to_have_text(code)
+
+    counter = browser.new_page(viewport={"width": 1280, "height": 900})
+    counter.goto(live_server.url + "/accounts/login/")
+    counter.get_by_label("Email").fill(store_staff.email)
+    counter.get_by_label("Password").fill(PASSWORD)
+    counter.get_by_role("button", name="Sign In").click()
+    counter.get_by_role("link", name="Vouchers & gift cards").click()
+    counter.get_by_label("Code").fill(code.replace("-", "").lower())
+    counter.get_by_role("button", name="Look up").click()
+    expect(counter.get_by_test_id("voucher-status")).to_have_text("Ready to use")
+    expect(counter.get_by_test_id("voucher-facts")).to_contain_text(member.card_number)
+    counter.get_by_role("link", name="Use it").click()
+    counter.get_by_role("button", name="Yes, use it now").click()
+    expect(
+        counter.get_by_text(f"Voucher {code} used: give the customer their reward.")
+    ).to_be_visible()
+
+    portal.goto(live_server.url + "/portal/rewards/vouchers/")
+    used = portal.get_by_role("region", name="Used")
+    expect(used).to_contain_text(code)
+    expect(portal.get_by_text("No vouchers to use")).to_be_visible()
