@@ -109,3 +109,15 @@ def test_audit_log_lists_and_filters_events(manager_client):
     by_actor = manager_client.get(reverse("staff:audit_log"), {"actor": "nobody@"})
     assert list(by_actor.context["events"]) == []
     assert b"Nothing recorded" in by_actor.content
+
+
+def test_the_overview_offers_each_role_its_own_first_steps(client, store_staff, marketer):
+    client.force_login(store_staff)
+    page = client.get(reverse("staff:home")).content.decode()
+    assert f'action="{reverse("staff:member_search")}"' in page
+    assert reverse("staff:reward_list") not in page
+
+    client.force_login(marketer)
+    page = client.get(reverse("staff:home")).content.decode()
+    assert reverse("staff:reward_list") in page
+    assert f'action="{reverse("staff:member_search")}"' not in page
