@@ -49,10 +49,11 @@ from rewards.errors import (
     GiftCardNotUsable,
     VoucherNotUsable,
 )
+from rewards.gift_cards import gift_card_charge, gift_card_refund
 from rewards.models import GiftCard, GiftCardEntryKind, Voucher
 from rewards.pricing import SaleLine, voucher_discounts
 from rewards.selectors import gift_card_get
-from rewards.services import gift_card_charge, gift_card_refund, voucher_use
+from rewards.services import voucher_use
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from loyalty.api.permissions import HasAdminScope, HasPosScope
 from loyalty.api.throttling import ApiKeyRateThrottle
 from members.models import Member, PointsAccount, Tier
 from members.selectors import member_get
+from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, GiftCardDesign, Redemption, Reward, RewardCategory, Voucher
 from rewards.selectors import (
     gift_card_get,
@@ -30,8 +31,6 @@ from rewards.selectors import (
     voucher_status,
 )
 from rewards.services import (
-    gift_card_charge,
-    gift_card_issue,
     redemption_cancel,
     redemption_create,
     reward_create,

@@ -10,6 +10,7 @@ dashes and spaces optional, and O, I, L read as 0, 1, 1.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 BITS_PER_CHARACTER = 5
@@ -46,3 +47,12 @@ def normalise_code(text: str) -> str | None:
     if len(raw) not in {VOUCHER_LENGTH, GIFT_CARD_LENGTH} or any(ch not in ALPHABET for ch in raw):
         return None
     return format_code(raw)
+
+
+def unique_code(new_code: Callable[[], str], exists: Callable[[str], bool]) -> str:
+    """A fresh code. With 60+ random bits a clash is next to impossible; the
+    unique index is the last guard if one still races in."""
+    while True:
+        code = new_code()
+        if not exists(code):
+            return code

@@ -29,9 +29,10 @@ from loyalty.selectors import program_settings_get
 from loyalty.staff_views import form_errors_from
 from rewards.errors import GiftCardNotFound, VoucherNotFound
 from rewards.forms import CodeForm, GiftCardSellForm, VoucherUseForm
+from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, Voucher
 from rewards.selectors import gift_card_get, voucher_get, voucher_status
-from rewards.services import gift_card_issue, voucher_use
+from rewards.services import voucher_use
 
 HISTORY_LIMIT = 50
 

@@ -1,4 +1,5 @@
-"""Every write about rewards, redemptions, vouchers and gift cards (DESIGN.md §6).
+"""Every write about rewards, redemptions and vouchers (DESIGN.md §6); gift
+cards and their designs are in rewards.gift_cards.
 
 Points move only through members.services (points_pay, points_refund), so the
 ledger's invariants hold here too. Rows are locked only through
@@ -13,8 +14,6 @@ the gift card ledger's rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,12 +33,8 @@ from members.ledger import Source
 from members.models import Member, Tier
 from members.services import member_ensure_active, points_pay, points_refund
 from rewards import locks
-from rewards.codes import new_gift_card_code, new_voucher_code, normalise_code
+from rewards.codes import new_voucher_code, normalise_code, unique_code
 from rewards.errors import (
-    DuplicateChargeReference,
-    GiftCardInsufficientBalance,
-    GiftCardNotFound,
-    GiftCardNotUsable,
     LimitReached,
     OutOfStock,
     RedemptionNotCancellable,
@@ -47,11 +42,8 @@ from rewards.errors import (
     VoucherNotFound,
     VoucherNotUsable,
 )
+from rewards.gift_cards import gift_card_new, gift_card_void
 from rewards.models import (
-    GiftCard,
-    GiftCardDesign,
-    GiftCardEntry,
-    GiftCardEntryKind,
     GiftCardStatus,
     Redemption,
     RedemptionStatus,
@@ -220,15 +212,6 @@ def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) 
     return None
 
 
-def _unique_code(new_code: Callable[[], str], exists: Callable[[str], bool]) -> str:
-    """A fresh code. With 60+ random bits a clash is next to impossible; the
-    unique index is the last guard if one still races in."""
-    while True:
-        code = new_code()
-        if not exists(code):
-            return code
-
-
 def _voucher_expiry(reward: Reward, now: datetime) -> datetime | None:
     if reward.voucher_valid_days is None:
         return None
@@ -310,7 +293,7 @@ def redemption_create(
 
     if reward.kind == RewardKind.GIFT_CARD:
         for _unit in range(quantity):
-            _gift_card_new(
+            gift_card_new(
                 amount=reward.value or Decimal("0"),
                 member=member,
                 design=reward.design,
@@ -324,7 +307,7 @@ def redemption_create(
         exists = Voucher.objects.filter
         Voucher.objects.bulk_create(
             Voucher(
-                code=_unique_code(new_voucher_code, lambda c: exists(code=c).exists()),
+                code=unique_code(new_voucher_code, lambda c: exists(code=c).exists()),
                 reward=reward,
                 redemption=redemption,
                 member=member,
@@ -385,7 +368,7 @@ def redemption_cancel(
         status=VoucherStatus.CANCELLED, cancelled_at=now
     )
     for card in cards:
-        _gift_card_void(
+        gift_card_void(
             card, reference=f"redemption-{redemption.pk}", created_by=actor.user, now=now
         )
     points_refund(
@@ -474,234 +457,7 @@ def vouchers_expire_due(*, as_of: datetime) -> int:
     )
 
 
-# --- Gift cards -------------------------------------------------------------------------------
-
-
-def _money(value: Decimal, field: str) -> Decimal:
-    if value <= 0 or value != value.quantize(CENT):
-        raise ValidationFailed(fields={field: [_("Give a positive amount with 2 decimals.")]})
-    return value
-
-
-def _gift_card_new(
-    *,
-    amount: Decimal,
-    member: Member | None,
-    design: GiftCardDesign | None,
-    store: Store | None,
-    expires_at: datetime | None,
-    redemption: Redemption | None,
-    created_by: Any,
-    now: datetime,
-) -> GiftCard:
-    card = GiftCard.objects.create(
-        code=_unique_code(new_gift_card_code, lambda c: GiftCard.objects.filter(code=c).exists()),
-        initial_amount=amount,
-        balance=amount,
-        member=member,
-        design=design,
-        redemption=redemption,
-        issued_store=store,
-        issued_at=now,
-        expires_at=expires_at,
-        created_by=created_by,
-    )
-    GiftCardEntry.objects.create(
-        gift_card=card,
-        kind=GiftCardEntryKind.ISSUE,
-        amount=amount,
-        balance_after=amount,
-        source_type="redemption" if redemption else "",
-        source_id=str(redemption.pk) if redemption else "",
-        store=store,
-        created_by=created_by,
-        created_at=now,
-    )
-    return card
-
-
-def _gift_card_void(card: GiftCard, *, reference: str, created_by: Any, now: datetime) -> None:
-    """Void a locked card: what is left on it goes with a `void` entry."""
-    GiftCardEntry.objects.create(
-        gift_card=card,
-        kind=GiftCardEntryKind.VOID,
-        amount=-card.balance,
-        balance_after=Decimal("0.00"),
-        reference=reference[:100],
-        created_by=created_by,
-        created_at=now,
-    )
-    card.balance = Decimal("0.00")
-    card.status = GiftCardStatus.VOID
-    card.save(update_fields=["balance", "status"])
-
-
-@transaction.atomic
-def gift_card_issue(
-    *,
-    actor: Actor,
-    amount: Decimal,
-    member: Member | None = None,
-    design: GiftCardDesign | None = None,
-    expires_at: datetime | None = None,
-    now: datetime | None = None,
-) -> GiftCard:
-    """Sell or give a gift card of `amount` (its ledger starts with an `issue`
-    entry). Raises ValidationFailed."""
-    now = now or timezone.now()
-    _money(amount, "amount")
-    if expires_at is not None and expires_at <= now:
-        raise ValidationFailed(fields={"expires_at": [_("The expiry must be in the future.")]})
-    store = actor.api_key.store if actor.api_key is not None else None
-    card = _gift_card_new(
-        amount=amount,
-        member=member,
-        design=design,
-        store=store,
-        expires_at=expires_at,
-        redemption=None,
-        created_by=actor.user,
-        now=now,
-    )
-    audit_record(
-        actor=actor,
-        action="gift_card.issue",
-        obj=card,
-        after={"amount": str(amount), "member": member.public_id if member else None},
-    )
-    return card
-
-
-@dataclass(frozen=True)
-class GiftCardCharge:
-    """A charge's outcome: `charged` may be below what was asked (allow_partial);
-    `replayed` when the reference had been charged before."""
-
-    entry: GiftCardEntry
-    charged: Decimal
-    balance: Decimal
-    replayed: bool = False
-
-
-def _gift_card_locked(code: str) -> GiftCard:
-    normalised = normalise_code(code)
-    card = locks.gift_cards_lock(codes=[normalised]).get(normalised) if normalised else None
-    if card is None:
-        raise GiftCardNotFound()
-    return card
-
-
-@transaction.atomic
-def gift_card_charge(
-    *,
-    code: str,
-    amount: Decimal,
-    reference: str,
-    actor: Actor,
-    allow_partial: bool = False,
-    now: datetime | None = None,
-) -> GiftCardCharge:
-    """Take `amount` off the card under its row lock; never below zero. With
-    `allow_partial` an amount above the balance takes the whole balance (the
-    rest is paid another way), without it the charge is refused. A charge is
-    made once per (card, reference): a retry with the same amount returns the
-    first charge, a different amount is refused.
-
-    Raises GiftCardNotFound, GiftCardNotUsable (void, expired),
-    GiftCardInsufficientBalance, DuplicateChargeReference, ValidationFailed.
-    """
-    now = now or timezone.now()
-    _money(amount, "amount")
-    reference = reference.strip()
-    if not reference or len(reference) > 100:
-        raise ValidationFailed(fields={"reference": [_("Give the receipt's reference.")]})
-    card = _gift_card_locked(code)
-    earlier = card.entries.filter(kind=GiftCardEntryKind.CHARGE, reference=reference).first()
-    if earlier is not None:
-        if earlier.requested_amount != amount:
-            raise DuplicateChargeReference()
-        return GiftCardCharge(
-            entry=earlier, charged=-earlier.amount, balance=card.balance, replayed=True
-        )
-    if not card.is_usable(now):
-        raise GiftCardNotUsable()
-    charged = amount
-    if amount > card.balance:
-        if not allow_partial or card.balance == 0:
-            raise GiftCardInsufficientBalance()
-        charged = card.balance
-    card.balance -= charged
-    card.save(update_fields=["balance"])
-    entry = GiftCardEntry.objects.create(
-        gift_card=card,
-        kind=GiftCardEntryKind.CHARGE,
-        amount=-charged,
-        balance_after=card.balance,
-        requested_amount=amount,
-        reference=reference,
-        store=actor.api_key.store if actor.api_key is not None else None,
-        created_by=actor.user,
-        created_at=now,
-    )
-    if actor.user is not None:
-        audit_record(
-            actor=actor,
-            action="gift_card.charge",
-            obj=card,
-            after={"charged": str(charged), "reference": reference, "balance": str(card.balance)},
-        )
-    return GiftCardCharge(entry=entry, charged=charged, balance=card.balance)
-
-
-@transaction.atomic
-def gift_card_refund(
-    *,
-    code: str,
-    amount: Decimal,
-    reference: str,
-    actor: Actor,
-    now: datetime | None = None,
-) -> GiftCardEntry:
-    """Put back on the card part or all of its charge under `reference` (a
-    returned sale). Refunds of one charge never add up to more than it took.
-
-    Raises GiftCardNotFound, GiftCardNotUsable (void), ValidationFailed.
-    """
-    now = now or timezone.now()
-    _money(amount, "amount")
-    card = _gift_card_locked(code)
-    if card.status != GiftCardStatus.ACTIVE:
-        raise GiftCardNotUsable()
-    entries = card.entries.filter(reference=reference.strip())
-    charged = -(entries.filter(kind=GiftCardEntryKind.CHARGE).aggregate(t=Sum("amount"))["t"] or 0)
-    refunded = entries.filter(kind=GiftCardEntryKind.REFUND).aggregate(t=Sum("amount"))["t"] or 0
-    if amount > charged - refunded:
-        raise ValidationFailed(
-            fields={"amount": [_("This is more than is left to refund of that charge.")]}
-        )
-    card.balance += amount
-    card.save(update_fields=["balance"])
-    entry = GiftCardEntry.objects.create(
-        gift_card=card,
-        kind=GiftCardEntryKind.REFUND,
-        amount=amount,
-        balance_after=card.balance,
-        reference=reference.strip(),
-        store=actor.api_key.store if actor.api_key is not None else None,
-        created_by=actor.user,
-        created_at=now,
-    )
-    if actor.user is not None:
-        audit_record(
-            actor=actor,
-            action="gift_card.refund",
-            obj=card,
-            after={"refunded": str(amount), "reference": reference, "balance": str(card.balance)},
-        )
-    return entry
-
-
-# --- Catalogue order and gift-card designs (back-office) ---------------------------------------
+# --- Catalogue order (back-office) ---------------------------------------------------------------
 
 
 @transaction.atomic
@@ -738,63 +494,3 @@ def reward_move(*, actor: Actor, reward: Reward, direction: str) -> Reward:
         after={"position": other, "direction": direction},
     )
     return reward
-
-
-DESIGN_FIELDS = ("name", "merchant_name", "image", "background_color", "text_color", "active")
-
-
-def _design_check(design: GiftCardDesign) -> None:
-    """The model's validation (colours, picture). Raises ValidationFailed."""
-    try:
-        design.full_clean()
-    except ValidationError as exc:
-        raise ValidationFailed(
-            fields={k: [str(m) for m in v] for k, v in exc.message_dict.items()}
-        ) from exc
-
-
-def _design_picture(design: GiftCardDesign) -> dict[str, Any]:
-    picture = snapshot(design, [name for name in DESIGN_FIELDS if name != "image"])
-    picture["image"] = design.image.name or ""
-    return picture
-
-
-@transaction.atomic
-def gift_card_design_create(*, actor: Actor, **fields: Any) -> GiftCardDesign:
-    """Add a look for gift cards. Raises ValidationFailed."""
-    unknown = set(fields) - set(DESIGN_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown design fields: {sorted(unknown)}")
-    design = GiftCardDesign(**fields)
-    _design_check(design)
-    design.save()
-    audit_record(
-        actor=actor, action="gift_card_design.create", obj=design, after=_design_picture(design)
-    )
-    return design
-
-
-@transaction.atomic
-def gift_card_design_update(
-    *, actor: Actor, design: GiftCardDesign, **changes: Any
-) -> GiftCardDesign:
-    """Change a design; cards already issued with it show the new look. Raises ValidationFailed."""
-    unknown = set(changes) - set(DESIGN_FIELDS)
-    if unknown:
-        raise TypeError(f"unknown design fields: {sorted(unknown)}")
-    # Not locked (rewards.locks has no design lock): two managers saving one
-    # design at once is last-write-wins, and both writes are audited.
-    design = GiftCardDesign.objects.get(pk=design.pk)
-    before = _design_picture(design)
-    for name, value in changes.items():
-        setattr(design, name, value)
-    _design_check(design)
-    design.save()
-    audit_record(
-        actor=actor,
-        action="gift_card_design.update",
-        obj=design,
-        before=before,
-        after=_design_picture(design),
-    )
-    return design

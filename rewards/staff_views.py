@@ -1,5 +1,5 @@
 """Back-office pages of the rewards catalogue (marketers and managers) and of
-gift-card designs (managers). Every write goes through rewards.services."""
+gift-card designs (managers). Every write goes through rewards.services or rewards.gift_cards."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ from loyalty.actors import Actor
 from loyalty.errors import DomainError
 from loyalty.roles import MANAGE_MARKETING, MANAGE_PROGRAM
 from loyalty.staff_views import form_errors_from
+from rewards.gift_cards import gift_card_design_create, gift_card_design_update
 from rewards.models import GiftCardDesign, RedemptionStatus, Reward, RewardCategory
 from rewards.selectors import reward_list
 from rewards.services import (
-    gift_card_design_create,
-    gift_card_design_update,
     reward_archive,
     reward_category_create,
     reward_create,

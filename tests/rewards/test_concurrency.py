@@ -10,8 +10,9 @@ from loyalty.actors import Actor
 from members.checks import ledger_problems
 from members.models import PointsEntry
 from rewards.errors import GiftCardInsufficientBalance, OutOfStock, VoucherNotUsable
+from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, Redemption, Voucher
-from rewards.services import gift_card_charge, gift_card_issue, redemption_create, voucher_use
+from rewards.services import redemption_create, voucher_use
 from tests.factories import MemberFactory
 from tests.members.test_ledger_concurrency import run_at_once
 from tests.rewards.conftest import fund, make_reward

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.actors import Actor
+from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, Voucher, VoucherStatus
-from rewards.services import gift_card_charge, gift_card_issue, redemption_create
+from rewards.services import redemption_create
 from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from rewards.errors import (
     GiftCardNotFound,
     GiftCardNotUsable,
 )
+from rewards.gift_cards import gift_card_charge, gift_card_issue, gift_card_refund
 from rewards.models import GiftCardEntry
-from rewards.services import gift_card_charge, gift_card_issue, gift_card_refund
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()

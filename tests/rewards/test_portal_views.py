@@ -10,9 +10,10 @@ from django.urls import reverse
 
 from loyalty.actors import Actor
 from members.models import Member, PointsAccount
+from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCardDesign, Redemption, RewardCategory, RewardKind, Voucher
 from rewards.portal_views import redeem_token
-from rewards.services import gift_card_issue, redemption_create
+from rewards.services import redemption_create
 from tests.factories import MemberFactory
 from tests.rewards.conftest import fund, make_reward
 

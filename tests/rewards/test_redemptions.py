@@ -15,6 +15,7 @@ from members.errors import InsufficientPoints, MemberInactive
 from members.models import MemberStatus, PointsAccount, PointsEntry
 from members.services import member_update
 from rewards.errors import LimitReached, OutOfStock, RedemptionNotCancellable, RewardUnavailable
+from rewards.gift_cards import gift_card_charge
 from rewards.models import (
     GiftCardStatus,
     Redemption,
@@ -25,7 +26,6 @@ from rewards.models import (
 )
 from rewards.selectors import donation_totals
 from rewards.services import (
-    gift_card_charge,
     redemption_cancel,
     redemption_create,
     reward_archive,
