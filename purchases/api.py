@@ -23,15 +23,8 @@ from members.models import Member
 from members.selectors import member_get, member_get_by_card
 from purchases.errors import PurchaseNotFound
 from purchases.models import Purchase
-from purchases.services import (
-    GiftCardInput,
-    LineInput,
-    ReturnItem,
-    SaleInput,
-    purchase_record,
-    purchase_return,
-    sale_preview,
-)
+from purchases.returns import ReturnItem, purchase_return
+from purchases.services import GiftCardInput, LineInput, SaleInput, purchase_record, sale_preview
 from rewards.codes import normalise_code
 
 MONEY = {"max_digits": 12, "decimal_places": 2}

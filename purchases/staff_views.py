@@ -25,7 +25,8 @@ from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm
 from purchases.models import Purchase
-from purchases.services import purchase_record, purchase_return, sale_preview, sale_quote
+from purchases.returns import purchase_return
+from purchases.services import purchase_record, sale_preview, sale_quote
 
 
 class PurchaseCreateView(MemberPageMixin, FormView):

@@ -28,7 +28,8 @@ from members.ledger import Source
 from members.models import PointsAccount
 from members.services import points_adjust, points_pay
 from purchases.models import Purchase
-from purchases.services import LineInput, ReturnItem, SaleInput, purchase_record, purchase_return
+from purchases.returns import ReturnItem, purchase_return
+from purchases.services import LineInput, SaleInput, purchase_record
 from tests.factories import MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,8 @@ from members.codes import card_number_grouped, code128_modules, code128_svg, qr_
 from members.models import EntryKind, Member
 from members.services import points_adjust
 from purchases.models import Purchase
-from purchases.services import LineInput, ReturnItem, SaleInput, purchase_record, purchase_return
+from purchases.returns import ReturnItem, purchase_return
+from purchases.services import LineInput, SaleInput, purchase_record
 from tests.factories import MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db

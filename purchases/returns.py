@@ -1,0 +1,261 @@
+"""Returns: give back part or all of a sale, with its points reversed in
+proportion (pending first, then spendable, the rest a clawback owed), the
+points paid with refunded, and gift cards paid with refunded their share.
+
+A return is unique per (purchase, reference): the same return again replays.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from loyalty.actors import Actor
+from loyalty.errors import ValidationFailed
+from loyalty.selectors import program_settings_get
+from members.ledger import Source
+from members.models import PointsAccount
+from members.services import (
+    member_record_activity,
+    points_refund,
+    points_reverse,
+)
+from purchases.earning import CENT
+from purchases.errors import DuplicateReference
+from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
+from purchases.services import Recorded, body_fingerprint
+from rewards.gift_cards import gift_card_refund
+from rewards.models import GiftCardEntryKind
+from rewards.selectors import gift_card_get
+
+
+@dataclass(frozen=True)
+class ReturnItem:
+    sku: str
+    quantity: int
+
+
+def _return_amounts(
+    purchase: Purchase,
+    lines: list[PurchaseLine],
+    items: list[ReturnItem] | None,
+    amount: Decimal | None,
+) -> tuple[Decimal, Decimal, list[tuple[PurchaseLine, int]]]:
+    """(amount returned, of which on earning lines, [(line, quantity)]).
+    Raises ValidationFailed for more than is left to return."""
+    earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
+    if items is not None:
+        taken: list[tuple[PurchaseLine, int]] = []
+        errors: dict[str, list[str]] = {}
+        for index, item in enumerate(items):
+            left = item.quantity
+            for line in (line for line in lines if line.sku == item.sku):
+                free = (
+                    line.quantity - line.returned_quantity - sum(q for ln, q in taken if ln is line)
+                )
+                take = min(free, left)
+                if take > 0:
+                    taken.append((line, take))
+                    left -= take
+            if left > 0:
+                errors[f"items[{index}].quantity"] = [
+                    _("More than was bought (or already returned) of %(sku)s.") % {"sku": item.sku}
+                ]
+        if errors:
+            raise ValidationFailed(fields=errors)
+        returned = sum(
+            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken), Decimal("0.00")
+        )
+        returned_eligible = sum(
+            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken if line.earns),
+            Decimal("0.00"),
+        )
+        return returned, returned_eligible, taken
+    assert amount is not None
+    already = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"] or 0
+    if amount <= 0 or amount > purchase.total - already:
+        raise ValidationFailed(
+            fields={
+                "amount": [
+                    _("A return cannot exceed what is left of the sale (%(left)s).")
+                    % {"left": purchase.total - already}
+                ]
+            }
+        )
+    share = earning_net / purchase.total if purchase.total else Decimal("0")
+    return amount, (amount * share).quantize(CENT), []
+
+
+def _gift_cards_refund(
+    purchase: Purchase, cum_amount: Decimal, *, actor: Actor, now: datetime
+) -> list[dict[str, str]]:
+    """Put back on each card that paid the sale its share of everything
+    returned so far (`cum_amount`) less what earlier returns put back: the
+    shares floor to the cent and the last return brings back the rest."""
+    charges = json.loads(purchase.response or "{}").get("gift_cards") or []
+    refunded = []
+    for charge in charges:
+        charged = Decimal(charge["charged"])
+        target = (
+            min(charged, (charged * cum_amount / purchase.total).quantize(CENT, ROUND_DOWN))
+            if purchase.total
+            else Decimal("0.00")
+        )
+        already = (
+            gift_card_get(code=charge["code"])
+            .entries.filter(kind=GiftCardEntryKind.REFUND, reference=purchase.reference)
+            .aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        amount = target - already
+        if amount <= 0:
+            continue
+        entry = gift_card_refund(
+            code=charge["code"], amount=amount, reference=purchase.reference, actor=actor, now=now
+        )
+        refunded.append(
+            {"code": charge["code"], "amount": str(amount), "balance": str(entry.balance_after)}
+        )
+    return refunded
+
+
+@transaction.atomic
+def purchase_return(
+    *,
+    purchase: Purchase,
+    reference: str,
+    actor: Actor,
+    items: list[ReturnItem] | None = None,
+    amount: Decimal | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    """Record a return of some items (or an amount) of a sale.
+
+    Earned points are reversed in proportion to the returned amount on earning
+    lines (never more than was earned), pending first; what the member already
+    spent becomes a clawback. Points paid at the till come back in proportion
+    to the returned amount, and so does what gift cards paid (back on each
+    card). Raises ValidationFailed, DuplicateReference, GiftCardNotUsable (a
+    card voided since).
+    """
+    now = now or timezone.now()
+    if (items is None) == (amount is None):
+        raise ValidationFailed(fields={"items": [_("Give either items or an amount.")]})
+    fingerprint = body_fingerprint(
+        {
+            "items": [[i.sku, i.quantity] for i in items] if items is not None else None,
+            "amount": str(amount),
+        }
+    )
+    purchase = Purchase.objects.select_for_update().get(pk=purchase.pk)
+    existing = Return.objects.filter(purchase=purchase, reference=reference).first()
+    if existing is not None:
+        if existing.fingerprint != fingerprint:
+            raise DuplicateReference(
+                _("This sale already has a different return under this reference.")
+            )
+        return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
+
+    lines = list(purchase.lines.all())
+    returned, returned_eligible, taken = _return_amounts(purchase, lines, items, amount)
+    if returned <= 0:
+        raise ValidationFailed(fields={"items": [_("Nothing to return.")]})
+    previous = Return.objects.filter(purchase=purchase).aggregate(
+        amount=Sum("amount"),
+        eligible=Sum("eligible_amount"),
+        reversed=Sum("points_reversed"),
+        clawback=Sum("clawback"),
+        refunded=Sum("points_refunded"),
+    )
+    earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
+    cum_eligible = (previous["eligible"] or 0) + returned_eligible
+    cum_amount = (previous["amount"] or 0) + returned
+    reverse_target = (
+        min(purchase.points_earned, int(purchase.points_earned * cum_eligible / earning_net))
+        if earning_net
+        else 0
+    )
+    to_reverse = max(0, reverse_target - (previous["reversed"] or 0) - (previous["clawback"] or 0))
+    refund_target = (
+        min(purchase.points_redeemed, int(purchase.points_redeemed * cum_amount / purchase.total))
+        if purchase.total
+        else 0
+    )
+    to_refund = max(0, refund_target - (previous["refunded"] or 0))
+
+    record = Return.objects.create(
+        purchase=purchase,
+        reference=reference,
+        amount=returned,
+        eligible_amount=returned_eligible,
+        fingerprint=fingerprint,
+        created_at=now,
+        recorded_by=actor.user,
+    )
+    for line, quantity in taken:
+        ReturnLine.objects.create(return_record=record, line=line, quantity=quantity)
+        PurchaseLine.objects.filter(pk=line.pk).update(
+            returned_quantity=line.returned_quantity + quantity
+        )
+        line.returned_quantity += quantity
+
+    member = purchase.member
+    reversal_available = reversal_clawback = reversal_pending = 0
+    balance = None
+    if member is not None:
+        source = Source("purchase", str(purchase.pk))
+        with translation.override(member.language):
+            description = _("Return %(reference)s of receipt %(purchase)s") % {
+                "reference": reference,
+                "purchase": purchase.reference,
+            }
+        reversal = points_reverse(
+            member=member, points=to_reverse, description=description, source=source, now=now
+        )
+        reversal_pending, reversal_available, reversal_clawback = (
+            reversal.pending,
+            reversal.available,
+            reversal.clawback,
+        )
+        points_refund(
+            member=member,
+            points=to_refund,
+            description=description,
+            source=source,
+            now=now,
+            program=program_settings_get(),
+        )
+        member_record_activity(
+            member=member,
+            occurred_at=now,
+            spend=-returned,
+            points=-to_reverse,
+            source=Source("return", str(record.pk)),
+        )
+        balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
+    gift_cards = _gift_cards_refund(purchase, cum_amount, actor=actor, now=now)
+    receipt = {
+        "id": record.pk,
+        "purchase_id": purchase.pk,
+        "reference": reference,
+        "amount": str(returned),
+        "points_reversed": reversal_pending + reversal_available,
+        "points_refunded": to_refund,
+        "clawback": reversal_clawback,
+        "balance": balance,
+        "gift_cards_refunded": gift_cards,
+    }
+    Return.objects.filter(pk=record.pk).update(
+        points_reversed=reversal_pending + reversal_available,
+        points_refunded=to_refund,
+        clawback=reversal_clawback,
+        response=json.dumps(receipt),
+    )
+    return Recorded(receipt=receipt, replayed=False, record_id=record.pk)
