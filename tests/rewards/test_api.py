@@ -190,3 +190,19 @@ def test_code_lookups_are_rate_limited_per_key_and_per_address(settings, pos_api
     # Another key from the same address is limited too; other endpoints are not.
     assert admin_api.get("/api/v1/vouchers/0000-0000-0000").status_code == 429
     assert pos_api.get("/api/v1/rewards").status_code == 200
+
+
+def test_rewards_carry_every_field_of_the_contract_and_segment_waits_for_segments(admin_api):
+    reward = make_reward(name="Free coffee", points_cost=300)
+    body = admin_api.get(f"/api/v1/rewards/{reward.pk}").json()
+    contract = {
+        "id", "name", "description", "kind", "points_cost", "value", "sku", "stock",
+        "per_member_limit", "tiers", "segment", "available_from", "available_until",
+        "voucher_valid_days", "category", "active",
+    }  # fmt: skip
+    assert contract <= set(body) and body["segment"] is None
+
+    refused = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": 3}, format="json")
+    assert refused.status_code == 400 and "segment" in refused.json()["fields"]
+    accepted = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": None}, format="json")
+    assert accepted.status_code == 200
