@@ -21,7 +21,9 @@ def test_a_marketer_adds_two_rewards_reorders_them_and_previews_one(
 
     for name, points in (("RM10 off", "500"), ("RM25 off", "1100")):
         page.goto(live_server.url + "/staff/")
-        page.get_by_role("link", name="Rewards").click()
+        page.get_by_role("navigation", name="Back-office sections").get_by_role(
+            "link", name="Rewards"
+        ).click()
         page.get_by_role("link", name="Add a reward").first.click()
         page.get_by_label("Name").fill(name)
         page.get_by_label("Kind").select_option("discount_fixed")
