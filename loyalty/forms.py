@@ -1,10 +1,15 @@
-"""Validation of the platform's back-office forms; views call services."""
+"""Validation of the platform's back-office forms; views call services.
+
+`form_errors_from` shows a service's refusal on a form, for every app's pages."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.errors import DomainError
 from loyalty.models import ApiScope, ProgramSettings, Store
 from loyalty.roles import Role
 
@@ -104,3 +109,12 @@ class StaffUserUpdateForm(forms.Form):
         required=False,
         help_text=_("Untick to close the account; its history stays in the audit log."),
     )
+
+
+def form_errors_from(form: Any, error: DomainError) -> None:
+    """Show a service's refusal on the form it came from."""
+    for field, field_messages in (error.fields or {}).items():
+        for message in field_messages:
+            form.add_error(field if field in form.fields else None, message)
+    if not error.fields:
+        form.add_error(None, error.message)

@@ -24,6 +24,7 @@ from loyalty.forms import (
     StaffUserUpdateForm,
     StoreCreateForm,
     StoreUpdateForm,
+    form_errors_from,
 )
 from loyalty.models import ApiKey, Store
 from loyalty.roles import MANAGE_PROGRAM, VIEW_AUDIT_LOG, Role, user_roles
@@ -43,15 +44,6 @@ from loyalty.services import (
     store_create,
     store_update,
 )
-
-
-def form_errors_from(form: Any, error: DomainError) -> None:
-    """Show a service's refusal on the form it came from."""
-    for field, field_messages in (error.fields or {}).items():
-        for message in field_messages:
-            form.add_error(field if field in form.fields else None, message)
-    if not error.fields:
-        form.add_error(None, error.message)
 
 
 class StaffHomeView(StaffRequiredMixin, TemplateView):

@@ -14,8 +14,8 @@ from django.views.generic import FormView, TemplateView
 
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.forms import form_errors_from
 from loyalty.selectors import program_settings_get
-from loyalty.staff_views import form_errors_from
 from members.access import MemberRequiredMixin
 from members.codes import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter

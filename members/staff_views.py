@@ -19,9 +19,9 @@ from django.views.generic import FormView, ListView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.forms import form_errors_from
 from loyalty.roles import MANAGE_PROGRAM, SERVE_COUNTER, is_manager
 from loyalty.selectors import program_settings_get
-from loyalty.staff_views import form_errors_from
 from members.errors import MemberNotFound
 from members.filters import LedgerFilter
 from members.forms import (

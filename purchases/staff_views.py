@@ -18,9 +18,9 @@ from django.views.generic import FormView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.forms import form_errors_from
 from loyalty.roles import SERVE_COUNTER
 from loyalty.selectors import program_settings_get
-from loyalty.staff_views import form_errors_from
 from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm

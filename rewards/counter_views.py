@@ -24,9 +24,9 @@ from django.views.decorators.cache import never_cache
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.forms import form_errors_from
 from loyalty.roles import SERVE_COUNTER
 from loyalty.selectors import program_settings_get
-from loyalty.staff_views import form_errors_from
 from rewards.errors import GiftCardNotFound, VoucherNotFound
 from rewards.forms import CodeForm, GiftCardSellForm, VoucherUseForm
 from rewards.gift_cards import gift_card_issue

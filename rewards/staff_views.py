@@ -16,8 +16,8 @@ from django.views.generic import FormView, ListView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.forms import form_errors_from
 from loyalty.roles import MANAGE_MARKETING, MANAGE_PROGRAM
-from loyalty.staff_views import form_errors_from
 from rewards.gift_cards import gift_card_design_create, gift_card_design_update
 from rewards.models import GiftCardDesign, RedemptionStatus, Reward, RewardCategory
 from rewards.selectors import reward_list
