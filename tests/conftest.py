@@ -2,13 +2,13 @@
 
 Tests marked `postgres`, `browser` or `broker` need a service. Without it they
 skip on a developer machine, and fail under CI (CI=true), where the service
-must be there.
+must be there. Chromium is checked in tests/e2e/conftest.py, where Playwright
+launches it.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -45,8 +45,6 @@ def _services_for_markers(request: pytest.FixtureRequest) -> None:
         need("this test needs PostgreSQL (set DATABASE_URL=postgres://...)")
     if request.node.get_closest_marker("broker") and not os.environ.get("CELERY_BROKER_URL"):
         need("this test needs a Celery broker (set CELERY_BROKER_URL)")
-    if request.node.get_closest_marker("browser") and not shutil.which(CHROMIUM):
-        need(f"this test needs Chromium at {CHROMIUM} (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Any
 
 import pytest
 
-from tests.conftest import CHROMIUM
+from tests.conftest import CHROMIUM, need
 
 # The live server runs in a thread while Playwright's sync API holds an event loop.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -26,6 +27,11 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    # Playwright launches the browser in its session fixtures, before any
+    # function-scoped fixture runs, so the check for Chromium lives here: a
+    # missing browser skips (fails under CI) instead of erroring in the launch.
+    if not shutil.which(CHROMIUM):
+        need(f"this test needs Chromium at {CHROMIUM} (apt-get install chromium)")
     # Playwright cannot download its own browsers here: use the system Chromium.
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
