@@ -302,6 +302,11 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("release_pending",),
     },
     "expire-points": {"task": "loyalty.run_job", "schedule": 60 * 60, "args": ("expire_points",)},
+    "expire-vouchers": {
+        "task": "loyalty.run_job",
+        "schedule": 60 * 60,
+        "args": ("expire_vouchers",),
+    },
     "review-tiers": {
         "task": "loyalty.run_job",
         "schedule": crontab(hour=3, minute=0),

@@ -74,6 +74,14 @@ def test_beat_schedule_names_registered_jobs_through_the_run_job_task():
         assert entry["args"][0] in job_registry()
 
 
+def test_every_registered_job_is_in_the_beat_schedule():
+    """A job added to the registry but not to CELERY_BEAT_SCHEDULE would never run."""
+    from loyalty.jobs import job_registry
+
+    scheduled = {entry["args"][0] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert set(job_registry()) - scheduled == set()
+
+
 def test_run_job_task_runs_eagerly_without_a_broker():
     old_record(8)
     result = run_job.delay("purge_idempotency_keys")
