@@ -10,7 +10,18 @@ Rules kept here and checked by `ledger_check`:
   the balance is the last guard;
 - a release moves a pending lot's rest into a new available lot, which expires
   `expiry_days` after it became spendable;
+- a lot whose expiry has come is never spent: under the account lock, a debit
+  first writes the `expire` entries of the member's lots due by then (the same
+  code as the nightly job, so each lot expires once, key `expire:<lot>`), and a
+  lot that arrives already expired (a sale backdated beyond the expiry) gets
+  its `expire` entry at once;
 - debits consume available lots oldest expiry first (FIFO);
+- a clawback owed is collected only from new earnings (earn and bonus credits,
+  releases of pending points), never from refunds or manual adjustments;
+- entries are dated when they are written: history read by `created_at` (then
+  id) adds up to each entry's `balance_after`. The jobs date their entries at
+  their `as_of`, never before the member's latest entry; the due time stays on
+  the entry (`expires_at` of an expiry, `available_at` of a release);
 - an idempotency key posts once: a second call with it returns the first entry.
 
 Functions here take and return plain values and model instances; they do not
@@ -23,13 +34,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 
 from members.errors import InsufficientPoints
 from members.locks import account_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 
 CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
+# Credits that are earnings: what a member owes from a return is taken out of these.
+EARNING_KINDS = {EntryKind.EARN, EntryKind.BONUS}
 DEBIT_KINDS = {
     EntryKind.REDEEM,
     EntryKind.ADJUST,
@@ -82,7 +95,10 @@ def points_credit(
 ) -> PointsEntry:
     """Add points. With `available_at` after `now` they wait as pending; the
     spendable lot expires `expiry_days` after it becomes spendable (None: never).
-    Earned points first pay off any clawback owed (with its own entry).
+    A lot whose expiry is already past when it arrives (a backdated sale) is
+    written with its `expire` entry at once. Spendable earnings (earn, bonus)
+    first pay off any clawback owed, with its own entry; refunds and
+    adjustments do not.
     """
     if points <= 0:
         raise ValueError("a credit is positive")
@@ -112,24 +128,34 @@ def points_credit(
         balance_after=account.balance if pending else account.balance + points,
     )
     entry = _insert(entry)
-    if counts_as_earned and kind in {EntryKind.EARN, EntryKind.BONUS}:
+    if counts_as_earned and kind in EARNING_KINDS:
         account.lifetime_earned += points
     if pending:
         account.pending += points
     else:
         account.balance += points
     _save_account(account, "balance", "pending", "lifetime_earned")
-    if not pending:
-        _collect_clawback(account, now=now, source=source)
+    if pending:
+        return entry
+    if entry.expires_at is not None and entry.expires_at <= now:
+        _expire_lot_locked(account, entry, at=now)
+    elif kind in EARNING_KINDS:
+        _collect_clawback(account, points=points, now=now, source=source)
     return entry
 
 
-def _collect_clawback(account: PointsAccount, *, now: datetime, source: Source) -> None:
+def _collect_clawback(
+    account: PointsAccount, *, points: int, now: datetime, source: Source
+) -> None:
     """Take what a member owes from a return (points they had already spent)
-    out of newly spendable points."""
-    if account.clawback_owed <= 0 or account.balance <= 0:
+    out of `points` newly earned: at most those points, so a refund or a
+    goodwill adjustment the member holds is not taken."""
+    if account.clawback_owed <= 0:
         return
-    take = min(account.clawback_owed, account.balance)
+    _expire_due_locked(account, due=now, at=now)
+    take = min(account.clawback_owed, points, account.balance)
+    if take <= 0:
+        return
     _debit_locked(
         account,
         points=take,
@@ -153,13 +179,20 @@ def _debit_locked(
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
 ) -> PointsEntry:
-    """Take `points` from the locked account's available lots, oldest expiry first."""
+    """Take `points` from the locked account's available lots, oldest expiry first.
+
+    The caller has expired the member's lots due by `now` (`_expire_due_locked`)
+    under the same lock, so the balance it checked is what can be spent; a lot
+    past its expiry is skipped all the same. Raises InsufficientPoints."""
     if points > account.balance:
         raise InsufficientPoints()
     left = points
     lots = (
         PointsEntry.objects.filter(
-            member_id=account.member_id, status=EntryStatus.AVAILABLE, remaining__gt=0
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            member_id=account.member_id,
+            status=EntryStatus.AVAILABLE,
+            remaining__gt=0,
         )
         .order_by(F("expires_at").asc(nulls_last=True), "id")
         .only("id", "remaining")
@@ -208,8 +241,8 @@ def points_debit(
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
 ) -> PointsEntry:
-    """Take spendable points. Raises InsufficientPoints (nothing written) if the
-    balance is below `points`."""
+    """Take spendable points, after expiring the member's lots due by `now`.
+    Raises InsufficientPoints (nothing written) if what is left is below `points`."""
     if points <= 0:
         raise ValueError("a debit is positive")
     if (found := _existing(idempotency_key)) is not None:
@@ -217,6 +250,7 @@ def points_debit(
     account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
+    _expire_due_locked(account, due=now, at=now)
     return _debit_locked(
         account,
         points=points,
@@ -250,6 +284,7 @@ def points_reverse(
     if points <= 0:
         return Reversal(0, 0, 0)
     account = account_lock(member_id=member_id)
+    _expire_due_locked(account, due=now, at=now)
     left = points
     taken_pending = 0
     pending_lots = PointsEntry.objects.filter(
@@ -301,10 +336,61 @@ def points_reverse(
     return Reversal(taken_pending, taken_available, clawback)
 
 
+def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:
+    """Write the `expire` entry of what is left of `lot` (the account is locked),
+    dated `at`, with the lot's due time as its `expires_at`. Returns the points."""
+    points = lot.remaining
+    PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+    lot.remaining = 0
+    account.balance -= points
+    account.expired += points
+    _save_account(account, "balance", "expired")
+    _insert(
+        PointsEntry(
+            member_id=account.member_id,
+            kind=EntryKind.EXPIRE,
+            status=EntryStatus.AVAILABLE,
+            points=-points,
+            balance_after=account.balance,
+            expires_at=lot.expires_at,
+            description=lot.description,
+            source_type=lot.source_type,
+            source_id=lot.source_id,
+            lot=lot,
+            idempotency_key=f"expire:{lot.pk}",
+            created_at=at,
+        )
+    )
+    return points
+
+
+def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -> int:
+    """Expire the rest of every lot of the locked account whose expiry is at or
+    before `due`, oldest first, with entries dated `at`. Returns the points expired."""
+    lots = PointsEntry.objects.filter(
+        member_id=account.member_id,
+        status=EntryStatus.AVAILABLE,
+        remaining__gt=0,
+        expires_at__lte=due,
+    ).order_by("expires_at", "id")
+    return sum(_expire_lot_locked(account, lot, at=at) for lot in lots)
+
+
+def _job_time(member_id: int, as_of: datetime) -> datetime:
+    """When a job's entry for the member is dated: its `as_of`, or the member's
+    latest entry if a replay runs for an earlier time, so the history stays in
+    the order of its balances."""
+    latest = PointsEntry.objects.filter(member_id=member_id).aggregate(at=Max("created_at"))["at"]
+    return max(as_of, latest) if latest is not None else as_of
+
+
 def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
-    """Make pending lots whose wait is over spendable: one `release` entry each,
-    a new lot that expires `expiry_days` after its release time. Returns how
-    many lots were released; running again for the same time releases nothing."""
+    """Make pending lots whose wait is over spendable: one `release` entry each
+    (dated when the job records it, `available_at` telling when the wait
+    ended), a new lot that expires `expiry_days` after the wait ended — at
+    once, with its `expire` entry, if that is already past. Released points
+    pay off a clawback owed first. Returns how many lots were released;
+    running again for the same time releases nothing."""
     released = 0
     due = PointsEntry.objects.filter(
         status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
@@ -316,11 +402,12 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
             if lot.remaining <= 0:
                 continue
             points, when = lot.remaining, lot.available_at
+            at = _job_time(member_id, as_of)
             PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
             account.pending -= points
             account.balance += points
             _save_account(account, "pending", "balance")
-            _insert(
+            release = _insert(
                 PointsEntry(
                     member_id=member_id,
                     kind=EntryKind.RELEASE,
@@ -328,52 +415,40 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
                     points=points,
                     remaining=points,
                     balance_after=account.balance,
+                    available_at=when,
                     expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
                     description=lot.description,
                     source_type=lot.source_type,
                     source_id=lot.source_id,
                     lot=lot,
                     idempotency_key=f"release:{lot.pk}",
-                    created_at=when,
+                    created_at=at,
                 )
             )
-            _collect_clawback(account, now=when, source=Source(lot.source_type, lot.source_id))
+            if release.expires_at is not None and release.expires_at <= at:
+                _expire_lot_locked(account, release, at=at)
+            else:
+                source = Source(lot.source_type, lot.source_id)
+                _collect_clawback(account, points=points, now=at, source=source)
             released += 1
     return released
 
 
 def points_expire_due(*, as_of: datetime) -> int:
-    """Write an `expire` entry for the rest of every lot whose expiry has come.
-    Returns the points expired; running again for the same time expires nothing."""
+    """Write an `expire` entry for the rest of every lot whose expiry has come
+    by `as_of`, dated when the job records it. Returns the points expired;
+    running again for the same time expires nothing."""
     expired = 0
-    due = PointsEntry.objects.filter(
-        status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=as_of
-    ).values_list("id", "member_id")
-    for lot_id, member_id in due.order_by("member_id", "expires_at", "id").iterator(chunk_size=500):
+    due = (
+        PointsEntry.objects.filter(
+            status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=as_of
+        )
+        .values_list("member_id", flat=True)
+        .distinct()
+        .order_by("member_id")
+    )
+    for member_id in due.iterator(chunk_size=500):
         with transaction.atomic():
             account = account_lock(member_id=member_id)
-            lot = PointsEntry.objects.get(pk=lot_id)
-            if lot.remaining <= 0:
-                continue
-            points = lot.remaining
-            PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
-            account.balance -= points
-            account.expired += points
-            _save_account(account, "balance", "expired")
-            _insert(
-                PointsEntry(
-                    member_id=member_id,
-                    kind=EntryKind.EXPIRE,
-                    status=EntryStatus.AVAILABLE,
-                    points=-points,
-                    balance_after=account.balance,
-                    description=lot.description,
-                    source_type=lot.source_type,
-                    source_id=lot.source_id,
-                    lot=lot,
-                    idempotency_key=f"expire:{lot.pk}",
-                    created_at=lot.expires_at,
-                )
-            )
-            expired += points
+            expired += _expire_due_locked(account, due=as_of, at=_job_time(member_id, as_of))
     return expired

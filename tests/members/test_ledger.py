@@ -17,7 +17,7 @@ from members.checks import ledger_problems
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount, PointsEntry
-from members.services import points_earn, points_pay, points_reverse
+from members.services import points_adjust, points_earn, points_pay, points_refund, points_reverse
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -212,3 +212,165 @@ def test_tier_multiplier_numbers_are_decimal_exact():
         tier_multiplier=Decimal("1.5"),
     )
     assert [a.points for a in awards] == [100, 50]
+
+
+def test_a_goodwill_adjustment_does_not_pay_a_clawback_but_a_later_earn_does(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 100, T0, program, "sale")
+    points_pay(member=member, points=100, description="Reward", source=Source("r", "1"), now=T0)
+    points_reverse(
+        member=member, points=100, description="Return", source=Source("purchase", "sale"), now=T0
+    )
+    assert account(member).clawback_owed == 100
+
+    points_adjust(
+        actor=Actor.system(),
+        member=member,
+        points=40,
+        reason="Goodwill",
+        now=T0 + timedelta(days=1),
+    )
+    assert (account(member).balance, account(member).clawback_owed) == (40, 100)
+    assert not PointsEntry.objects.filter(member=member, kind="clawback").exists()
+
+    earn(member, 150, T0 + timedelta(days=2), program, "next")
+    assert (account(member).balance, account(member).clawback_owed) == (90, 0)
+    clawback = PointsEntry.objects.get(member=member, kind="clawback")
+    assert (clawback.points, clawback.balance_after) == (-100, 90)
+    assert ledger_problems() == []
+
+
+def test_a_refund_of_points_spent_does_not_pay_a_clawback(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 100, T0, program, "sale")
+    points_pay(member=member, points=100, description="Reward", source=Source("r", "1"), now=T0)
+    points_reverse(
+        member=member, points=100, description="Return", source=Source("purchase", "sale"), now=T0
+    )
+    points_refund(
+        member=member,
+        points=100,
+        description="Cancelled",
+        source=Source("r", "1"),
+        now=T0,
+        program=program,
+    )
+    assert (account(member).balance, account(member).clawback_owed) == (100, 100)
+
+
+def test_a_clawback_takes_at_most_the_points_just_earned(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 100, T0, program, "sale")
+    points_pay(member=member, points=100, description="Reward", source=Source("r", "1"), now=T0)
+    points_reverse(
+        member=member, points=100, description="Return", source=Source("purchase", "sale"), now=T0
+    )
+    points_adjust(actor=Actor.system(), member=member, points=40, reason="Goodwill", now=T0)
+    earn(member, 30, T0 + timedelta(days=1), program, "next")
+    assert (account(member).balance, account(member).clawback_owed) == (40, 70)
+
+
+def test_released_points_pay_a_clawback_owed(member):
+    program = settings_with(pending_days=14, expiry_days=None)
+    earn(member, 50, T0, program, "first")
+    ledger.points_release_due(as_of=T0 + timedelta(days=14), expiry_days=None)
+    points_pay(member=member, points=50, description="Reward", source=Source("r", "1"), now=T0)
+    points_reverse(
+        member=member, points=50, description="Return", source=Source("purchase", "first"), now=T0
+    )
+    earn(member, 80, T0 + timedelta(days=15), program, "second")
+    assert account(member).clawback_owed == 50
+    ledger.points_release_due(as_of=T0 + timedelta(days=29), expiry_days=None)
+    assert (account(member).balance, account(member).clawback_owed) == (30, 0)
+    assert ledger_problems() == []
+
+
+def test_a_debit_expires_the_lots_past_their_expiry_first_and_cannot_spend_them(member):
+    program = settings_with(pending_days=0, expiry_days=30)
+    lot = earn(member, 100, T0, program, "old")
+    earn(member, 20, T0 + timedelta(days=20), program, "new")
+    # The expiry job has not run yet: the balance still counts the old lot.
+    assert account(member).balance == 120
+
+    with pytest.raises(InsufficientPoints):
+        points_pay(
+            member=member, points=50, description="x", source=Source(), now=T0 + timedelta(days=31)
+        )
+    # Refused, and nothing written: the job still finds the old lot to expire.
+    assert account(member).balance == 120
+    assert not PointsEntry.objects.filter(member=member, kind="expire").exists()
+
+    points_pay(
+        member=member, points=15, description="x", source=Source(), now=T0 + timedelta(days=31)
+    )
+    expire = PointsEntry.objects.get(member=member, kind="expire")
+    assert (expire.points, expire.balance_after, expire.lot_id) == (-100, 20, lot.pk)
+    assert expire.idempotency_key == f"expire:{lot.pk}"
+    assert expire.created_at == T0 + timedelta(days=31)
+    assert expire.expires_at == T0 + timedelta(days=30)
+    assert (account(member).balance, account(member).expired) == (5, 100)
+
+    # The job later finds nothing more to expire for that lot.
+    assert ledger.points_expire_due(as_of=T0 + timedelta(days=32)) == 0
+    assert ledger_problems() == []
+
+
+def test_points_earned_already_past_their_expiry_expire_at_once(member):
+    program = settings_with(pending_days=0, expiry_days=365)
+    now = T0 + timedelta(days=400)
+    entry = points_earn(
+        member=member,
+        points=70,
+        kind=EntryKind.EARN,
+        description="Purchase",
+        source=Source("purchase", "old"),
+        occurred_at=T0,
+        now=now,
+        program=program,
+    )
+    entry.refresh_from_db()
+    assert entry.expires_at == T0 + timedelta(days=365) and entry.remaining == 0
+    expire = PointsEntry.objects.get(member=member, kind="expire")
+    assert (expire.points, expire.balance_after, expire.created_at) == (-70, 0, now)
+    assert (account(member).balance, account(member).expired) == (0, 70)
+    assert account(member).lifetime_earned == 70
+    assert ledger_problems() == []
+
+
+def test_a_late_expiry_job_dates_its_entry_when_it_runs_so_history_stays_in_order(member):
+    program = settings_with(pending_days=0, expiry_days=30)
+    earn(member, 100, T0, program, "a")
+    # An earn after the first lot's expiry, before the job ran.
+    earn(member, 40, T0 + timedelta(days=35), program, "b")
+    ledger.points_expire_due(as_of=T0 + timedelta(days=40))
+
+    history = list(PointsEntry.objects.filter(member=member).order_by("created_at", "id"))
+    assert [(e.kind, e.points, e.balance_after) for e in history] == [
+        ("earn", 100, 100),
+        ("earn", 40, 140),
+        ("expire", -100, 40),
+    ]
+    assert history[-1].created_at == T0 + timedelta(days=40)
+    assert history[-1].expires_at == T0 + timedelta(days=30)
+
+
+def test_a_replay_of_an_earlier_night_dates_its_entries_after_the_latest_one(member):
+    program = settings_with(pending_days=0, expiry_days=30)
+    earn(member, 100, T0, program, "a")
+    earn(member, 40, T0 + timedelta(days=35), program, "b")
+    ledger.points_expire_due(as_of=T0 + timedelta(days=31))
+
+    expire = PointsEntry.objects.get(member=member, kind="expire")
+    assert expire.created_at == T0 + timedelta(days=35)
+    assert expire.balance_after == 40
+
+
+def test_a_late_release_is_dated_when_it_runs_and_keeps_the_expiry_of_its_due_time(member):
+    program = settings_with(pending_days=14, expiry_days=365)
+    earn(member, 100, T0, program, "a")
+    ledger.points_release_due(as_of=T0 + timedelta(days=20), expiry_days=365)
+    release = PointsEntry.objects.get(member=member, kind="release")
+    assert release.created_at == T0 + timedelta(days=20)
+    assert release.available_at == T0 + timedelta(days=14)
+    assert release.expires_at == T0 + timedelta(days=14 + 365)
+    assert ledger_problems() == []
