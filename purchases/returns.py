@@ -42,6 +42,17 @@ class ReturnItem:
     quantity: int
 
 
+def _line_value(line: PurchaseLine, quantity: int) -> Decimal:
+    """What `quantity` more units of `line` give back: the line's net share up
+    to the units returned after this less before it, each rounded to the cent,
+    so returning a line bit by bit adds up to exactly its net."""
+    before = line.returned_quantity
+    after = before + quantity
+    return (line.net * after / line.quantity).quantize(CENT) - (
+        line.net * before / line.quantity
+    ).quantize(CENT)
+
+
 def _return_amounts(
     purchase: Purchase,
     lines: list[PurchaseLine],
@@ -49,8 +60,14 @@ def _return_amounts(
     amount: Decimal | None,
 ) -> tuple[Decimal, Decimal, list[tuple[PurchaseLine, int]]]:
     """(amount returned, of which on earning lines, [(line, quantity)]).
-    Raises ValidationFailed for more than is left to return."""
+
+    Item quantities never exceed what is left of each line, and the money of
+    all the sale's returns together — by amount or by items, in any order —
+    never exceeds its total. Raises ValidationFailed otherwise (then nothing is
+    written)."""
     earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
+    already = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"]
+    left_to_return = purchase.total - (already or Decimal("0.00"))
     if items is not None:
         taken: list[tuple[PurchaseLine, int]] = []
         errors: dict[str, list[str]] = {}
@@ -70,22 +87,33 @@ def _return_amounts(
                 ]
         if errors:
             raise ValidationFailed(fields=errors)
-        returned = sum(
-            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken), Decimal("0.00")
-        )
-        returned_eligible = sum(
-            ((line.net * q / line.quantity).quantize(CENT) for line, q in taken if line.earns),
-            Decimal("0.00"),
-        )
+        per_line: dict[int, tuple[PurchaseLine, int]] = {}
+        for line, quantity in taken:
+            per_line[line.pk] = (line, per_line.get(line.pk, (line, 0))[1] + quantity)
+        values = [(line, _line_value(line, quantity)) for line, quantity in per_line.values()]
+        returned = sum((value for _line, value in values), Decimal("0.00"))
+        returned_eligible = sum((value for line, value in values if line.earns), Decimal("0.00"))
+        if returned > left_to_return:
+            # An earlier return by amount gave money back without naming items.
+            raise ValidationFailed(
+                fields={
+                    "items": [
+                        _(
+                            "These items are worth %(amount)s, more than is left of the sale "
+                            "to return (%(left)s)."
+                        )
+                        % {"amount": returned, "left": left_to_return}
+                    ]
+                }
+            )
         return returned, returned_eligible, taken
     assert amount is not None
-    already = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"] or 0
-    if amount <= 0 or amount > purchase.total - already:
+    if amount <= 0 or amount > left_to_return:
         raise ValidationFailed(
             fields={
                 "amount": [
                     _("A return cannot exceed what is left of the sale (%(left)s).")
-                    % {"left": purchase.total - already}
+                    % {"left": left_to_return}
                 ]
             }
         )

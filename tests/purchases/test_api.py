@@ -6,10 +6,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from members.models import Member, PointsEntry
-from purchases.models import Purchase
+from purchases.models import Purchase, PurchaseLine, Return
 from tests.purchases.conftest import sale
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +189,80 @@ def test_history_lines_name_the_receipt_and_store_in_the_members_language(pos_ap
     )
     entry = PointsEntry.objects.get(member=shopper)
     assert entry.description == "Pembelian di KLCC, resit R7"
+
+
+def _return_writes(purchase_id: int) -> tuple[int, int, int]:
+    return (
+        Return.objects.filter(purchase_id=purchase_id).count(),
+        PointsEntry.objects.filter(kind__in=["reverse", "refund", "clawback"]).count(),
+        sum(
+            PurchaseLine.objects.filter(purchase_id=purchase_id).values_list(
+                "returned_quantity", flat=True
+            )
+        ),
+    )
+
+
+def test_items_cannot_be_returned_after_an_amount_return_gave_the_whole_sale_back(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("SHOE", 2, "50.00"), member=shopper), format="json"
+    ).json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    assert (
+        pos_api.post(url, {"reference": "A", "amount": "100.00"}, format="json").status_code == 201
+    )
+    before = _return_writes(bought["id"])
+
+    response = pos_api.post(
+        url, {"reference": "B", "items": [{"sku": "SHOE", "quantity": 2}]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid" and "items" in response.json()["fields"]
+    assert _return_writes(bought["id"]) == before
+    returned = Return.objects.filter(purchase_id=bought["id"]).aggregate(t=Sum("amount"))["t"]
+    assert returned == Decimal("100.00")
+
+
+def test_an_amount_cannot_be_returned_after_the_items_were(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("SHOE", 2, "50.00"), member=shopper), format="json"
+    ).json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    items = {"reference": "A", "items": [{"sku": "SHOE", "quantity": 2}]}
+    assert pos_api.post(url, items, format="json").status_code == 201
+    before = _return_writes(bought["id"])
+
+    response = pos_api.post(url, {"reference": "B", "amount": "0.01"}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "invalid" and "amount" in response.json()["fields"]
+    assert _return_writes(bought["id"]) == before
+
+
+def test_a_part_amount_return_leaves_only_the_rest_for_items(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("SHOE", 2, "50.00"), member=shopper), format="json"
+    ).json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    assert (
+        pos_api.post(url, {"reference": "A", "amount": "60.00"}, format="json").status_code == 201
+    )
+    one = {"reference": "B", "items": [{"sku": "SHOE", "quantity": 1}]}
+    assert pos_api.post(url, one, format="json").status_code == 400
+    assert (
+        pos_api.post(url, {"reference": "C", "amount": "40.00"}, format="json").status_code == 201
+    )
+    assert Return.objects.filter(purchase_id=bought["id"]).count() == 2
+
+
+def test_returning_a_line_unit_by_unit_gives_back_exactly_its_amount(pos_api, shopper):
+    bought = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("CUP", 3, "3.37"), member=shopper), format="json"
+    ).json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    amounts = []
+    for n in range(3):
+        item = {"reference": f"U{n}", "items": [{"sku": "CUP", "quantity": 1}]}
+        response = pos_api.post(url, item, format="json")
+        assert response.status_code == 201, response.content
+        amounts.append(Decimal(response.json()["amount"]))
+    assert sum(amounts) == Decimal("10.11")
