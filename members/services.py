@@ -325,26 +325,31 @@ def member_tier_review(
 ) -> Member:
     """Put the member in the tier their qualifying value earns. Upgrades apply
     at once; a downgrade (nightly job only) waits until the current tier's
-    retention period is over. A tier set by hand holds until its date.
-    A caller that already read the program settings passes them as `program`."""
-    if member.tier_override_until is not None and member.tier_override_until >= timezone.localdate(
-        now
-    ):
+    retention period is over. A tier set by hand holds until its date; the
+    first nightly review after that date puts the member in the tier the rules
+    give at once (no retention counts from the day it was set) and ends the
+    override. A caller that already read the program settings passes them as
+    `program`."""
+    override = member.tier_override_until
+    if override is not None and override >= timezone.localdate(now):
         return member
+    lapsed = override is not None and allow_downgrade
     program = program or program_settings_get()
     tiers = list(Tier.objects.order_by("threshold"))
     if value is None:
         value = member_qualifying_value(member_id=member.pk, now=now, program=program)
     target = tier_for_value(tiers, value)
     current = member.tier
-    if target is None or (current is not None and target.pk == current.pk):
-        return member
-    if current is None or target.threshold > current.threshold:
-        _tier_change(member, target, TierChange.Reason.UPGRADE, now)
-    elif allow_downgrade:
-        held_since = member.tier_since or member.joined_at
-        if held_since + timedelta(days=current.retention_days) <= now:
-            _tier_change(member, target, TierChange.Reason.DOWNGRADE, now)
+    if target is not None and (current is None or target.pk != current.pk):
+        if current is None or target.threshold > current.threshold:
+            _tier_change(member, target, TierChange.Reason.UPGRADE, now)
+        elif allow_downgrade:
+            held_since = member.tier_since or member.joined_at
+            if lapsed or held_since + timedelta(days=current.retention_days) <= now:
+                _tier_change(member, target, TierChange.Reason.DOWNGRADE, now)
+    if lapsed:
+        Member.objects.filter(pk=member.pk).update(tier_override_until=None)
+        member.tier_override_until = None
     return member
 
 
@@ -374,8 +379,8 @@ def member_tier_set(
 
 def tiers_review_all(*, as_of: datetime) -> int:
     """The nightly tier review: every member's qualifying value in one grouped
-    query, then a change only where the tier should differ. Returns the number
-    of members whose tier changed."""
+    query, then a change only where the tier should differ or a tier set by
+    hand has passed its date. Returns the number of members whose tier changed."""
     program = program_settings_get()
     tiers = list(Tier.objects.order_by("threshold"))
     if not tiers:
@@ -389,15 +394,19 @@ def tiers_review_all(*, as_of: datetime) -> int:
         activity.values("member_id").annotate(total=Sum(column)).values_list("member_id", "total")
     )
     changed = 0
+    today = timezone.localdate(as_of)
     members = Member.objects.exclude(status=MemberStatus.DELETED).select_related("tier")
     for member in members.iterator(chunk_size=500):
         value = Decimal(values.get(member.pk) or 0)
         target = tier_for_value(tiers, value)
-        if target is None or (member.tier_id == target.pk):
+        lapsed = member.tier_override_until is not None and member.tier_override_until < today
+        if not lapsed and (target is None or member.tier_id == target.pk):
             continue
         before = member.tier_id
         with transaction.atomic():
-            member_tier_review(member=member, now=as_of, allow_downgrade=True, value=value)
+            member_tier_review(
+                member=member, now=as_of, allow_downgrade=True, value=value, program=program
+            )
         changed += int(member.tier_id != before)
     return changed
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -70,14 +71,50 @@ def test_a_tier_set_by_hand_holds_until_its_date_then_the_rules_apply(
     member_tier_set(actor=Actor(user=manager), member=shopper, tier=tiers["gold"], until=until)
     assert tier_of(shopper) == "gold"
 
-    tiers_review_all(as_of=now + timedelta(days=29))
-    assert tier_of(shopper) == "gold"
-    # Gold was set by hand today, so its own retention keeps it after the date:
-    # the review downgrades once the retention is over too.
-    tiers_review_all(as_of=now + timedelta(days=366))
+    tiers_review_all(as_of=now + timedelta(days=30))
+    assert tier_of(shopper) == "gold"  # the until date itself is still kept
+    # The day after, the rules apply at once: Gold's retention does not count
+    # from the day a manager set it.
+    call_command(
+        "run_jobs",
+        "review_tiers",
+        "--as-of",
+        (now + timedelta(days=31)).isoformat(),
+        stdout=StringIO(),
+    )
     assert tier_of(shopper) == "bronze"
+    assert shopper.tier_override_until is None
     last = shopper.tier_changes.order_by("-created_at").first()
     assert last.reason == TierChange.Reason.DOWNGRADE and last.from_tier.code == "gold"
+
+
+def test_after_a_lapsed_tier_set_by_hand_the_member_keeps_a_tier_the_rules_give(
+    program, tiers, shopper, manager
+):
+    now = timezone.now()
+    buy(shopper, program, "12000.00", when=now - timedelta(days=10), reference="R1")
+    assert tier_of(shopper) == "silver"
+    until = timezone.localdate(now) + timedelta(days=5)
+    member_tier_set(actor=Actor(user=manager), member=shopper, tier=tiers["gold"], until=until)
+
+    assert tiers_review_all(as_of=now + timedelta(days=6)) == 1
+    assert tier_of(shopper) == "silver"
+    assert shopper.tier_override_until is None
+    # From then on the ordinary rules apply, with Silver's retention.
+    assert tiers_review_all(as_of=now + timedelta(days=7)) == 0
+
+
+def test_a_lapsed_tier_set_by_hand_that_the_rules_also_give_is_kept(
+    program, tiers, shopper, manager
+):
+    now = timezone.now()
+    buy(shopper, program, "25000.00", when=now - timedelta(days=10), reference="R1")
+    until = timezone.localdate(now) + timedelta(days=5)
+    member_tier_set(actor=Actor(user=manager), member=shopper, tier=tiers["gold"], until=until)
+
+    assert tiers_review_all(as_of=now + timedelta(days=6)) == 0
+    assert tier_of(shopper) == "gold"
+    assert shopper.tier_override_until is None
 
 
 def test_run_jobs_review_tiers_is_the_nightly_entry_point(program, tiers, shopper):
