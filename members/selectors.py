@@ -205,6 +205,15 @@ def member_status(*, member: Member, now: datetime | None = None) -> MemberStatu
     )
 
 
+def points_spendable(*, member: Member, now: datetime) -> int:
+    """What the member can spend at `now`: the balance less what is left of lots
+    whose expiry has come (the next debit, or the nightly job, expires them)."""
+    due = PointsEntry.objects.filter(
+        member=member, status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=now
+    ).aggregate(points=Sum("remaining"))["points"]
+    return member.account.balance - (due or 0)
+
+
 def ledger_list(*, member: Member) -> QuerySet[PointsEntry]:
     """A member's entries, newest first."""
     return PointsEntry.objects.filter(member=member).order_by("-created_at", "-id")

@@ -25,8 +25,10 @@ from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get
+from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
+from members.selectors import points_spendable
 from members.services import (
     member_ensure_active,
     member_record_activity,
@@ -42,7 +44,6 @@ from rewards.codes import normalise_code
 from rewards.errors import (
     DuplicateChargeReference,
     GiftCardInsufficientBalance,
-    GiftCardNotFound,
     GiftCardNotUsable,
     VoucherNotUsable,
 )
@@ -136,12 +137,15 @@ def _vouchers_check(sale: SaleInput, found: dict[str, Voucher], now: datetime) -
 
     Raises VoucherNotUsable for an unknown code, a code listed twice, a voucher
     used, expired or cancelled, or another member's: one bad voucher refuses
-    the whole sale (API.md)."""
+    the whole sale (API.md). An unknown code and another member's voucher get
+    one message, so a till cannot tell which codes exist; staff look a code up
+    at the counter's voucher desk."""
     vouchers: list[Voucher] = []
     for code in _voucher_codes(sale):
         voucher = found.get(code)
+        not_usable = _("The voucher %(code)s cannot be used on this sale.") % {"code": code}
         if voucher is None:
-            raise VoucherNotUsable(_("No voucher has the code %(code)s.") % {"code": code})
+            raise VoucherNotUsable(not_usable)
         if voucher in vouchers:
             raise VoucherNotUsable(_("The voucher %(code)s is listed twice.") % {"code": code})
         if not voucher.is_usable(now):
@@ -149,16 +153,16 @@ def _vouchers_check(sale: SaleInput, found: dict[str, Voucher], now: datetime) -
                 _("The voucher %(code)s is used, expired or cancelled.") % {"code": code}
             )
         if sale.member is not None and voucher.member_id not in (None, sale.member.pk):
-            raise VoucherNotUsable(
-                _("The voucher %(code)s belongs to another member.") % {"code": code}
-            )
+            raise VoucherNotUsable(not_usable)
         vouchers.append(voucher)
     return vouchers
 
 
 def _gift_cards_check(sale: SaleInput, found: dict[str, GiftCard], now: datetime) -> None:
-    """Raises GiftCardNotFound, GiftCardNotUsable or GiftCardInsufficientBalance
-    for a card of the sale that cannot pay its part (read before any write)."""
+    """Raises ValidationFailed (`fields.gift_cards`) for a code no card has,
+    GiftCardNotUsable or GiftCardInsufficientBalance for a card of the sale
+    that cannot pay its part (read before any write). The messages never tell
+    a card's balance: whoever guesses a code learns nothing of what it holds."""
     asked: dict[str, Decimal] = {}
     for card_input in sale.gift_cards:
         code = normalise_code(card_input.code) or ""
@@ -166,13 +170,15 @@ def _gift_cards_check(sale: SaleInput, found: dict[str, GiftCard], now: datetime
     for code, amount in asked.items():
         card = found.get(code)
         if card is None:
-            raise GiftCardNotFound()
+            raise ValidationFailed(
+                fields={"gift_cards": [_("No gift card has the code %(code)s.") % {"code": code}]}
+            )
         if not card.is_usable(now):
             raise GiftCardNotUsable()
         if amount > card.balance:
             raise GiftCardInsufficientBalance(
-                _("The gift card %(code)s holds %(balance)s, less than %(amount)s.")
-                % {"code": code, "balance": card.balance, "amount": amount}
+                _("The gift card %(code)s cannot pay %(amount)s.")
+                % {"code": code, "amount": amount}
             )
 
 
@@ -286,7 +292,13 @@ def sale_quote(
 
 
 def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, Any]:
-    """What `purchase_record` would answer, without writing anything."""
+    """What `purchase_record` would answer, without writing anything.
+
+    Raises what `purchase_record` raises for the same sale, InsufficientPoints
+    included when `points_to_redeem` is above what the member can spend (lots
+    past their expiry do not count). The `balance` shown is after paying,
+    earning (when not pending, nor already past its expiry) and paying off a
+    clawback owed out of the points earned."""
     now = now or timezone.now()
     if sale.member is not None:
         member_ensure_active(sale.member)
@@ -294,7 +306,13 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
     vouchers = _vouchers_check(
         sale, {v.code: v for v in Voucher.objects.filter(code__in=codes)}, now
     )
-    quote = sale_quote(sale=sale, now=now, vouchers=vouchers)
+    program = program_settings_get()
+    quote = sale_quote(sale=sale, now=now, program=program, vouchers=vouchers)
+    balance = None
+    if sale.member is not None:
+        balance = points_spendable(member=sale.member, now=now)
+        if sale.points_to_redeem > balance:
+            raise InsufficientPoints()
     cards = {
         card.code: card
         for card in GiftCard.objects.filter(
@@ -302,13 +320,17 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
         )
     }
     _gift_cards_check(sale, cards, now)
-    balance = sale.member.account.balance if sale.member else None
     earned = sum(award.points for award in quote.awards)
-    pending = sale.occurred_at + timedelta(days=program_settings_get().pending_days) > now
-    if balance is not None:
+    available_at = sale.occurred_at + timedelta(days=program.pending_days)
+    pending = available_at > now
+    expired = (
+        program.expiry_days is not None
+        and available_at + timedelta(days=program.expiry_days) <= now
+    )
+    if balance is not None and sale.member is not None:
         balance -= sale.points_to_redeem
-        if not pending:
-            balance += earned
+        if not pending and not expired:
+            balance += earned - min(sale.member.account.clawback_owed, earned)
     return {
         "reference": sale.reference,
         "store": sale.store.code,
@@ -352,8 +374,8 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
     a voucher is used and a card charged once.
 
     Raises ValidationFailed, MemberInactive, InsufficientPoints,
-    VoucherNotUsable, GiftCardNotFound, GiftCardNotUsable,
-    GiftCardInsufficientBalance or DuplicateReference; then nothing is written.
+    VoucherNotUsable, GiftCardNotUsable, GiftCardInsufficientBalance or
+    DuplicateReference; then nothing is written.
     """
     now = now or timezone.now()
     fingerprint = _sale_fingerprint(sale)

@@ -266,3 +266,84 @@ def test_returning_a_line_unit_by_unit_gives_back_exactly_its_amount(pos_api, sh
         assert response.status_code == 201, response.content
         amounts.append(Decimal(response.json()["amount"]))
     assert sum(amounts) == Decimal("10.11")
+
+
+def _fund(pos_api, member, amount: str = "500.00") -> None:
+    response = pos_api.post(
+        "/api/v1/purchases", sale("FUND", ("TEA", 1, amount), member=member), format="json"
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_preview_computes_the_receipt_and_writes_nothing(pos_api, shopper):
+    _fund(pos_api, shopper)
+    purchases, entries = Purchase.objects.count(), PointsEntry.objects.count()
+    body = sale("P1", ("TEA", 2, "50.00"), member=shopper, points_to_redeem=300)
+    response = pos_api.post("/api/v1/purchases/preview", body, format="json")
+    assert response.status_code == 200, response.content
+    preview = response.json()
+    assert (preview["total"], preview["eligible_amount"], preview["points_earned"]) == (
+        "100.00",
+        "97.00",
+        97,
+    )
+    assert preview["points_redeemed"] == 300 and preview["balance"] == 500 - 300 + 97
+    assert (Purchase.objects.count(), PointsEntry.objects.count()) == (purchases, entries)
+    assert Member.objects.get(pk=shopper.pk).account.balance == 500
+
+    recorded = pos_api.post("/api/v1/purchases", body, format="json").json()
+    assert {k: recorded[k] for k in preview if k != "id"} == preview
+
+
+def test_preview_refuses_paying_with_more_points_than_the_member_has(pos_api, shopper):
+    _fund(pos_api, shopper, "100.00")
+    body = sale("P1", ("TEA", 1, "50.00"), member=shopper, points_to_redeem=101)
+    response = pos_api.post("/api/v1/purchases/preview", body, format="json")
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] == "insufficient_points"
+
+
+def test_preview_does_not_count_points_past_their_expiry(pos_api, shopper):
+    _fund(pos_api, shopper, "100.00")
+    PointsEntry.objects.filter(member=shopper).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    body = sale("P1", ("TEA", 1, "50.00"), member=shopper, points_to_redeem=10)
+    response = pos_api.post("/api/v1/purchases/preview", body, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "insufficient_points"
+    # The sale itself agrees: the expired lot is expired, not spent.
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 422 and response.json()["code"] == "insufficient_points"
+
+
+def test_get_purchase_answers_its_receipt_and_an_unknown_one_is_404(pos_api, shopper):
+    recorded = pos_api.post(
+        "/api/v1/purchases", sale("R1", ("TEA", 2, "12.50"), member=shopper), format="json"
+    ).json()
+    response = pos_api.get(f"/api/v1/purchases/{recorded['id']}")
+    assert response.status_code == 200 and response.json() == recorded
+    assert response.json()["total"] == "25.00" and response.json()["points_earned"] == 25
+    missing = pos_api.get(f"/api/v1/purchases/{recorded['id'] + 1000}")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_a_return_refunds_points_paid_in_proportion_to_the_amount_returned(pos_api, shopper):
+    _fund(pos_api, shopper)
+    bought = pos_api.post(
+        "/api/v1/purchases",
+        sale("R1", ("SHOE", 2, "50.00"), member=shopper, points_to_redeem=300),
+        format="json",
+    ).json()
+    assert bought["points_earned"] == 97 and bought["balance"] == 297
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    response = pos_api.post(
+        url, {"reference": "RET1", "items": [{"sku": "SHOE", "quantity": 1}]}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    # Half the sale back: half the 300 points paid, half of the 97 earned (floored).
+    assert (body["amount"], body["points_refunded"], body["points_reversed"]) == ("50.00", 150, 48)
+    assert body["balance"] == 297 + 150 - 48
+    rest = pos_api.post(url, {"reference": "RET2", "amount": "50.00"}, format="json").json()
+    assert (rest["points_refunded"], rest["points_reversed"]) == (150, 49)
+    assert Member.objects.get(pk=shopper.pk).account.balance == 500

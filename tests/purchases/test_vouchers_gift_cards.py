@@ -13,6 +13,7 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from members.models import Member, PointsAccount, PointsEntry
 from purchases.models import Purchase
+from rewards.codes import new_gift_card_code, new_voucher_code
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create
@@ -205,3 +206,39 @@ def test_returns_put_the_card_money_back_in_proportion(pos_api, shopper):
     ]
     card.refresh_from_db()
     assert card.balance == Decimal("100.00")
+
+
+def test_an_unknown_gift_card_is_400_invalid_naming_the_gift_cards_field(pos_api, shopper):
+    body = sale(
+        "R1",
+        ("TEA", 1, "40.00"),
+        member=shopper,
+        gift_cards=[{"code": new_gift_card_code(), "amount": "10.00"}],
+    )
+    for url in ("/api/v1/purchases", "/api/v1/purchases/preview"):
+        response = pos_api.post(url, body, format="json")
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "invalid" and "gift_cards" in response.json()["fields"]
+    assert not Purchase.objects.exists()
+
+
+def test_a_card_short_of_the_amount_does_not_tell_its_balance(pos_api, shopper):
+    card = _card("23.45")
+    body = sale("R1", ("TEA", 1, "40.00"), gift_cards=[{"code": card.code, "amount": "30.00"}])
+    response = pos_api.post("/api/v1/purchases", body, format="json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "gift_card_insufficient_balance"
+    assert "23.45" not in response.content.decode()
+
+
+def test_an_unknown_voucher_and_another_members_read_the_same(pos_api, shopper):
+    other = MemberFactory()
+    theirs = _voucher(other)
+    unknown = new_voucher_code()
+    details = []
+    for code in (theirs.code, unknown):
+        body = sale("R1", ("TEA", 1, "50.00"), member=shopper, vouchers=[code])
+        response = pos_api.post("/api/v1/purchases", body, format="json")
+        assert response.status_code == 422 and response.json()["code"] == "voucher_not_usable"
+        details.append(response.json()["detail"].replace(code, "<code>"))
+    assert details[0] == details[1] == "The voucher <code> cannot be used on this sale."
