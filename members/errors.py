@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import Conflict, DomainError, NotFound, ValidationFailed
+from loyalty.errors import DomainError, NotFound, ValidationFailed
 
 
 class MemberNotFound(NotFound):
@@ -33,5 +33,8 @@ class AdjustmentLimit(DomainError):
     default_message = _("This correction is above what your role may do; ask a manager.")
 
 
-class TierInUse(Conflict):
+class TierInUse(ValidationFailed):
+    """API.md has no code of its own for it: a tier that members hold, or that
+    their tier history names, is `invalid` to delete; the sentence says why."""
+
     default_message = _("Members hold this tier; move them before deleting it.")

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
@@ -290,12 +291,26 @@ def tier_update(*, actor: Actor, tier: Tier, **changes: Any) -> Tier:
 
 @transaction.atomic
 def tier_delete(*, actor: Actor, tier: Tier) -> None:
-    """Delete a tier nobody holds. Raises TierInUse otherwise."""
-    if (
-        Member.objects.filter(tier=tier).exists()
-        or TierChange.objects.filter(Q(from_tier=tier) | Q(to_tier=tier)).exists()
-    ):
-        raise TierInUse()
+    """Delete a tier nobody holds or ever held. Raises TierInUse (saying how
+    many members hold it) otherwise."""
+    holders = Member.objects.filter(tier=tier).count()
+    if holders:
+        raise TierInUse(
+            ngettext(
+                "%(count)s member holds this tier; move them to another tier before deleting it.",
+                "%(count)s members hold this tier; move them to another tier before deleting it.",
+                holders,
+            )
+            % {"count": holders}
+        )
+    if TierChange.objects.filter(Q(from_tier=tier) | Q(to_tier=tier)).exists():
+        # The members' tier history names it: deleting it would rewrite that history.
+        raise TierInUse(
+            _(
+                "Members held this tier before and their tier history names it, "
+                "so it cannot be deleted."
+            )
+        )
     audit_record(actor=actor, action="tier.delete", obj=tier, before=snapshot(tier, TIER_FIELDS))
     tier.delete()
 

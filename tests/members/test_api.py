@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from loyalty.models import AuditEvent
 from members.identifiers import card_number_is_valid
 from members.models import Member, PointsEntry, Tier
+from tests.factories import MemberFactory
 from tests.purchases.conftest import sale
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +140,19 @@ def test_tiers_crud(admin_api, program):
     assert not Tier.objects.exists()
 
 
-def test_a_tier_in_use_cannot_be_deleted(admin_api, shopper):
+def test_a_tier_members_hold_cannot_be_deleted_and_the_400_says_how_many(admin_api, shopper):
+    MemberFactory(user=None, email="second@example.com")
     response = admin_api.delete("/api/v1/tiers/bronze")
-    assert response.status_code == 409
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["detail"].startswith("2 members hold this tier; move them to another tier")
+    assert Tier.objects.filter(code="bronze").exists()
+
+
+def test_a_tier_only_the_tier_history_names_cannot_be_deleted(admin_api, shopper, tiers):
+    Member.objects.filter(pk=shopper.pk).update(tier=tiers["silver"])
+    response = admin_api.delete("/api/v1/tiers/bronze")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    assert "tier history" in response.json()["detail"]
     assert Tier.objects.filter(code="bronze").exists()

@@ -390,7 +390,7 @@ def test_deleting_a_tier_members_hold_is_refused_with_a_message(manager_client, 
     response = manager_client.post(reverse("staff:tier_delete", args=["bronze"]))
     assert response["Location"] == reverse("staff:tier_list")
     assert Tier.objects.filter(code="bronze").exists()
-    assert any("hold this tier" in text for text in messages_of(response))
+    assert any("1 member holds this tier" in text for text in messages_of(response))
 
 
 def test_store_staff_cannot_delete_a_tier(counter, tiers):
