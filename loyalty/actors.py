@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,10 +48,27 @@ class Actor:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address. Behind a proxy (DJANGO_BEHIND_PROXY) the first
-    X-Forwarded-For hop is the client."""
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
+    """The client's address, read as allauth and DRF read it.
+
+    Without a proxy (`LOYALTY_TRUSTED_PROXY_COUNT` 0), REMOTE_ADDR: an
+    X-Forwarded-For header is whatever the client wrote. Behind N proxies of
+    ours, the N-th X-Forwarded-For hop from the right, the one our outermost
+    proxy appended; hops to its left come from the client and are ignored.
+    With fewer hops than proxies, the leftmost (as DRF does); a hop that is
+    not an address falls back to REMOTE_ADDR.
+    """
+    count = settings.LOYALTY_TRUSTED_PROXY_COUNT
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if count > 0 and any(hops):
+        hop = hops[-min(count, len(hops))]
+        if _is_ip(hop):
+            return hop
     return request.META.get("REMOTE_ADDR") or None
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

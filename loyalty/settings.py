@@ -166,7 +166,10 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Setia] "
-ACCOUNT_RATE_LIMITS_ENABLED = env_bool("ACCOUNT_RATE_LIMITS_ENABLED", True)
+# allauth's rate limits (sign-in attempts, password resets, …) stay on with its
+# defaults; only `ACCOUNT_RATE_LIMITS = False` turns them off, e.g. for a load test.
+if not env_bool("ACCOUNT_RATE_LIMITS_ENABLED", True):
+    ACCOUNT_RATE_LIMITS = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Setia"
@@ -233,7 +236,15 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("DJANGO_BEHIND_PROXY", False):
+# Behind DJANGO_PROXY_COUNT proxies of ours, the client's address is the hop the
+# outermost one appended to X-Forwarded-For (the N-th from the right); anything
+# further left is the client's to forge. Without a proxy only REMOTE_ADDR counts.
+# allauth's rate limits, DRF's throttles and `loyalty.actors.client_ip` (audit)
+# all read it this way.
+_behind_proxy = env_bool("DJANGO_BEHIND_PROXY", False)
+LOYALTY_TRUSTED_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 1) if _behind_proxy else 0
+ALLAUTH_TRUSTED_PROXY_COUNT = LOYALTY_TRUSTED_PROXY_COUNT
+if _behind_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- API ------------------------------------------------------------------------------
@@ -257,6 +268,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "loyalty.api.errors.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # 0, not DRF's default None, which would key throttles on a forged header.
+    "NUM_PROXIES": LOYALTY_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Setia integration API",

@@ -99,3 +99,32 @@ def test_email_url_configures_smtp():
         "me@x.my",
         "True",
     ]
+
+
+@pytest.mark.parametrize(
+    ("env", "counts"),
+    [
+        ({}, ["0", "0", "0"]),
+        ({"DJANGO_BEHIND_PROXY": "1"}, ["1", "1", "1"]),
+        ({"DJANGO_BEHIND_PROXY": "1", "DJANGO_PROXY_COUNT": "2"}, ["2", "2", "2"]),
+        ({"DJANGO_PROXY_COUNT": "2"}, ["0", "0", "0"]),
+    ],
+)
+def test_the_proxy_count_reaches_allauth_drf_and_the_audit_only_behind_a_proxy(env, counts):
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.LOYALTY_TRUSTED_PROXY_COUNT, s.ALLAUTH_TRUSTED_PROXY_COUNT, "
+        "s.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == counts
+
+
+@pytest.mark.parametrize(("value", "enabled"), [(None, "True"), ("1", "True"), ("0", "False")])
+def test_allauth_rate_limits_are_on_unless_switched_off(value, enabled):
+    probe = "from allauth.account import app_settings; print(bool(app_settings.RATE_LIMITS))"
+    env = {} if value is None else {"ACCOUNT_RATE_LIMITS_ENABLED": value}
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == enabled
