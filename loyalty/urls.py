@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from loyalty import staff_views, views
+from loyalty.api import errors as api_errors
 from loyalty.api import views as api_views
 from members import urls as member_urls
 from members import views as member_views
@@ -55,9 +56,14 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    # Every other /api/ path: the JSON 404, also with DEBUG (see the view).
+    re_path(r"^api/", api_errors.api_unknown_endpoint),
     path("admin/", admin.site.urls),
 ]
 
+# Under /api/ these answer with the error envelope of API.md, elsewhere with pages.
+handler400 = "loyalty.views.bad_request"
+handler403 = "loyalty.views.permission_denied"
 handler404 = "loyalty.views.page_not_found"
 handler500 = "loyalty.views.server_error"
 

@@ -6,7 +6,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import defaults
 
-from loyalty.api.errors import api_not_found, api_server_error
+from loyalty.api.errors import (
+    api_bad_request,
+    api_not_found,
+    api_permission_denied,
+    api_server_error,
+)
 from loyalty.roles import is_staff_user
 from loyalty.selectors import program_settings_get
 
@@ -27,6 +32,19 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A bad Host header, a malformed request Django itself refuses."""
+    if _is_api(request):
+        return api_bad_request(request, exception)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return api_permission_denied(request, exception)
+    return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -11,7 +11,9 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -76,6 +78,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Raised when the view (or the idempotency fingerprint) reads a body over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE; Django would answer its HTML 400.
+        exc = exceptions.ParseError("The request body is too large.")
     if not isinstance(exc, exceptions.APIException):
         return None
 
@@ -92,11 +98,32 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return Response(body, status=exc.status_code, headers=headers)
 
 
-# Django's handlers for URLs that no DRF view answers (see loyalty/urls.py).
+# Django's handlers for what no DRF view answers (see loyalty/urls.py and
+# loyalty/views.py): unknown URLs, a bad Host header, an unexpected exception.
+
+
+def api_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(envelope("invalid", "The request is not valid."), status=400)
+
+
+def api_permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        envelope("permission_denied", "You do not have permission to perform this action."),
+        status=403,
+    )
 
 
 def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(envelope("not_found", "No such endpoint."), status=404)
+
+
+@csrf_exempt
+def api_unknown_endpoint(request: HttpRequest) -> JsonResponse:
+    """The last URL under /api/. With DEBUG, Django answers an unresolved URL
+    with its technical HTML page and never calls handler404; matching every
+    remaining /api/ path gives integrators the same JSON 404 in every mode.
+    CSRF-exempt, so a POST to a wrong path is a 404, not a CSRF failure."""
+    return api_not_found(request)
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
