@@ -14,13 +14,16 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from loyalty.services import program_settings_update
+from loyalty.urls import urlpatterns
 from members.codes import card_number_grouped, code128_modules, code128_svg, qr_svg
 from members.models import EntryKind, Member
 from members.services import points_adjust
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
 from purchases.services import LineInput, SaleInput, purchase_record
+from rewards.services import redemption_create
 from tests.factories import MemberFactory, StoreFactory
+from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +103,7 @@ def test_home_shows_balance_expiry_tier_progress_and_recent_activity(portal, mem
     expires = timezone.localtime(timezone.now() + timedelta(days=365)).strftime("%-d %b %Y")
     assert f"140 points expire on {expires}" in page
     # Spend basis: RM 140 of the RM 10,000 that Silver takes.
-    assert "Spend MYR 9860.00 more to reach Silver" in page
+    assert "Spend RM 9,860.00 more to reach Silver" in page
     assert 'role="progressbar"' not in page and "<progress" in page
     assert 'aria-valuenow="1"' in page
     assert len(response.context["recent"]) == 5
@@ -230,9 +233,9 @@ def test_tiers_lists_every_tier_and_highlights_the_members(portal, member, tiers
     assert "Free parking on weekends" in page
     assert page.count("portal-tier-current") == 1
     assert 'portal-tier portal-tier-current" style="--tier-color: ' in page
-    assert "Spend MYR 10000.00 more to reach Silver" in page
+    assert "Spend RM 10,000.00 more to reach Silver" in page
     assert "Kept for at least" in page and "365 days" in page
-    assert "MYR 20000.00 spent" in page
+    assert "RM 20,000.00 spent" in page
 
 
 def test_tiers_at_the_top_says_so(portal, member, tiers):
@@ -329,3 +332,32 @@ def test_the_qr_svg_is_deterministic_and_named():
     assert first != qr_svg("8812345678901235", label="Card")
     assert first.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
     assert "svg:" not in first and 'aria-label="Card"' in first and "<path" in first
+
+
+def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal, member):
+    """Every portal URL that takes an argument, called with the objects of
+    another real member: nothing of theirs opens. A new URL with an argument
+    fails here until it is added to this sweep."""
+    portal_urls = next(p for p in urlpatterns if str(p.pattern) == "portal/").url_patterns
+    with_arguments = {p.name for p in portal_urls if p.pattern.regex.groups}
+    assert with_arguments == {"reward", "reward_redeem", "voucher"}
+
+    other = MemberFactory(first_name="Other")
+    fund(other, 1000)
+    fund(member, 1000)
+    reward = make_reward(name="Free kopi")
+    theirs = redemption_create(member=other, reward=reward, actor=Actor.system())
+    mine = redemption_create(member=member, reward=reward, actor=Actor.system())
+    their_code, my_code = theirs.vouchers.get().code, mine.vouchers.get().code
+
+    assert portal.get(reverse("portal:voucher", args=[their_code])).status_code == 404
+    assert portal.get(reverse("portal:voucher", args=[my_code])).status_code == 200
+    # Rewards are the catalogue's, not a member's: their pages show the
+    # signed-in member's own standing, never the other member's.
+    page = portal.get(reverse("portal:reward", args=[reward.pk])).content.decode()
+    assert other.full_name not in page and their_code not in page
+    # No query parameter reaches another member's history entries.
+    their_entry = other.entries.order_by("id").first()
+    for params in ({"member": other.pk}, {"id": their_entry.pk}, {"member_id": other.public_id}):
+        history = portal.get(reverse("portal:history"), params)
+        assert {entry.member_id for entry in history.context["entries"]} <= {member.pk}
