@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.selectors import program_settings_get
+from loyalty.services import audit_record
 from members.ledger import Source
 from members.models import PointsAccount
 from members.services import (
@@ -170,8 +171,10 @@ def purchase_return(
     lines (never more than was earned), pending first; what the member already
     spent becomes a clawback. Points paid at the till come back in proportion
     to the returned amount, and so does what gift cards paid (back on each
-    card). Raises ValidationFailed, DuplicateReference, GiftCardNotUsable (a
-    card voided since).
+    card). A return by a staff user writes an AuditEvent (the return, its
+    receipt as `after`) in the same transaction, as sales do. Raises
+    ValidationFailed, DuplicateReference, GiftCardNotUsable (a card voided
+    since).
     """
     now = now or timezone.now()
     if (items is None) == (amount is None):
@@ -286,4 +289,6 @@ def purchase_return(
         clawback=reversal_clawback,
         response=json.dumps(receipt),
     )
+    if actor.user is not None:
+        audit_record(actor=actor, action="purchase.return", obj=record, after=receipt)
     return Recorded(receipt=receipt, replayed=False, record_id=record.pk)

@@ -25,6 +25,7 @@ from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get
+from loyalty.services import audit_record
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
@@ -373,6 +374,9 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
     cards. A replay answers the first receipt before touching any of them, so
     a voucher is used and a card charged once.
 
+    A sale by a staff user writes an AuditEvent (the purchase, its receipt as
+    `after`) in the same transaction.
+
     Raises ValidationFailed, MemberInactive, InsufficientPoints,
     VoucherNotUsable, GiftCardNotUsable, GiftCardInsufficientBalance or
     DuplicateReference; then nothing is written.
@@ -510,6 +514,12 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         tier_code=quote.tier_code or "",
         response=json.dumps(receipt),
     )
+    if actor.user is not None:
+        # A sale typed in by staff is a staff write (DESIGN.md §7). A till's
+        # sales (API keys) are the hot path and get no audit row each, like the
+        # voucher uses and gift-card charges inside them: the purchase row with
+        # its store and receipt number is their record.
+        audit_record(actor=actor, action="purchase.record", obj=purchase, after=receipt)
     return Recorded(receipt=receipt, replayed=False, record_id=purchase.pk)
 
 

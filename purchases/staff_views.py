@@ -4,6 +4,7 @@ preview before it is written), read a purchase, record a return."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -21,6 +22,7 @@ from loyalty.errors import DomainError
 from loyalty.forms import form_errors_from
 from loyalty.roles import SERVE_COUNTER
 from loyalty.selectors import program_settings_get
+from loyalty.templatetags.money import money_format
 from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm
@@ -118,11 +120,15 @@ class PurchaseDetailView(PurchasePageMixin, TemplateView):
         purchase = self.purchase
         lines = list(purchase.lines.all())
         receipt = json.loads(purchase.response) if purchase.response else {}
+        returns = list(purchase.returns.select_related("recorded_by"))
+        # Returns by amount name no items: what is left is money, not only units.
+        returned = sum((r.amount for r in returns), Decimal("0.00"))
         return super().get_context_data(
             lines=lines,
             awards=receipt.get("awards", []),
-            returns=purchase.returns.select_related("recorded_by"),
-            returnable=any(line.returned_quantity < line.quantity for line in lines),
+            returns=returns,
+            returnable=returned < purchase.total
+            and any(line.returned_quantity < line.quantity for line in lines),
             **kwargs,
         )
 
@@ -156,12 +162,11 @@ class PurchaseReturnView(PurchasePageMixin, FormView):
             messages.success(
                 self.request,
                 _(
-                    "Return recorded: %(currency)s %(amount)s; %(reversed)s points reversed, "
+                    "Return recorded: %(amount)s; %(reversed)s points reversed, "
                     "%(refunded)s points refunded, %(clawback)s points owed as clawback."
                 )
                 % {
-                    "amount": receipt["amount"],
-                    "currency": program_settings_get().currency,
+                    "amount": money_format(receipt["amount"]),
                     "reversed": receipt["points_reversed"],
                     "refunded": receipt["points_refunded"],
                     "clawback": receipt["clawback"],

@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from loyalty.actors import Actor
+from loyalty.models import AuditEvent
 from loyalty.selectors import program_settings_get
 from members.models import PointsAccount
 from members.services import points_adjust
@@ -299,3 +300,71 @@ def test_a_return_by_amount_and_nothing_at_all(counter, shopper):
     assert "amount" in response.context["form"].errors
     response = counter.post(url, {"reference": "RET-3", "amount": "60.00"})
     assert response.status_code == 302 and balance_of(shopper) == 60
+
+
+# --- Audit and amounts -----------------------------------------------------------------------
+
+
+def test_a_sale_and_a_return_by_staff_are_audited_with_their_receipts(
+    counter, shopper, program, store_staff
+):
+    form = sale_form("R-900", total="100.00", store=str(program.main_store.pk))
+    counter.post(record_url(shopper), confirm_form(counter.post(record_url(shopper), form)))
+    purchase = Purchase.objects.get()
+    sold = AuditEvent.objects.get(action="purchase.record")
+    assert (sold.actor, sold.object_type, sold.object_id) == (
+        store_staff,
+        "purchases.purchase",
+        str(purchase.pk),
+    )
+    assert sold.after["reference"] == "R-900" and sold.after["points_earned"] == 100
+
+    counter.post(
+        reverse("staff:purchase_return", args=[purchase.pk]),
+        {"reference": "RET-9", "amount": "40.00"},
+    )
+    returned = AuditEvent.objects.get(action="purchase.return")
+    record = Return.objects.get()
+    assert (returned.actor, returned.object_type, returned.object_id) == (
+        store_staff,
+        "purchases.return",
+        str(record.pk),
+    )
+    assert returned.after["amount"] == "40.00" and returned.after["points_reversed"] == 40
+
+
+def test_a_till_sale_writes_no_audit_row(pos_api, shopper):
+    body = {
+        "reference": "T-1",
+        "member_id": shopper.public_id,
+        "items": [{"sku": "TEA", "quantity": 1, "unit_price": "10.00"}],
+    }
+    assert pos_api.post("/api/v1/purchases", body, format="json").status_code == 201
+    assert not AuditEvent.objects.filter(action__startswith="purchase.").exists()
+
+
+def test_the_counter_pages_show_amounts_with_the_currency_symbol_and_grouping(
+    counter, shopper, program
+):
+    form = sale_form("R-950", total="12345.60", store=str(program.main_store.pk))
+    preview = counter.post(record_url(shopper), form).content.decode()
+    assert "RM 12,345.60" in preview and "MYR" not in preview
+    counter.post(record_url(shopper), confirm_form(counter.post(record_url(shopper), form)))
+    purchase = Purchase.objects.get()
+    response = counter.post(
+        reverse("staff:purchase_return", args=[purchase.pk]),
+        {"reference": "RET-5", "amount": "1000.00"},
+    )
+    assert any(text.startswith("Return recorded: RM 1,000.00;") for text in messages_of(response))
+    detail = counter.get(reverse("staff:purchase_detail", args=[purchase.pk])).content.decode()
+    assert "RM 12,345.60" in detail and "RM 1,000.00" in detail
+
+
+def test_a_sale_given_back_in_full_by_amount_offers_no_more_returns(counter, shopper):
+    purchase = recorded_sale(shopper)
+    counter.post(
+        reverse("staff:purchase_return", args=[purchase.pk]),
+        {"reference": "RET-7", "amount": "120.00"},
+    )
+    response = counter.get(reverse("staff:purchase_detail", args=[purchase.pk]))
+    assert not response.context["returnable"]
