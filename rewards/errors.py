@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import Conflict, DomainError, NotFound
+from loyalty.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
 class RewardNotFound(NotFound):
@@ -28,6 +28,13 @@ class OutOfStock(RewardUnavailable):
     it: a till sees `reward_unavailable`, the sentence says why."""
 
     default_message = _("This reward is out of stock.")
+
+
+class StockChanged(ValidationFailed):
+    """A page's edit of the stock no longer fits the stock left: redemptions
+    (or another edit) changed it since the page was shown."""
+
+    default_message = _("The stock changed since you opened this page. Check it and save again.")
 
 
 class LimitReached(DomainError):

@@ -14,6 +14,7 @@ the gift card ledger's rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,7 @@ from rewards.errors import (
     OutOfStock,
     RedemptionNotCancellable,
     RewardUnavailable,
+    StockChanged,
     VoucherNotFound,
     VoucherNotUsable,
 )
@@ -132,21 +134,72 @@ def reward_create(*, actor: Actor, tiers: list[Tier] | None = None, **fields: An
     return reward
 
 
+@dataclass(frozen=True)
+class StockEdit:
+    """The stock a page showed (`seen`) and the one typed over it (`to`);
+    None is unlimited."""
+
+    seen: int | None
+    to: int | None
+
+
+def _stock_after(current: int | None, edit: StockEdit) -> int | None:
+    """The stock left once `edit` (a change) is applied to the `current`
+    (locked) one. Between two numbers, the difference typed is added to what
+    is left, so units redeemed since the page was shown stay taken. Switching
+    to or from unlimited is made only if nothing changed meanwhile.
+    Raises StockChanged."""
+    if edit.seen is not None and edit.to is not None and current is not None:
+        after = current + edit.to - edit.seen
+        if after < 0:
+            raise StockChanged(
+                fields={
+                    "stock": [
+                        _(
+                            "Only %(left)s are left now (members redeemed some since you opened "
+                            "this page), fewer than you are taking off. Check the stock and "
+                            "save again."
+                        )
+                        % {"left": current}
+                    ]
+                }
+            )
+        return after
+    if current != edit.seen:
+        raise StockChanged(fields={"stock": [str(StockChanged.default_message)]})
+    return edit.to
+
+
 @transaction.atomic
 def reward_update(
-    *, actor: Actor, reward: Reward, tiers: list[Tier] | None = None, **changes: Any
+    *,
+    actor: Actor,
+    reward: Reward,
+    tiers: list[Tier] | None = None,
+    stock_edit: StockEdit | None = None,
+    **changes: Any,
 ) -> Reward:
     """Change a reward; `tiers` None leaves the audience alone. Redemptions
-    already made keep what they got. Raises ValidationFailed."""
+    already made keep what they got. Only the fields named are written: the
+    stock, which redemptions change all the time, is untouched unless `stock`
+    (set as given, the API's explicit set) or `stock_edit` (a page's edit,
+    applied to the stock left now, see `_stock_after`) is given.
+    Raises ValidationFailed, StockChanged."""
     unknown = set(changes) - set(REWARD_FIELDS)
     if unknown:
         raise TypeError(f"unknown reward fields: {sorted(unknown)}")
+    if stock_edit is not None and "stock" in changes:
+        raise TypeError("give stock or stock_edit, not both")
     reward = locks.reward_lock(reward_id=reward.pk)
     before = _reward_picture(reward)
     for name, value in changes.items():
         setattr(reward, name, value)
+    written = list(changes)
+    if stock_edit is not None and stock_edit.seen != stock_edit.to:
+        reward.stock = _stock_after(reward.stock, stock_edit)
+        written.append("stock")
     _reward_check(reward)
-    reward.save()
+    reward.save(update_fields=[*written, "updated_at"])
     if tiers is not None:
         reward.tiers.set(tiers)
     audit_record(

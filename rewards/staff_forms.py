@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from members.models import Tier
 from rewards.models import GiftCardDesign, Reward, RewardCategory, RewardKind
+from rewards.services import StockEdit
 
 DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 COLOUR_INPUT = forms.TextInput(attrs={"type": "color"})
@@ -41,7 +42,12 @@ class RewardFilterForm(forms.Form):
 
 
 class RewardForm(forms.ModelForm):
-    """Every field of a reward but its position (set by moving it in the list)."""
+    """Every field of a reward but its position (set by moving it in the list).
+
+    Editing, the stock typed is not written as such: members redeem while the
+    page is open, so the form also carries the stock it showed (`stock_seen`)
+    and the service applies the difference to what is left (`stock_edit`).
+    """
 
     tiers = forms.ModelMultipleChoiceField(
         label=_("Tiers"),
@@ -96,11 +102,27 @@ class RewardForm(forms.ModelForm):
         )
         for name in ("available_from", "available_until"):
             self.fields[name].input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
+        if self.instance.pk is not None:
+            self.fields["stock"].help_text = _(
+                "Empty: unlimited. What you add or take off applies to the stock left when "
+                "you save, so units redeemed meanwhile stay taken."
+            )
+            self.fields["stock_seen"] = forms.IntegerField(
+                required=False, widget=forms.HiddenInput, initial=self.instance.stock
+            )
+
+    def stock_edit(self) -> StockEdit | None:
+        """Editing: the stock shown and the stock typed, for reward_update."""
+        if "stock_seen" not in self.fields:
+            return None
+        return StockEdit(seen=self.cleaned_data["stock_seen"], to=self.cleaned_data["stock"])
 
     def changes(self) -> dict[str, Any]:
-        """The cleaned values as the services take them: `tiers` apart, and the
-        picture only when one was uploaded (a file) or removed ("")."""
-        values = {name: value for name, value in self.cleaned_data.items() if name != "tiers"}
+        """The cleaned values as the services take them: `tiers` apart, the
+        stock apart when editing (see `stock_edit`), and the picture only when
+        one was uploaded (a file) or removed ("")."""
+        apart = {"tiers", "stock", "stock_seen"} if "stock_seen" in self.fields else {"tiers"}
+        values = {name: value for name, value in self.cleaned_data.items() if name not in apart}
         image = values.pop("image", None)
         if image is False:
             values["image"] = ""

@@ -18,6 +18,7 @@ from loyalty.actors import Actor
 from loyalty.errors import DomainError
 from loyalty.forms import form_errors_from
 from loyalty.roles import MANAGE_MARKETING, MANAGE_PROGRAM
+from rewards.errors import StockChanged
 from rewards.gift_cards import gift_card_design_create, gift_card_design_update
 from rewards.models import GiftCardDesign, RedemptionStatus, Reward, RewardCategory
 from rewards.selectors import reward_list
@@ -126,19 +127,35 @@ class RewardUpdateView(RewardPageMixin, FormView):
         return {**super().get_form_kwargs(), "instance": Reward.objects.get(pk=self.reward.pk)}
 
     def form_valid(self, form: RewardForm) -> HttpResponse:
+        stock_edit = form.stock_edit()
         try:
-            reward_update(
+            reward = reward_update(
                 actor=Actor.from_request(self.request),
                 reward=self.reward,
                 tiers=list(form.cleaned_data["tiers"]),
+                stock_edit=stock_edit,
                 **form.changes(),
             )
+        except StockChanged as error:
+            form_errors_from(form, error)
+            # Show the stock as it is now, so saving again starts from it.
+            form.data = form.data.copy()
+            current = Reward.objects.get(pk=self.reward.pk).stock
+            for name in ("stock", "stock_seen"):
+                form.data[form.add_prefix(name)] = "" if current is None else str(current)
+            return self.form_invalid(form)
         except DomainError as error:
             form_errors_from(form, error)
             return self.form_invalid(form)
         messages.success(
             self.request, _("Reward %(name)s saved.") % {"name": form.cleaned_data["name"]}
         )
+        if stock_edit is not None and reward.stock not in (None, stock_edit.to):
+            messages.info(
+                self.request,
+                _("The stock changed while you edited: %(left)s left now.")
+                % {"left": reward.stock},
+            )
         return redirect("staff:reward_list")
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from members.models import PointsAccount
 from rewards.models import Reward
+from rewards.services import redemption_create
 from tests.rewards.conftest import make_reward
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +104,25 @@ def test_redemption_errors_carry_the_codes_of_the_contract(pos_api, rich_shopper
         "/api/v1/members/M-NOPE/redemptions", {"reward": limited.pk}, format="json"
     )
     assert unknown.status_code == 404
+
+
+def test_a_patch_that_does_not_name_the_stock_never_writes_it(admin_api, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    redemption_create(member=rich_shopper, reward=reward, quantity=2, actor=Actor.system())
+    with CaptureQueriesContext(connection) as queries:
+        changed = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"name": "New"}, format="json")
+    assert changed.status_code == 200 and changed.json()["stock"] == 3
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "rewards_reward"')]
+    assert len(updates) == 1 and '"stock"' not in updates[0].split("WHERE")[0]
+
+
+def test_a_patch_naming_the_stock_sets_it_as_given(admin_api, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    redemption_create(member=rich_shopper, reward=reward, quantity=2, actor=Actor.system())
+    changed = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"stock": 10}, format="json")
+    assert changed.status_code == 200 and changed.json()["stock"] == 10
+    event = AuditEvent.objects.get(action="reward.update")
+    assert (event.before["stock"], event.after["stock"]) == (3, 10)
 
 
 def test_a_redemption_with_an_idempotency_key_is_made_once(pos_api, rich_shopper):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -226,6 +227,95 @@ def test_editing_with_bad_input_changes_nothing(marketing):
     reward.refresh_from_db()
     assert reward.name == "RM10 off"
     assert not AuditEvent.objects.filter(action="reward.update").exists()
+
+
+def edit_form(reward: Reward, **overrides) -> dict:
+    """The edit page's form as the browser sends it, with the stock it showed."""
+    data = reward_form(
+        name=reward.name,
+        kind=reward.kind,
+        value=str(reward.value),
+        sku=reward.sku,
+        points_cost=str(reward.points_cost),
+        stock="" if reward.stock is None else str(reward.stock),
+        stock_seen="" if reward.stock is None else str(reward.stock),
+    )
+    data.update(overrides)
+    return data
+
+
+def test_the_edit_page_carries_the_stock_it_showed(marketing):
+    reward = make_reward(stock=5)
+    form = marketing.get(reverse("staff:reward_update", args=[reward.pk])).context["form"]
+    assert form["stock_seen"].value() == 5 and form["stock_seen"].is_hidden
+
+
+def test_saving_a_stale_edit_page_does_not_put_redeemed_stock_back(marketing, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    page = edit_form(reward, name="RM10 off, renamed")  # opened at stock 5
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=reward, quantity=2)
+
+    response = marketing.post(reverse("staff:reward_update", args=[reward.pk]), page)
+    assert response.status_code == 302, response.context["form"].errors
+    reward.refresh_from_db()
+    assert (reward.name, reward.stock) == ("RM10 off, renamed", 3)
+    assert "3 left now" in " ".join(str(m) for m in get_messages(response.wsgi_request))
+
+
+def test_units_added_on_a_stale_page_are_added_to_what_is_left(marketing, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    page = edit_form(reward, stock="15")  # +10 typed over the 5 shown
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=reward, quantity=2)
+
+    response = marketing.post(reverse("staff:reward_update", args=[reward.pk]), page)
+    assert response.status_code == 302, response.context["form"].errors
+    reward.refresh_from_db()
+    assert reward.stock == 13
+    event = AuditEvent.objects.get(action="reward.update")
+    assert (event.before["stock"], event.after["stock"]) == (3, 13)
+
+
+def test_taking_off_more_than_is_left_now_is_refused_and_shows_the_stock_now(
+    marketing, rich_shopper
+):
+    reward = make_reward(stock=5, points_cost=100)
+    page = edit_form(reward, stock="1", name="Renamed")  # -4 typed over the 5 shown
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=reward, quantity=3)
+
+    response = marketing.post(reverse("staff:reward_update", args=[reward.pk]), page)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert "Only 2 are left now" in form.errors["stock"][0]
+    # The page now shows the stock left, so saving it again starts from there.
+    assert (form["stock"].value(), form["stock_seen"].value()) == ("2", "2")
+    reward.refresh_from_db()
+    assert (reward.name, reward.stock) == ("RM10 off", 2)
+    assert not AuditEvent.objects.filter(action="reward.update").exists()
+
+
+def test_a_stale_page_cannot_make_a_limited_stock_unlimited_or_back(marketing, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    url = reverse("staff:reward_update", args=[reward.pk])
+    page = edit_form(reward, stock="")  # unlimited typed over the 5 shown
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=reward)
+    refused = marketing.post(url, page)
+    assert "stock changed" in refused.context["form"].errors["stock"][0]
+    assert Reward.objects.get(pk=reward.pk).stock == 4
+
+    fresh = edit_form(Reward.objects.get(pk=reward.pk), stock="")
+    assert marketing.post(url, fresh).status_code == 302
+    assert Reward.objects.get(pk=reward.pk).stock is None
+
+
+def test_an_edit_page_that_left_the_stock_alone_never_writes_it(marketing, rich_shopper):
+    reward = make_reward(stock=5, points_cost=100)
+    page = edit_form(reward, points_cost="200")
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=reward, quantity=2)
+    with CaptureQueriesContext(connection) as queries:
+        marketing.post(reverse("staff:reward_update", args=[reward.pk]), page)
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "rewards_reward"')]
+    assert len(updates) == 1 and '"stock"' not in updates[0].split("WHERE")[0]
+    assert Reward.objects.get(pk=reward.pk).stock == 3
 
 
 def test_archiving_asks_first_then_takes_the_reward_out_of_the_catalogue(marketing):
