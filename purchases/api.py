@@ -26,6 +26,7 @@ from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
 from purchases.services import GiftCardInput, LineInput, SaleInput, purchase_record, sale_preview
 from rewards.codes import normalise_code
+from rewards.throttling import SaleCodeLookupApi
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -151,7 +152,7 @@ class ReceiptSerializer(serializers.Serializer):
     gift_cards = serializers.ListField(child=serializers.DictField())
 
 
-class PurchaseListApi(APIView):
+class PurchaseListApi(SaleCodeLookupApi):
     @extend_schema(request=SaleSerializer, responses={201: ReceiptSerializer})
     @idempotent
     def post(self, request: Request) -> Response:
@@ -161,7 +162,7 @@ class PurchaseListApi(APIView):
         return Response(recorded.receipt, status=status.HTTP_201_CREATED, headers=headers)
 
 
-class PurchasePreviewApi(APIView):
+class PurchasePreviewApi(SaleCodeLookupApi):
     @extend_schema(request=SaleSerializer, responses=ReceiptSerializer)
     @idempotent
     def post(self, request: Request) -> Response:

@@ -18,7 +18,6 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
-from loyalty.api.throttling import ApiKeyRateThrottle
 from members.models import Member, PointsAccount, Tier
 from members.selectors import member_get
 from rewards.gift_cards import gift_card_charge, gift_card_issue
@@ -38,7 +37,7 @@ from rewards.services import (
     reward_update,
     voucher_use,
 )
-from rewards.throttling import CodeLookupThrottle
+from rewards.throttling import CodeLookupApi
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -268,20 +267,14 @@ class RedemptionCancelApi(APIView):
 
 # --- Vouchers -------------------------------------------------------------------------------
 
-CODE_THROTTLES = [ApiKeyRateThrottle, CodeLookupThrottle]
 
-
-class VoucherDetailApi(APIView):
-    throttle_classes = CODE_THROTTLES
-
+class VoucherDetailApi(CodeLookupApi):
     @extend_schema(responses=VoucherSerializer)
     def get(self, request: Request, code: str) -> Response:
         return Response(VoucherSerializer(voucher_get(code=code)).data)
 
 
-class VoucherUseApi(APIView):
-    throttle_classes = CODE_THROTTLES
-
+class VoucherUseApi(CodeLookupApi):
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "VoucherUseInput"
@@ -356,17 +349,13 @@ class GiftCardListApi(APIView):
         return Response(GiftCardSerializer(card).data, status=status.HTTP_201_CREATED)
 
 
-class GiftCardDetailApi(APIView):
-    throttle_classes = CODE_THROTTLES
-
+class GiftCardDetailApi(CodeLookupApi):
     @extend_schema(responses=GiftCardSerializer)
     def get(self, request: Request, code: str) -> Response:
         return Response(GiftCardSerializer(gift_card_get(code=code)).data)
 
 
-class GiftCardChargeApi(APIView):
-    throttle_classes = CODE_THROTTLES
-
+class GiftCardChargeApi(CodeLookupApi):
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "GiftCardChargeInput"

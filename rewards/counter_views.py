@@ -8,7 +8,8 @@ page, never a link a prefetcher could follow.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -23,18 +24,35 @@ from django.views.decorators.cache import never_cache
 
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
-from loyalty.errors import DomainError
+from loyalty.errors import DomainError, NotFound
 from loyalty.forms import form_errors_from
 from loyalty.roles import SERVE_COUNTER
 from loyalty.selectors import program_settings_get
-from rewards.errors import GiftCardNotFound, VoucherNotFound
+from rewards.errors import CodeLookupsExceeded
 from rewards.forms import CodeForm, GiftCardSellForm, VoucherUseForm
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, Voucher
 from rewards.selectors import gift_card_get, voucher_get, voucher_status
 from rewards.services import voucher_use
+from rewards.throttling import CodeLookupThrottle
 
 HISTORY_LIMIT = 50
+Found = TypeVar("Found")
+
+
+def _look_up(request: HttpRequest, find: Callable[..., Found], code: str) -> Found:
+    """`find(code=code)`, counted against guessing with the API's own counters
+    (per user and per address, rewards.throttling). Raises CodeLookupsExceeded
+    once too many unknown codes were tried, and what `find` raises (an
+    unknown code is counted)."""
+    throttle = CodeLookupThrottle()
+    if not throttle.allow_request(request, None):
+        raise CodeLookupsExceeded()
+    try:
+        return find(code=code)
+    except NotFound:
+        throttle.failures_record(request)
+        raise
 
 
 def _voucher_url(code: str) -> str:
@@ -54,17 +72,23 @@ class CounterVoucherView(StaffRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         context: dict[str, Any] = {}
+        status = 200
         if "code" in request.GET:
             form = CodeForm(request.GET)
             if form.is_valid():
                 try:
-                    context.update(_voucher_context(voucher_get(code=form.cleaned_data["code"])))
-                except VoucherNotFound as error:
+                    voucher = _look_up(request, voucher_get, form.cleaned_data["code"])
+                except CodeLookupsExceeded as error:
                     form.add_error("code", error.message)
+                    status = error.status
+                except NotFound as error:
+                    form.add_error("code", error.message)
+                else:
+                    context.update(_voucher_context(voucher))
         else:
             form = CodeForm()
         context["form"] = form
-        return render(request, self.template_name, context)
+        return render(request, self.template_name, context, status=status)
 
 
 class CounterVoucherUseView(StaffRequiredMixin, View):
@@ -75,8 +99,8 @@ class CounterVoucherUseView(StaffRequiredMixin, View):
 
     def _voucher(self, code: str) -> Voucher | None:
         try:
-            return voucher_get(code=code)
-        except VoucherNotFound as error:
+            return _look_up(self.request, voucher_get, code)
+        except DomainError as error:
             messages.error(self.request, error.message)
             return None
 
@@ -121,12 +145,16 @@ class CounterGiftCardView(StaffRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         context: dict[str, Any] = {}
+        status = 200
         if "code" in request.GET:
             form = CodeForm(request.GET)
             if form.is_valid():
                 try:
-                    card = gift_card_get(code=form.cleaned_data["code"])
-                except GiftCardNotFound as error:
+                    card = _look_up(request, gift_card_get, form.cleaned_data["code"])
+                except CodeLookupsExceeded as error:
+                    form.add_error("code", error.message)
+                    status = error.status
+                except NotFound as error:
                     form.add_error("code", error.message)
                 else:
                     context.update(
@@ -138,7 +166,7 @@ class CounterGiftCardView(StaffRequiredMixin, View):
         else:
             form = CodeForm()
         context["form"] = form
-        return render(request, self.template_name, context)
+        return render(request, self.template_name, context, status=status)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -95,3 +95,15 @@ class GiftCardInsufficientBalance(DomainError):
 class DuplicateChargeReference(Conflict):
     code = "duplicate_reference"
     default_message = _("This gift card already has a different charge under this reference.")
+
+
+class CodeLookupsExceeded(DomainError):
+    """Too many unknown codes were tried from this key, user or address
+    (rewards.throttling); the API answers DRF's own 429 `rate_limited`, the
+    counter's pages show this sentence."""
+
+    code = "rate_limited"
+    status = 429
+    default_message = _(
+        "Too many unknown codes were tried from here. Wait a minute, then try again."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from django.db.models import Q, QuerySet, Sum
@@ -87,6 +88,13 @@ def gift_card_get(*, code: str) -> GiftCard:
     if card is None:
         raise GiftCardNotFound()
     return card
+
+
+def codes_unknown_count(*, voucher_codes: Collection[str], gift_card_codes: Collection[str]) -> int:
+    """How many of the (normalised) codes match no voucher, and no gift card."""
+    known_vouchers = Voucher.objects.filter(code__in=list(voucher_codes)).count()
+    known_cards = GiftCard.objects.filter(code__in=list(gift_card_codes)).count()
+    return len(voucher_codes) - known_vouchers + len(gift_card_codes) - known_cards
 
 
 def donation_totals() -> dict[str, int]:

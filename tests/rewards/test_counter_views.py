@@ -11,9 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loyalty.actors import Actor
+from loyalty.models import ApiScope
 from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, Voucher, VoucherStatus
 from rewards.services import redemption_create
+from tests.conftest import api_client_for
 from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +109,55 @@ def test_selling_refuses_a_bad_amount_or_unknown_member(counter):
     refused = counter.post(url, {"amount": "10.00", "member": "NOBODY"})
     assert refused.status_code == 400 and "No member has this number" in refused.content.decode()
     assert not GiftCard.objects.exists()
+
+
+LIMIT = "3/min"
+
+
+@pytest.fixture
+def three_failures_a_minute(settings) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "code_lookup": LIMIT,
+        },
+    }
+
+
+def test_past_three_unknown_codes_the_desk_refuses_look_ups_with_a_friendly_error(
+    counter, voucher, three_failures_a_minute
+):
+    lookup = reverse("staff:counter_voucher")
+    for code in ("7KQ4-M2XH-9TPA", "7KQ4-M2XH-9TPB"):
+        answer = counter.get(lookup, {"code": code})
+        assert answer.status_code == 200 and "No such voucher." in answer.content.decode()
+    # Known codes count nothing.
+    assert voucher.code in counter.get(lookup, {"code": voucher.code}).content.decode()
+    card = counter.get(reverse("staff:counter_gift_card"), {"code": "7KQ4-M2XH-9TPA-7KQ4"})
+    assert "No such gift card." in card.content.decode()
+
+    refused = counter.get(lookup, {"code": voucher.code})
+    assert refused.status_code == 429
+    assert "Too many unknown codes" in refused.context["form"].errors["code"][0]
+    assert "Ready to use" not in refused.content.decode()
+    card = counter.get(reverse("staff:counter_gift_card"), {"code": "7KQ4-M2XH-9TPA-7KQ4"})
+    assert card.status_code == 429 and "Too many unknown codes" in card.content.decode()
+
+    use = counter.post(reverse("staff:counter_voucher_use", args=[voucher.code]), follow=True)
+    assert any("Too many unknown codes" in m for m in _messages(use))
+    voucher.refresh_from_db()
+    assert voucher.status == VoucherStatus.ISSUED
+
+
+def test_the_desk_and_the_api_share_the_counters_of_an_address(
+    counter, voucher, three_failures_a_minute
+):
+    api = api_client_for(ApiScope.POS)
+    for _ in range(3):
+        assert api.get("/api/v1/vouchers/7KQ4-M2XH-9TPA").status_code == 404
+    refused = counter.get(reverse("staff:counter_voucher"), {"code": voucher.code})
+    assert refused.status_code == 429
 
 
 def test_only_counter_staff_reach_the_desk(client, member):
