@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from rewards.codes import normalise_code
 from rewards.errors import GiftCardNotFound, RedemptionNotFound, RewardNotFound, VoucherNotFound
@@ -97,14 +98,22 @@ def codes_unknown_count(*, voucher_codes: Collection[str], gift_card_codes: Coll
     return len(voucher_codes) - known_vouchers + len(gift_card_codes) - known_cards
 
 
-def donation_totals() -> dict[str, int]:
-    """Points given to each cause by redemptions not cancelled, by cause name."""
+@dataclass(frozen=True)
+class CauseTotal:
+    cause: str
+    points: int
+    donors: int
+
+
+def donation_totals() -> list[CauseTotal]:
+    """Points given to each cause by redemptions not cancelled, and by how
+    many members, in the causes' alphabetical order."""
     rows = (
         Redemption.objects.filter(
             reward__kind=RewardKind.DONATION, status=RedemptionStatus.COMPLETED
         )
         .values("cause")
-        .annotate(points=Sum("points"))
+        .annotate(points=Sum("points"), donors=Count("member", distinct=True))
         .order_by("cause")
     )
-    return {row["cause"]: row["points"] for row in rows}
+    return [CauseTotal(row["cause"], row["points"], row["donors"]) for row in rows]

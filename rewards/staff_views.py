@@ -7,7 +7,8 @@ from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from loyalty.roles import MANAGE_MARKETING, MANAGE_PROGRAM
 from rewards.errors import StockChanged
 from rewards.gift_cards import gift_card_design_create, gift_card_design_update
 from rewards.models import GiftCardDesign, RedemptionStatus, Reward, RewardCategory
-from rewards.selectors import reward_list
+from rewards.selectors import donation_totals, reward_list
 from rewards.services import (
     reward_archive,
     reward_category_create,
@@ -38,8 +39,8 @@ from rewards.staff_forms import (
 
 
 class RewardListView(StaffRequiredMixin, ListView):
-    """The catalogue with its redemption counts (counted in the same query)
-    and filters; rewards not archived can be moved up and down."""
+    """The catalogue with the units redeemed of each (counted in the same
+    query) and filters; rewards not archived can be moved up and down."""
 
     permission_required = MANAGE_MARKETING
     template_name = "staff/rewards/reward_list.html"
@@ -54,12 +55,18 @@ class RewardListView(StaffRequiredMixin, ListView):
     def get_queryset(self) -> QuerySet[Reward]:
         values = getattr(self.filters, "cleaned_data", {})
         status = values.get("status") or ""
+        # Units, not redemptions: one redemption of 3 took 3 off the stock,
+        # and a cancelled one put its units back, so it counts none.
         # order_by again: Meta.ordering does not apply to a query with GROUP BY.
         rewards = (
             reward_list(include_archived=True)
             .annotate(
-                redemption_count=Count(
-                    "redemptions", filter=Q(redemptions__status=RedemptionStatus.COMPLETED)
+                redeemed_units=Coalesce(
+                    Sum(
+                        "redemptions__quantity",
+                        filter=Q(redemptions__status=RedemptionStatus.COMPLETED),
+                    ),
+                    0,
                 )
             )
             .order_by("position", "id")
@@ -82,6 +89,17 @@ class RewardListView(StaffRequiredMixin, ListView):
         return super().get_context_data(
             filters=self.filters, filtered=bool(self.request.GET), **kwargs
         )
+
+
+class DonationTotalsView(StaffRequiredMixin, TemplateView):
+    """The points members gave to each cause, and how many gave, counting
+    redemptions not cancelled."""
+
+    permission_required = MANAGE_MARKETING
+    template_name = "staff/rewards/donation_list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(causes=donation_totals(), **kwargs)
 
 
 class RewardPageMixin(StaffRequiredMixin):

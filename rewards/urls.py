@@ -34,6 +34,7 @@ staff_urlpatterns: list = [
         staff_views.RewardCategoryListView.as_view(),
         name="reward_category_list",
     ),
+    path("rewards/donations/", staff_views.DonationTotalsView.as_view(), name="reward_donations"),
     path("rewards/<int:reward_id>/", staff_views.RewardUpdateView.as_view(), name="reward_update"),
     path(
         "rewards/<int:reward_id>/preview/",

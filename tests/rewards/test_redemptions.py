@@ -24,7 +24,7 @@ from rewards.models import (
     Voucher,
     VoucherStatus,
 )
-from rewards.selectors import donation_totals
+from rewards.selectors import CauseTotal, donation_totals
 from rewards.services import (
     redemption_cancel,
     redemption_create,
@@ -182,7 +182,10 @@ def test_donations_issue_nothing_and_are_tallied_per_cause(rich_shopper):
     redemption_cancel(redemption=cancelled, actor=SYSTEM)
 
     assert not Voucher.objects.exists()
-    assert donation_totals() == {"Flood relief": 300, "School meals": 100}
+    assert donation_totals() == [
+        CauseTotal(cause="Flood relief", points=300, donors=1),
+        CauseTotal(cause="School meals", points=100, donors=1),
+    ]
 
 
 def test_cancelling_refunds_the_points_restocks_and_cancels_the_vouchers(rich_shopper):

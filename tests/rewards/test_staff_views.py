@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -11,9 +13,14 @@ from django.urls import reverse
 
 from loyalty.actors import Actor
 from loyalty.models import AuditEvent
-from rewards.models import GiftCardDesign, Redemption, Reward, RewardCategory, RewardKind
-from rewards.services import redemption_create, reward_archive, reward_category_create
-from tests.rewards.conftest import make_reward
+from rewards.models import GiftCardDesign, Reward, RewardCategory, RewardKind
+from rewards.services import (
+    redemption_cancel,
+    redemption_create,
+    reward_archive,
+    reward_category_create,
+)
+from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +75,7 @@ def marketing_pages(reward: Reward) -> list[str]:
         reverse("staff:reward_preview", args=[reward.pk]),
         reverse("staff:reward_archive", args=[reward.pk]),
         reverse("staff:reward_category_list"),
+        reverse("staff:reward_donations"),
     ]
 
 
@@ -318,6 +326,26 @@ def test_an_edit_page_that_left_the_stock_alone_never_writes_it(marketing, rich_
     assert Reward.objects.get(pk=reward.pk).stock == 3
 
 
+def test_donations_by_cause_show_points_and_donors(marketing, rich_shopper, member):
+    fund(member, 1000)
+    flood = make_reward(kind=RewardKind.DONATION, value=None, cause="Flood relief", points_cost=100)
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=flood, quantity=3)
+    redemption_create(actor=Actor.system(), member=member, reward=flood)
+    assert (
+        reverse("staff:reward_donations")
+        in marketing.get(reverse("staff:reward_list")).content.decode()
+    )
+
+    response = marketing.get(reverse("staff:reward_donations"))
+    assert response.status_code == 200
+    row = re.search(r"<td>Flood relief</td>(.*?)</tr>", response.content.decode(), re.S)
+    assert re.findall(r'<td class="num">(\d+)</td>', row.group(1)) == ["400", "2"]
+
+
+def test_the_donations_page_without_donations_says_so(marketing):
+    assert b"No donations yet" in marketing.get(reverse("staff:reward_donations")).content
+
+
 def test_archiving_asks_first_then_takes_the_reward_out_of_the_catalogue(marketing):
     reward = make_reward()
     url = reverse("staff:reward_archive", args=[reward.pk])
@@ -359,16 +387,19 @@ def test_an_archived_reward_cannot_be_moved(marketing):
     assert not AuditEvent.objects.filter(action="reward.move").exists()
 
 
-def test_the_list_counts_completed_redemptions_in_one_query(marketing, rich_shopper):
-    popular = make_reward(name="Popular", points_cost=100)
+def test_the_list_counts_units_of_completed_redemptions_in_one_query(marketing, rich_shopper):
+    popular = make_reward(name="Popular", points_cost=100, stock=10)
     make_reward(name="Quiet", points_cost=100)
-    for _ in range(3):
-        redemption_create(actor=Actor.system(), member=rich_shopper, reward=popular)
-    Redemption.objects.filter(pk=Redemption.objects.first().pk).update(status="cancelled")
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=popular, quantity=3)
+    redemption_create(actor=Actor.system(), member=rich_shopper, reward=popular)
+    cancelled = redemption_create(actor=Actor.system(), member=rich_shopper, reward=popular)
+    redemption_cancel(redemption=cancelled, actor=Actor.system())
     with CaptureQueriesContext(connection) as queries:
         response = marketing.get(reverse("staff:reward_list"))
-    counts = {r.name: r.redemption_count for r in response.context["rewards"]}
-    assert counts == {"Popular": 2, "Quiet": 0}
+    counts = {r.name: r.redeemed_units for r in response.context["rewards"]}
+    # A redemption of 3 counts 3 units; with the 6 left they make the stock of 10.
+    assert counts == {"Popular": 4, "Quiet": 0}
+    assert Reward.objects.get(pk=popular.pk).stock == 6
     # The counts come with the rewards (a join), not from a query per row.
     redemption_queries = [q for q in queries if '"rewards_redemption"' in q["sql"]]
     assert len(redemption_queries) == 1
