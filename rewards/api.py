@@ -24,6 +24,7 @@ from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, GiftCardDesign, Redemption, Reward, RewardCategory, Voucher
 from rewards.selectors import (
     gift_card_get,
+    gift_card_status,
     redemption_get,
     reward_get,
     reward_list,
@@ -314,7 +315,7 @@ class GiftCardSerializer(serializers.Serializer):
             "code": card.code,
             "initial_amount": card.initial_amount,
             "balance": card.balance,
-            "status": card.status,
+            "status": gift_card_status(card=card, now=timezone.now()),
             "member_id": card.member.public_id if card.member_id else None,
             "design": card.design_id,
             "expires_at": card.expires_at,

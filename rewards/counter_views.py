@@ -189,6 +189,7 @@ class CounterGiftCardSellView(StaffRequiredMixin, View):
                     actor=Actor.from_request(request),
                     amount=form.cleaned_data["amount"],
                     member=form.cleaned_data["member"],
+                    design=form.cleaned_data["design"],
                 )
             except DomainError as error:
                 form_errors_from(form, error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +12,7 @@ from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
 from rewards.codes import normalise_code
+from rewards.models import GiftCardDesign
 
 
 class CodeForm(forms.Form):
@@ -54,6 +56,21 @@ class GiftCardSellForm(forms.Form):
         required=False,
         help_text=_("The member's number or card number, to link the card to them."),
     )
+    design = forms.ModelChoiceField(
+        label=_("Design"),
+        queryset=GiftCardDesign.objects.none(),
+        required=False,
+        empty_label=_("Plain card"),
+        help_text=_("How the card looks in the member's portal."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Active designs only; the first in the designs' own order is the
+        # default, as it is the one listed first to managers.
+        designs = GiftCardDesign.objects.filter(active=True).order_by("position", "id")
+        self.fields["design"].queryset = designs
+        self.fields["design"].initial = designs.first()
 
     def clean_member(self) -> Member | None:
         text = self.cleaned_data["member"].strip()

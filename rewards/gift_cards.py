@@ -137,7 +137,11 @@ def gift_card_issue(
         actor=actor,
         action="gift_card.issue",
         obj=card,
-        after={"amount": str(amount), "member": member.public_id if member else None},
+        after={
+            "amount": str(amount),
+            "member": member.public_id if member else None,
+            "design": design.pk if design else None,
+        },
     )
     return card
 

@@ -12,6 +12,7 @@ from rewards.codes import normalise_code
 from rewards.errors import GiftCardNotFound, RedemptionNotFound, RewardNotFound, VoucherNotFound
 from rewards.models import (
     GiftCard,
+    GiftCardStatus,
     Redemption,
     RedemptionStatus,
     Reward,
@@ -89,6 +90,14 @@ def gift_card_get(*, code: str) -> GiftCard:
     if card is None:
         raise GiftCardNotFound()
     return card
+
+
+def gift_card_status(*, card: GiftCard, now: datetime) -> str:
+    """The status a till should see: an active card past its expiry is
+    `expired` (the model keeps `active`: nothing marks cards expired)."""
+    if card.status == GiftCardStatus.ACTIVE and not card.is_usable(now):
+        return "expired"
+    return card.status
 
 
 def codes_unknown_count(*, voucher_codes: Collection[str], gift_card_codes: Collection[str]) -> int:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from members.models import PointsAccount
-from rewards.models import Reward
+from rewards.gift_cards import gift_card_issue
+from rewards.models import GiftCard, Reward
 from rewards.services import redemption_create
 from tests.rewards.conftest import make_reward
 
@@ -106,6 +111,19 @@ def test_redemption_errors_carry_the_codes_of_the_contract(pos_api, rich_shopper
     assert unknown.status_code == 404
 
 
+@pytest.mark.parametrize("window", ["before", "after"])
+def test_a_reward_outside_its_window_is_422_reward_unavailable(pos_api, rich_shopper, window):
+    now = timezone.now()
+    if window == "before":
+        reward = make_reward(available_from=now + timedelta(days=1))
+    else:
+        reward = make_reward(available_until=now - timedelta(days=1))
+    refused = redeem(pos_api, rich_shopper, reward)
+    assert (refused.status_code, refused.json()["code"]) == (422, "reward_unavailable")
+    assert PointsAccount.objects.get(member=rich_shopper).balance == 2000
+    assert not reward.redemptions.exists()
+
+
 def test_a_patch_that_does_not_name_the_stock_never_writes_it(admin_api, rich_shopper):
     reward = make_reward(stock=5, points_cost=100)
     redemption_create(member=rich_shopper, reward=reward, quantity=2, actor=Actor.system())
@@ -123,6 +141,14 @@ def test_a_patch_naming_the_stock_sets_it_as_given(admin_api, rich_shopper):
     assert changed.status_code == 200 and changed.json()["stock"] == 10
     event = AuditEvent.objects.get(action="reward.update")
     assert (event.before["stock"], event.after["stock"]) == (3, 10)
+
+
+def test_a_gift_card_past_its_expiry_reads_expired_and_a_void_one_void(pos_api):
+    card = gift_card_issue(actor=Actor.system(), amount=Decimal("20.00"))
+    GiftCard.objects.filter(pk=card.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert pos_api.get(f"/api/v1/gift-cards/{card.code}").json()["status"] == "expired"
+    GiftCard.objects.filter(pk=card.pk).update(status="void")
+    assert pos_api.get(f"/api/v1/gift-cards/{card.code}").json()["status"] == "void"
 
 
 def test_a_redemption_with_an_idempotency_key_is_made_once(pos_api, rich_shopper):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from loyalty.models import ApiScope
 from rewards.gift_cards import gift_card_charge, gift_card_issue
-from rewards.models import GiftCard, Voucher, VoucherStatus
+from rewards.models import GiftCard, GiftCardDesign, Voucher, VoucherStatus
 from rewards.services import redemption_create
 from tests.conftest import api_client_for
 from tests.rewards.conftest import fund, make_reward
@@ -109,6 +109,38 @@ def test_selling_refuses_a_bad_amount_or_unknown_member(counter):
     refused = counter.post(url, {"amount": "10.00", "member": "NOBODY"})
     assert refused.status_code == 400 and "No member has this number" in refused.content.decode()
     assert not GiftCard.objects.exists()
+
+
+def test_a_card_sold_with_a_design_wears_it_in_the_portal(counter, client, member):
+    GiftCardDesign.objects.create(name="Old", active=False)
+    plain = GiftCardDesign.objects.create(name="Plain", position=1)
+    raya = GiftCardDesign.objects.create(
+        name="Raya", merchant_name="Kedai Raya", background_color="#123456", position=2
+    )
+    url = reverse("staff:counter_gift_card_sell")
+    field = counter.get(url).context["form"]["design"]
+    # Active designs only, the first of them chosen unless the seller picks another.
+    assert [d.name for d in field.field.queryset] == ["Plain", "Raya"]
+    assert field.value() == plain.pk
+
+    response = counter.post(
+        url, {"amount": "30.00", "member": member.card_number, "design": raya.pk}
+    )
+    assert response.status_code == 200
+    card = GiftCard.objects.get()
+    assert card.design == raya
+
+    client.force_login(member.user)
+    portal = client.get(reverse("portal:gift_cards")).content.decode()
+    assert "Kedai Raya" in portal and "--gift-bg: #123456" in portal
+
+
+def test_a_card_may_be_sold_plain_and_a_hidden_design_is_refused(counter):
+    hidden = GiftCardDesign.objects.create(name="Old", active=False)
+    url = reverse("staff:counter_gift_card_sell")
+    assert counter.post(url, {"amount": "30.00", "design": hidden.pk}).status_code == 400
+    assert counter.post(url, {"amount": "30.00", "design": ""}).status_code == 200
+    assert GiftCard.objects.get().design is None
 
 
 LIMIT = "3/min"
