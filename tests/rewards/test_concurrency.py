@@ -11,8 +11,8 @@ from members.checks import ledger_problems
 from members.models import PointsEntry
 from rewards.errors import GiftCardInsufficientBalance, OutOfStock, VoucherNotUsable
 from rewards.gift_cards import gift_card_charge, gift_card_issue
-from rewards.models import GiftCard, Redemption, Voucher
-from rewards.services import redemption_create, voucher_use
+from rewards.models import GiftCard, Redemption, Reward, Voucher
+from rewards.services import StockEdit, redemption_create, reward_update, voucher_use
 from tests.factories import MemberFactory
 from tests.members.test_ledger_concurrency import run_at_once
 from tests.rewards.conftest import fund, make_reward
@@ -53,6 +53,29 @@ def test_one_member_redeeming_20_times_at_once_pays_for_exactly_the_stock(progra
     reward.refresh_from_db()
     assert reward.stock == 0
     assert PointsEntry.objects.filter(member=member, kind="redeem").count() == 5
+    assert ledger_problems() == []
+
+
+def test_a_marketer_adding_10_units_while_8_members_redeem_loses_no_unit(program):
+    members = [MemberFactory(user=None, email=f"restock{i}@example.com") for i in range(8)]
+    for member in members:
+        fund(member, 1000)
+    reward = make_reward(stock=5, points_cost=100)
+
+    def act(i: int) -> object:
+        if i == 8:  # the edit page showed 5; the marketer typed 15
+            return reward_update(actor=SYSTEM, reward=reward, stock_edit=StockEdit(seen=5, to=15))
+        return redemption_create(member=members[i], reward=reward, actor=SYSTEM)
+
+    results = run_at_once(9, act)
+
+    assert isinstance(results[8], Reward)
+    assert all(isinstance(r, Redemption | OutOfStock) for r in results[:8])
+    redeemed = Redemption.objects.filter(reward=reward).count()
+    assert redeemed == sum(isinstance(r, Redemption) for r in results) >= 5
+    reward.refresh_from_db()
+    # Every unit given stays taken, and the 10 added are all there.
+    assert reward.stock == 5 + 10 - redeemed
     assert ledger_problems() == []
 
 
