@@ -1,12 +1,18 @@
-"""Property test: random sequences of purchases, returns, payments with points,
-adjustments, releases and expiries keep every ledger invariant after every step."""
+"""Property test: random sequences of purchases (some backdated, some beyond
+the expiry), replayed receipts, returns by items on any line or by amount
+(replayed too), payments with points, keyed bonuses posted again, adjustments,
+releases and expiries keep every ledger invariant after every step."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from io import StringIO
+from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db.models import Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -14,20 +20,20 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
 
 from loyalty.actors import Actor
-from loyalty.errors import DomainError
+from loyalty.errors import DomainError, ValidationFailed
 from loyalty.services import program_settings_update
 from members import ledger
-from members.checks import ledger_problems
 from members.errors import InsufficientPoints
 from members.ledger import Source
-from members.models import PointsAccount
+from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 from members.services import points_adjust, points_pay
-from purchases.models import Purchase
+from purchases.models import Purchase, PurchaseLine, Return
 from purchases.returns import ReturnItem, purchase_return
 from purchases.services import LineInput, SaleInput, purchase_record
 from tests.factories import MemberFactory, StoreFactory
@@ -53,46 +59,121 @@ class LedgerMachine(RuleBasedStateMachine):
         self.member = MemberFactory(user=None, email=f"prop{LedgerMachine.counter}@example.com")
         self.now = timezone.now() - timedelta(days=400)
         self.receipts = 0
+        self.sales: list[SaleInput] = []
+        self.returns: list[dict[str, Any]] = []
+        self.keys_posted: set[str] = set()
+
+    def account(self) -> PointsAccount:
+        return PointsAccount.objects.get(member=self.member)
 
     def balance(self) -> int:
-        return PointsAccount.objects.get(member=self.member).balance
+        return self.account().balance
 
-    @rule(price=money, quantity=st.integers(1, 3), pay_share=st.sampled_from([0, 0, 0.5, 1.2]))
-    def purchase(self, price: Decimal, quantity: int, pay_share: float) -> None:
+    def writes(self) -> tuple[int, int, int, int]:
+        """What a refused or replayed operation must leave as it was."""
+        account = self.account()
+        return (
+            PointsEntry.objects.filter(member=self.member).count(),
+            Return.objects.filter(purchase__member=self.member).count(),
+            account.balance,
+            account.pending,
+        )
+
+    @rule(
+        prices=st.lists(money, min_size=1, max_size=3),
+        quantity=st.integers(1, 3),
+        pay_share=st.sampled_from([0, 0, 0.5, 1.2]),
+        days_back=st.sampled_from([0, 0, 0, 2, 30, 90, 400]),
+    )
+    def purchase(
+        self, prices: list[Decimal], quantity: int, pay_share: float, days_back: int
+    ) -> None:
+        """Some sales reach us late: a till that was offline, even past the expiry."""
         self.receipts += 1
-        pay = int(self.balance() * pay_share)
         sale = SaleInput(
             store=self.store,
             reference=f"{self.member.pk}-{self.receipts}",
             member=self.member,
-            occurred_at=self.now,
-            items=[LineInput(sku="ITEM", quantity=quantity, unit_price=price)],
-            points_to_redeem=pay,
+            occurred_at=self.now - timedelta(days=days_back),
+            items=[
+                LineInput(sku=f"SKU{index}", quantity=quantity, unit_price=price)
+                for index, price in enumerate(prices)
+            ],
+            points_to_redeem=int(self.balance() * pay_share),
         )
-        before = self.balance()
+        before = self.writes()
         try:
             purchase_record(sale=sale, actor=Actor.system(), now=self.now)
         except DomainError:
-            assert self.balance() == before
+            assert self.writes() == before
+        else:
+            self.sales.append(sale)
+
+    @precondition(lambda self: bool(self.sales))
+    @rule(data=st.data())
+    def replay_receipt(self, data: st.DataObject) -> None:
+        """A till sends a recorded receipt again, maybe days later."""
+        sale = data.draw(st.sampled_from(self.sales))
+        before = self.writes()
+        recorded = purchase_record(sale=sale, actor=Actor.system(), now=self.now)
+        assert recorded.replayed and self.writes() == before
 
     @rule(data=st.data())
     def give_back(self, data: st.DataObject) -> None:
+        """A return by items of any line, or by an amount, sometimes more than is left."""
         purchases = list(Purchase.objects.filter(member=self.member).prefetch_related("lines"))
         if not purchases:
             return
         purchase = data.draw(st.sampled_from(purchases))
-        line = purchase.lines.all()[0]
-        left = line.quantity - line.returned_quantity
-        if left == 0:
-            return
+        if data.draw(st.booleans()):
+            line = data.draw(st.sampled_from(list(purchase.lines.all())))
+            quantity = data.draw(st.integers(1, line.quantity))
+            what: dict[str, Any] = {"items": [ReturnItem(sku=line.sku, quantity=quantity)]}
+        else:
+            amount = data.draw(
+                st.decimals(
+                    min_value=Decimal("0.01"), max_value=purchase.total + Decimal("5"), places=2
+                )
+            )
+            what = {"amount": amount}
         self.receipts += 1
-        purchase_return(
-            purchase=purchase,
-            reference=f"R{self.receipts}",
-            actor=Actor.system(),
-            items=[ReturnItem(sku=line.sku, quantity=data.draw(st.integers(1, left)))],
+        call = {"purchase": purchase, "reference": f"R{self.receipts}", **what}
+        before = self.writes()
+        try:
+            purchase_return(actor=Actor.system(), now=self.now, **call)
+        except ValidationFailed:
+            assert self.writes() == before
+        else:
+            self.returns.append(call)
+        returned = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"]
+        assert (returned or 0) <= purchase.total
+
+    @precondition(lambda self: bool(self.returns))
+    @rule(data=st.data())
+    def replay_return(self, data: st.DataObject) -> None:
+        call = data.draw(st.sampled_from(self.returns))
+        before = self.writes()
+        recorded = purchase_return(actor=Actor.system(), now=self.now, **call)
+        assert recorded.replayed and self.writes() == before
+
+    @rule(key=st.sampled_from(["a", "b", "c"]), points=st.integers(1, 80))
+    def keyed_bonus(self, key: str, points: int) -> None:
+        """An event bonus under an idempotency key: a second post (even with
+        other points) changes nothing."""
+        idempotency_key = f"prop:{self.member.pk}:{key}"
+        before = self.writes()
+        ledger.points_credit(
+            member_id=self.member.pk,
+            points=points,
+            kind=EntryKind.BONUS,
             now=self.now,
+            expiry_days=self.program.expiry_days,
+            source=Source("event", key),
+            idempotency_key=idempotency_key,
         )
+        if idempotency_key in self.keys_posted:
+            assert self.writes() == before
+        self.keys_posted.add(idempotency_key)
 
     @rule(points=st.integers(1, 600))
     def pay_with_points(self, points: int) -> None:
@@ -134,9 +215,36 @@ class LedgerMachine(RuleBasedStateMachine):
         ledger.points_expire_due(as_of=self.now)
 
     @invariant()
-    def ledger_is_sound(self) -> None:
+    def ledger_check_passes(self) -> None:
         if hasattr(self, "member"):
-            assert ledger_problems(member_ids=[self.member.pk]) == []
+            call_command("ledger_check", stdout=StringIO(), stderr=StringIO())
+            assert self.account().clawback_owed >= 0
+
+    @invariant()
+    def no_spendable_lot_is_past_its_expiry(self) -> None:
+        if hasattr(self, "member"):
+            assert not PointsEntry.objects.filter(
+                member=self.member,
+                status=EntryStatus.AVAILABLE,
+                remaining__gt=0,
+                expires_at__lte=self.now,
+            ).exists()
+
+    @invariant()
+    def history_in_time_order_adds_up_to_each_balance(self) -> None:
+        if not hasattr(self, "member"):
+            return
+        balance = 0
+        for entry in PointsEntry.objects.filter(member=self.member).order_by("created_at", "id"):
+            if entry.status == EntryStatus.AVAILABLE:
+                balance += entry.points
+            assert entry.balance_after == balance, entry
+
+    @invariant()
+    def no_line_returns_more_than_was_bought(self) -> None:
+        if hasattr(self, "member"):
+            for line in PurchaseLine.objects.filter(purchase__member=self.member):
+                assert 0 <= line.returned_quantity <= line.quantity
 
 
 def test_ledger_invariants_hold_after_every_step():
