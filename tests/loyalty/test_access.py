@@ -2,52 +2,134 @@
 
 from __future__ import annotations
 
-import pytest
-from django.urls import reverse
+import importlib
+from collections.abc import Iterator
+from decimal import Decimal
 
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.urls import reverse
+from django.urls.converters import IntConverter, SlugConverter, StringConverter
+
+from loyalty.access import StaffRequiredMixin
+from loyalty.actors import Actor
+from loyalty.roles import ROLE_PERMISSIONS, Role
+from loyalty.urls import staff_urlpatterns, urlpatterns
+from members.access import MemberRequiredMixin
 from members.codes import card_number_grouped
+from tests.factories import StaffUserFactory
 
 pytestmark = pytest.mark.django_db
 
-MANAGER_PAGES = [
-    "staff:program",
-    "staff:store_list",
-    "staff:store_create",
-    "staff:api_key_list",
-    "staff:api_key_create",
-    "staff:staff_user_list",
-    "staff:staff_user_create",
-    "staff:audit_log",
-]
-ANY_STAFF_PAGES = ["staff:home"]
-PORTAL_PAGES = ["portal:home"]
+# A value for a path argument that matches no object: guards refuse before any 404.
+DUMMY = {IntConverter: 999999, StringConverter: "nothing-here", SlugConverter: "nothing-here"}
+USERS = ["anonymous", "member", "store_staff", "marketer", "manager"]
+ROLE_OF = {"store_staff": Role.STORE_STAFF, "marketer": Role.MARKETER, "manager": Role.MANAGER}
 
 
-@pytest.mark.parametrize("page", ANY_STAFF_PAGES + MANAGER_PAGES + PORTAL_PAGES)
-def test_anonymous_visitors_are_sent_to_login(client, page):
-    response = client.get(reverse(page))
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("account_login"))
+def namespace_urls(patterns: list, namespace: str, known: dict[str, object]) -> Iterator[tuple]:
+    """(view class, url, whether every argument named an existing object) for each
+    pattern; arguments from `known` by "<url name>.<argument>" or "<argument>"."""
+    for pattern in patterns:
+        kwargs, real = {}, True
+        for argument, converter in pattern.pattern.converters.items():
+            value = known.get(f"{pattern.name}.{argument}", known.get(argument))
+            if value is None:
+                value, real = DUMMY[type(converter)], False
+            kwargs[argument] = value
+        url = reverse(f"{namespace}:{pattern.name}", kwargs=kwargs)
+        yield pattern.callback.view_class, url, real
 
 
-@pytest.mark.parametrize("page", ANY_STAFF_PAGES + MANAGER_PAGES)
-def test_manager_reaches_every_staff_page(client, manager, page):
-    client.force_login(manager)
-    assert client.get(reverse(page)).status_code == 200
+@pytest.fixture
+def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, object]:
+    """Existing objects for the path arguments of the back-office and the portal."""
+    from purchases.services import LineInput, SaleInput, purchase_record
+    from rewards.gift_cards import gift_card_design_create
+    from rewards.services import redemption_create
+    from tests.rewards.conftest import fund, make_reward
+
+    sale = SaleInput(
+        store=store,
+        reference="R-1",
+        member=member,
+        occurred_at=member.joined_at,
+        items=[LineInput(sku="SHOE", quantity=1, unit_price=Decimal("50.00"))],
+    )
+    purchase = purchase_record(sale=sale, actor=Actor.system())
+    reward = make_reward()
+    fund(member, reward.points_cost)
+    redemption = redemption_create(member=member, reward=reward, actor=Actor.system())
+    return {
+        "store_update.code": store.code,
+        "api_key_revoke.pk": admin_api.api_key.pk,
+        "staff_user_update.pk": store_staff.pk,
+        "tier_update.code": tiers["silver"].code,
+        "tier_delete.code": tiers["silver"].code,
+        "public_id": member.public_id,
+        "pk": purchase.record_id,  # purchase_detail, purchase_return
+        "reward_id": reward.pk,
+        "design_id": gift_card_design_create(actor=Actor.system(), name="Raya").pk,
+        "code": redemption.vouchers.get().code,  # counter_voucher_use, portal voucher
+    }
 
 
-@pytest.mark.parametrize("role_fixture", ["marketer", "store_staff"])
-def test_other_roles_reach_the_staff_home_but_not_manager_pages(client, request, role_fixture):
-    client.force_login(request.getfixturevalue(role_fixture))
-    assert client.get(reverse("staff:home")).status_code == 200
-    for page in MANAGER_PAGES:
-        assert client.get(reverse(page)).status_code == 403, page
+def signed_in(client, request: pytest.FixtureRequest, user: str):
+    if user != "anonymous":
+        account = request.getfixturevalue(user)
+        client.force_login(getattr(account, "user", account))
+    return client
 
 
-@pytest.mark.parametrize("page", ANY_STAFF_PAGES + MANAGER_PAGES)
-def test_a_member_is_refused_every_staff_page(client, member, page):
-    client.force_login(member.user)
-    assert client.get(reverse(page)).status_code == 403
+@pytest.mark.parametrize("user", USERS)
+def test_every_staff_url_admits_exactly_the_roles_holding_its_permission(
+    client, request, known, user
+):
+    """Anonymous visitors go to the login page, members get 403, and each role
+    reaches the pages whose permission its group holds (a 405 for POST-only
+    pages means the guard let it through) and gets 403 on the others."""
+    signed_in(client, request, user)
+    granted = ROLE_PERMISSIONS.get(ROLE_OF.get(user), ())
+    wrong = []
+    for view, url, real in namespace_urls(staff_urlpatterns, "staff", known):
+        assert issubclass(view, StaffRequiredMixin), f"{view.__name__} has no staff guard"
+        required = view.permission_required
+        required = (required,) if isinstance(required, str) else tuple(required)
+        response = client.get(url)
+        status, location = response.status_code, response.get("Location", "")
+        if user == "anonymous":
+            ok = status == 302 and location.startswith(reverse("account_login"))
+        elif set(required) & set(granted):
+            ok = status != 403 and not location.startswith(reverse("account_login"))
+            ok = ok and (status in {200, 405} if real else status in {200, 302, 404, 405})
+        else:
+            ok = status == 403
+        if not ok:
+            wrong.append(f"{url} ({view.__name__}, needs {required}): {status} {location}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("user", ["anonymous", "store_staff", "marketer", "manager"])
+def test_every_portal_url_refuses_anonymous_visitors_and_staff_without_a_membership(
+    client, request, known, user
+):
+    signed_in(client, request, user)
+    wrong = []
+    portal_patterns = next(p for p in urlpatterns if str(p.pattern) == "portal/").url_patterns
+    for view, url, _real in namespace_urls(portal_patterns, "portal", known):
+        assert issubclass(view, MemberRequiredMixin), f"{view.__name__} has no member guard"
+        response = client.get(url)
+        if user == "anonymous":
+            ok = response.status_code == 302 and response["Location"].startswith(
+                reverse("account_login")
+            )
+        else:
+            ok = response.status_code == 403
+        if not ok:
+            wrong.append(f"{url} ({view.__name__}): {response.status_code}")
+    assert wrong == [], "\n".join(wrong)
 
 
 def test_a_member_reaches_the_portal_home(client, member):
@@ -56,12 +138,6 @@ def test_a_member_reaches_the_portal_home(client, member):
     assert response.status_code == 200
     # Their own card: the number as printed on it.
     assert card_number_grouped(member.card_number).encode() in response.content
-
-
-@pytest.mark.parametrize("role_fixture", ["manager", "marketer", "store_staff"])
-def test_staff_without_a_membership_are_refused_the_portal(client, request, role_fixture):
-    client.force_login(request.getfixturevalue(role_fixture))
-    assert client.get(reverse("portal:home")).status_code == 403
 
 
 def test_revoking_needs_post_and_the_manager_role(client, store_staff, admin_api):
@@ -83,15 +159,50 @@ def test_home_sends_each_user_to_the_right_place(client, request, user_fixture, 
     assert response.status_code == 302 and response["Location"] == reverse(home)
 
 
-def test_managers_must_set_up_totp_when_required(client, manager, settings):
-    settings.LOYALTY_REQUIRE_MANAGER_MFA = True
-    client.force_login(manager)
-    response = client.get(reverse("staff:home"))
-    assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_activate_totp")
-
-
 def test_store_staff_are_not_forced_into_totp(client, store_staff, settings):
     settings.LOYALTY_REQUIRE_MANAGER_MFA = True
     client.force_login(store_staff)
     assert client.get(reverse("staff:home")).status_code == 200
+
+
+def test_a_manager_with_totp_enters_the_back_office_and_one_without_is_sent_to_set_it_up(
+    client, settings, roles
+):
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    settings.LOYALTY_REQUIRE_MANAGER_MFA = True
+    with_totp = StaffUserFactory(role=Role.MANAGER.value)
+    TOTP.activate(with_totp, generate_totp_secret())
+    client.force_login(with_totp)
+    assert client.get(reverse("staff:home")).status_code == 200
+    assert client.get(reverse("staff:program")).status_code == 200
+
+    client.force_login(StaffUserFactory(role=Role.MANAGER.value))
+    response = client.get(reverse("staff:home"))
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_activate_totp")
+
+
+def role_permissions_in_the_database() -> dict[str, set[str]]:
+    return {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in Group.objects.filter(name__in=[role.value for role in Role])
+    }
+
+
+EXPECTED_GROUPS = {role.value: set(perms) for role, perms in ROLE_PERMISSIONS.items()}
+
+
+def test_the_migrated_database_holds_the_three_roles_with_their_permissions():
+    """No `roles` fixture, no staff_roles_sync(): what migrate alone made."""
+    assert role_permissions_in_the_database() == EXPECTED_GROUPS
+
+
+def test_the_roles_migration_makes_groups_and_permissions_from_nothing():
+    migration = importlib.import_module("loyalty.migrations.0002_staff_roles")
+    state = MigrationLoader(connection).project_state(("loyalty", "0002_staff_roles"))
+    Group.objects.filter(name__in=EXPECTED_GROUPS).delete()
+    Permission.objects.filter(content_type__app_label="loyalty").delete()
+    assert role_permissions_in_the_database() == {}
+
+    migration.create_roles(state.apps, None)
+    assert role_permissions_in_the_database() == EXPECTED_GROUPS
