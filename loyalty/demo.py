@@ -746,7 +746,7 @@ class Replay:
                 store = self.rng.choice([code for code in self.stores if code != shopper.home])
             # Each named member brings back something bought on their fifth visit.
             self._sale(shopper, store, kind, when, named_return=shopper.named and index == 4)
-            if self.rng.random() < (0.12 if shopper.named else 0.03):
+            if self.rng.random() < (0.12 if shopper.named else 0.05):
                 self._redeem(shopper, store, when + timedelta(minutes=self.rng.randint(5, 90)))
 
         return visit

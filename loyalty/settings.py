@@ -257,8 +257,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["loyalty.api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": os.environ.get("LOYALTY_API_RATE", "12000/min"),
-        # Voucher and gift-card codes, per key and per address (rewards/throttling.py).
-        "code_lookup": os.environ.get("LOYALTY_CODE_LOOKUP_RATE", "300/min"),
+        # Unknown voucher and gift-card codes tried, per key (or user) and per address;
+        # over it, every request naming a code is refused (rewards/throttling.py).
+        "code_lookup": os.environ.get("LOYALTY_CODE_LOOKUP_RATE", "60/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "loyalty.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,

@@ -95,7 +95,7 @@ def test_catalogue_shows_cost_value_stock_limit_and_featured_first(portal):
 
     content = portal.get(reverse("portal:rewards")).content.decode()
     assert content.index("Star voucher") < content.index("Plain voucher")
-    assert "MYR 10.00 off" in content
+    assert "RM 10.00 off" in content
     assert "Only 7 left" in content
     assert "Limit 2 per member" in content
     assert content.count("You can redeem this") == 2
@@ -257,5 +257,5 @@ def test_gift_card_is_drawn_with_its_design_balance_and_qr(portal, member):
     content = portal.get(reverse("portal:gift_cards")).content.decode()
     assert "Kedai Setia" in content
     assert "--gift-bg: #123456" in content
-    assert 'data-testid="gift-card-balance">25.00<' in content
+    assert 'data-testid="gift-card-balance">RM 25.00<' in content
     assert f'aria-label="Gift card code {card.code}"' in content
