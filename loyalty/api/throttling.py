@@ -36,6 +36,12 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), PERIODS[period.strip()[0]]
 
 
+def current_window(rate: str) -> tuple[int, int, int]:
+    """(allowed, window seconds, start of the current window) for `rate`."""
+    allowed, window = parse_rate(rate)
+    return allowed, window, int(time.time() // window) * window
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     """At most N requests per window per API key (or signed-in user, or IP)."""
 
@@ -68,13 +74,11 @@ class ApiKeyRateThrottle(BaseThrottle):
         rate = self.get_rate()
         if not rate:
             return True
-        allowed, window = parse_rate(rate)
-        now = time.time()
-        start = int(now // window) * window
+        allowed, window, start = current_window(rate)
         counts = [self.count(ident, window, start) for ident in self.idents(request)]
         if all(used <= allowed for used in counts):
             return True
-        self.wait_seconds = max(start + window - now, 1)
+        self.wait_seconds = max(start + window - time.time(), 1)
         return False
 
     def count(self, ident: str, window: int, start: int, by: int = 1) -> int:
@@ -120,13 +124,11 @@ class FailureRateThrottle(ApiKeyRateThrottle):
         rate = self.get_rate()
         if not rate:
             return True
-        allowed, window = parse_rate(rate)
-        now = time.time()
-        start = int(now // window) * window
+        allowed, window, start = current_window(rate)
         keys = [self.key_of(ident, window, start) for ident in self.idents(request)]
         if all(used < allowed for used in cache.get_many(keys).values()):
             return True
-        self.wait_seconds = max(start + window - now, 1)
+        self.wait_seconds = max(start + window - time.time(), 1)
         return False
 
     def failures_record(self, request: Request | HttpRequest, *, count: int = 1) -> None:
@@ -134,7 +136,6 @@ class FailureRateThrottle(ApiKeyRateThrottle):
         rate = self.get_rate()
         if count < 1 or not rate:
             return
-        _allowed, window = parse_rate(rate)
-        start = int(time.time() // window) * window
+        _allowed, window, start = current_window(rate)
         for ident in self.idents(request):
             self.count(ident, window, start, by=count)
