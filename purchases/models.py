@@ -123,3 +123,34 @@ class ReturnLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.line_id}"
+
+
+class PurchaseGiftCard(models.Model):
+    """A gift card paying part of a sale: the charge it made, so a return finds
+    the card (and what is left to refund on it) by key, not by reading the
+    stored receipt."""
+
+    purchase = models.ForeignKey(
+        Purchase, on_delete=models.PROTECT, related_name="gift_card_charges"
+    )
+    gift_card = models.ForeignKey("rewards.GiftCard", on_delete=models.PROTECT, related_name="+")
+    charge = models.OneToOneField(
+        "rewards.GiftCardEntry", on_delete=models.PROTECT, related_name="+"
+    )
+    amount = models.DecimalField(_("charged"), max_digits=12, decimal_places=2)
+    refunded = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase", "gift_card"], name="purchase_gift_card_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("amount")),
+                name="purchase_gift_card_refund_within_charge",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id}: {self.amount} on {self.gift_card_id}"

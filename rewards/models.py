@@ -424,9 +424,10 @@ class GiftCardEntry(models.Model):
             models.Index(fields=["source_type", "source_id"], name="gift_entry_source_idx"),
         ]
         constraints = [
-            # A till retrying a charge with its receipt number charges once.
+            # A till retrying a charge with its receipt number charges once; the
+            # same receipt number at another store is another charge.
             models.UniqueConstraint(
-                fields=["gift_card", "reference"],
+                fields=["gift_card", "store", "reference"],
                 condition=Q(kind="charge") & ~Q(reference=""),
                 name="gift_charge_reference_unique",
             ),
