@@ -17,7 +17,7 @@ from loyalty.errors import DomainError
 from loyalty.forms import form_errors_from
 from loyalty.selectors import program_settings_get
 from members.access import MemberRequiredMixin
-from members.codes import card_number_grouped, code128_svg, qr_svg
+from members.card_images import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter
 from members.models import EntryStatus
 from members.portal_forms import PortalProfileForm

@@ -25,8 +25,8 @@ from purchases.errors import PurchaseNotFound
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
 from purchases.services import GiftCardInput, LineInput, SaleInput, purchase_record, sale_preview
-from rewards.codes import normalise_code
 from rewards.throttling import SaleCodeLookupApi
+from rewards.voucher_codes import normalise_code
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 

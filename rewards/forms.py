@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
-from rewards.codes import normalise_code
 from rewards.models import GiftCardDesign
+from rewards.voucher_codes import normalise_code
 
 
 class CodeForm(forms.Form):

@@ -25,7 +25,6 @@ from loyalty.models import Store
 from loyalty.services import audit_record, snapshot
 from members.models import Member
 from rewards import locks
-from rewards.codes import new_gift_card_code, normalise_code, unique_code
 from rewards.errors import (
     DuplicateChargeReference,
     GiftCardInsufficientBalance,
@@ -40,6 +39,7 @@ from rewards.models import (
     GiftCardStatus,
     Redemption,
 )
+from rewards.voucher_codes import new_gift_card_code, normalise_code, unique_code
 
 CENT = Decimal("0.01")
 

@@ -27,7 +27,7 @@ from django.views.generic import TemplateView
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
 from members.access import MemberRequiredMixin
-from members.codes import qr_svg
+from members.card_images import qr_svg
 from members.errors import InsufficientPoints
 from members.models import Member
 from rewards import locks

@@ -8,7 +8,6 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from rewards.codes import normalise_code
 from rewards.errors import GiftCardNotFound, RedemptionNotFound, RewardNotFound, VoucherNotFound
 from rewards.models import (
     GiftCard,
@@ -20,6 +19,7 @@ from rewards.models import (
     Voucher,
     VoucherStatus,
 )
+from rewards.voucher_codes import normalise_code
 
 
 def reward_list(*, include_archived: bool = False) -> QuerySet[Reward]:

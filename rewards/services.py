@@ -34,7 +34,6 @@ from members.ledger import Source
 from members.models import Member, Tier
 from members.services import member_ensure_active, points_pay, points_refund
 from rewards import locks
-from rewards.codes import new_voucher_code, normalise_code, unique_code
 from rewards.errors import (
     LimitReached,
     OutOfStock,
@@ -55,6 +54,7 @@ from rewards.models import (
     Voucher,
     VoucherStatus,
 )
+from rewards.voucher_codes import new_voucher_code, normalise_code, unique_code
 
 CENT = Decimal("0.01")
 REWARD_FIELDS = (

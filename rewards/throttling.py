@@ -23,9 +23,9 @@ from rest_framework.views import APIView
 
 from loyalty.api.throttling import ApiKeyRateThrottle, FailureRateThrottle
 from loyalty.errors import DomainError
-from rewards.codes import normalise_code
 from rewards.errors import GiftCardNotFound, VoucherNotFound
 from rewards.selectors import codes_unknown_count
+from rewards.voucher_codes import normalise_code
 
 
 class CodeLookupThrottle(FailureRateThrottle):

@@ -18,7 +18,7 @@ from loyalty.actors import Actor
 from loyalty.roles import ROLE_PERMISSIONS, Role
 from loyalty.urls import staff_urlpatterns, urlpatterns
 from members.access import MemberRequiredMixin
-from members.codes import card_number_grouped
+from members.card_images import card_number_grouped
 from tests.factories import StaffUserFactory
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from loyalty.services import program_settings_update
 from loyalty.urls import urlpatterns
-from members.codes import card_number_grouped, code128_modules, code128_svg, qr_svg
+from members.card_images import card_number_grouped, code128_modules, code128_svg, qr_svg
 from members.models import EntryKind, Member
 from members.services import points_adjust
 from purchases.models import Purchase

@@ -13,10 +13,10 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from members.models import Member, PointsAccount, PointsEntry
 from purchases.models import Purchase
-from rewards.codes import new_gift_card_code, new_voucher_code
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create
+from rewards.voucher_codes import new_gift_card_code, new_voucher_code
 from tests.factories import MemberFactory
 from tests.purchases.conftest import sale
 from tests.rewards.conftest import fund, make_reward

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from rewards.codes import normalise_code
 from rewards.errors import (
     DuplicateChargeReference,
     GiftCardInsufficientBalance,
@@ -19,6 +18,7 @@ from rewards.errors import (
 )
 from rewards.gift_cards import gift_card_charge, gift_card_issue, gift_card_refund
 from rewards.models import GiftCardEntry
+from rewards.voucher_codes import normalise_code
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()

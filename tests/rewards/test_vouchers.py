@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from loyalty.actors import Actor
 from loyalty.jobs import job_run
-from rewards import codes
+from rewards import voucher_codes
 from rewards.errors import VoucherNotFound, VoucherNotUsable
 from rewards.models import VoucherStatus
 from rewards.selectors import voucher_get, voucher_status
@@ -23,19 +23,19 @@ SYSTEM = Actor.system()
 
 
 def test_voucher_codes_carry_at_least_60_random_bits_in_an_unambiguous_alphabet():
-    code = codes.new_voucher_code()
+    code = voucher_codes.new_voucher_code()
     assert re.fullmatch(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", code)
     assert not set("ILOU") & set(code.replace("-", ""))
-    assert codes.VOUCHER_LENGTH * math.log2(len(set(codes.ALPHABET))) >= 60
-    assert len({codes.new_voucher_code() for _ in range(2000)}) == 2000
+    assert voucher_codes.VOUCHER_LENGTH * math.log2(len(set(voucher_codes.ALPHABET))) >= 60
+    assert len({voucher_codes.new_voucher_code() for _ in range(2000)}) == 2000
 
 
 def test_typed_codes_are_read_in_any_case_without_dashes_and_with_look_alikes():
-    assert codes.normalise_code(" 7kq4 m2xh-9tpa ") == "7KQ4-M2XH-9TPA"
-    assert codes.normalise_code("7kq4m2xh9tpa") == "7KQ4-M2XH-9TPA"
-    assert codes.normalise_code("7KQ4-M2XH-9TPO") == "7KQ4-M2XH-9TP0"
-    assert codes.normalise_code("7KQ4-M2XH") is None
-    assert codes.normalise_code("7KQ4-M2XH-9TP!") is None
+    assert voucher_codes.normalise_code(" 7kq4 m2xh-9tpa ") == "7KQ4-M2XH-9TPA"
+    assert voucher_codes.normalise_code("7kq4m2xh9tpa") == "7KQ4-M2XH-9TPA"
+    assert voucher_codes.normalise_code("7KQ4-M2XH-9TPO") == "7KQ4-M2XH-9TP0"
+    assert voucher_codes.normalise_code("7KQ4-M2XH") is None
+    assert voucher_codes.normalise_code("7KQ4-M2XH-9TP!") is None
 
 
 @pytest.fixture

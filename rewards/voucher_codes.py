@@ -1,4 +1,5 @@
-"""Voucher and gift-card codes: random, unambiguous, readable aloud.
+"""Voucher and gift-card codes: made random, unambiguous and readable aloud,
+and typed ones read back into their stored form.
 
 Codes use Crockford's base32 alphabet (no I, L, O or U), 5 bits a character,
 from `secrets`. A voucher code has 12 characters (60 bits), a gift-card code

@@ -1,5 +1,6 @@
-"""The member card as codes a till can scan: a QR code and a Code 128 barcode,
-both as inline SVG.
+"""Card images a till can scan: a QR code and a Code 128 barcode, both as
+inline SVG. The member card shows both; vouchers and gift cards show their
+code as a QR (rewards.portal_views).
 
 Inline SVG (rather than PNG files) needs no Pillow, no storage and no extra
 request, scales sharply on any phone screen, and carries its own accessible
