@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,6 +15,7 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
+from loyalty.money import CENT
 from members.models import Member, PointsEntry, Tier
 from members.selectors import (
     MemberStatusView,
@@ -136,7 +136,7 @@ class MemberStatusSerializer(serializers.Serializer):
                 "name": view.next_tier.tier.name,
                 "remaining": str(int(view.next_tier.remaining))
                 if basis_is_points
-                else str(view.next_tier.remaining.quantize(Decimal("0.01"))),
+                else str(view.next_tier.remaining.quantize(CENT)),
                 "progress": view.next_tier.progress,
             },
             "lifetime_spend": account.lifetime_spend,

@@ -17,6 +17,7 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.errors import ValidationFailed
 from loyalty.models import ApiKey, Store
+from loyalty.money import MONEY
 from loyalty.selectors import program_settings_get, store_get
 from members.errors import MemberNotFound
 from members.models import Member
@@ -27,8 +28,6 @@ from purchases.returns import ReturnItem, purchase_return
 from purchases.services import GiftCardInput, LineInput, SaleInput, purchase_record, sale_preview
 from rewards.throttling import SaleCodeLookupApi
 from rewards.voucher_codes import normalise_code
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class ItemSerializer(serializers.Serializer):

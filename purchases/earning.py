@@ -14,7 +14,7 @@ from django.utils.functional import Promise
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-CENT = Decimal("0.01")
+from loyalty.money import CENT
 
 
 @dataclass(frozen=True)

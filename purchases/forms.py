@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Store
+from loyalty.money import MONEY
 from purchases.returns import ReturnItem
 from purchases.services import LineInput, SaleInput
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
 # A sale recorded by its total alone is one line of this SKU.
 MANUAL_SKU = "MANUAL"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
-MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 LINE_ROWS = 4
 
 

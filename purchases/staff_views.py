@@ -20,9 +20,9 @@ from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
 from loyalty.forms import form_errors_from
+from loyalty.money import money_format
 from loyalty.roles import SERVE_COUNTER
 from loyalty.selectors import program_settings_get
-from loyalty.templatetags.money import money_format
 from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm

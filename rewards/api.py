@@ -18,6 +18,7 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
+from loyalty.money import MONEY
 from members.models import Member, PointsAccount, Tier
 from members.selectors import member_get
 from rewards.gift_cards import gift_card_charge, gift_card_issue
@@ -39,8 +40,6 @@ from rewards.services import (
     voucher_use,
 )
 from rewards.throttling import CodeLookupApi
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
 # --- Rewards --------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.money import MONEY
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
@@ -45,10 +46,9 @@ class VoucherUseForm(forms.Form):
 class GiftCardSellForm(forms.Form):
     amount = forms.DecimalField(
         label=_("Amount"),
-        max_digits=12,
-        decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=Decimal("100000"),
+        **MONEY,
     )
     member = forms.CharField(
         label=_("Member (optional)"),

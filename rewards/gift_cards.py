@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import Store
+from loyalty.money import CENT
 from loyalty.services import audit_record, snapshot
 from members.models import Member
 from rewards import locks
@@ -40,9 +41,6 @@ from rewards.models import (
     Redemption,
 )
 from rewards.voucher_codes import new_gift_card_code, normalise_code, unique_code
-
-CENT = Decimal("0.01")
-
 
 # --- Gift cards -------------------------------------------------------------------------------
 

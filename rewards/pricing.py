@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from loyalty.money import CENT
 from rewards.models import RewardKind
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 

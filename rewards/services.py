@@ -56,7 +56,6 @@ from rewards.models import (
 )
 from rewards.voucher_codes import new_voucher_code, normalise_code, unique_code
 
-CENT = Decimal("0.01")
 REWARD_FIELDS = (
     "name",
     "description",

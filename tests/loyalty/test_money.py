@@ -1,4 +1,5 @@
-"""The `money` template filter: the currency's symbol, grouped thousands, cents."""
+"""Amounts as people read them (loyalty.money and the `money` template filter): the
+currency's symbol, grouped thousands, cents."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.template import Context, Template
 
-from loyalty.templatetags.money import money_format
+from loyalty.money import money_format
 
 
 @pytest.mark.parametrize(
