@@ -47,6 +47,20 @@ class RedemptionNotFound(NotFound):
     default_message = _("No such redemption.")
 
 
+class RedeemConfirmationExpired(ValidationFailed):
+    """The portal's confirmation token is not valid: too old, tampered with,
+    or for another member or reward. The member is asked to confirm again."""
+
+    default_message = _("This confirmation has expired. Please confirm again.")
+
+
+class RedeemConfirmationStale(Conflict):
+    """Another redemption (of another reward) followed since the confirmation
+    was drawn, so the balance it showed is not today's."""
+
+    default_message = _("Your points have changed since this page opened. Please confirm again.")
+
+
 class RedemptionNotCancellable(DomainError):
     """API.md has no code of its own for it: the reason is always a voucher (or
     gift card) of the redemption that was used or expired, so a till sees

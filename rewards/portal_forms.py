@@ -23,6 +23,7 @@ class RewardFilterForm(forms.Form):
 
 class RedeemConfirmForm(forms.Form):
     """The confirmation step. `token` is signed by the page that showed the
-    confirmation (see `portal_views.redeem_token`); the view checks it."""
+    confirmation (rewards.selectors.redemption_token_get);
+    rewards.services.redemption_confirm checks it."""
 
     token = forms.CharField(widget=forms.HiddenInput)

@@ -5,23 +5,14 @@ opens a page when the voucher is the signed-in member's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.core import signing
-from django.db import transaction
-from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from loyalty.actors import Actor
@@ -30,135 +21,30 @@ from members.access import MemberRequiredMixin
 from members.card_images import qr_svg
 from members.errors import InsufficientPoints
 from members.models import Member
-from rewards import locks
-from rewards.errors import LimitReached, RewardNotFound
-from rewards.models import (
-    GiftCard,
-    Redemption,
-    RedemptionStatus,
-    Reward,
-    RewardKind,
-    Voucher,
-    VoucherStatus,
+from rewards.errors import (
+    LimitReached,
+    RedeemConfirmationExpired,
+    RedeemConfirmationStale,
+    RewardNotFound,
 )
+from rewards.models import GiftCard, Redemption, Reward, RewardKind, Voucher, VoucherStatus
 from rewards.portal_forms import RedeemConfirmForm, RewardFilterForm
-from rewards.selectors import reward_get, reward_list_available, voucher_status
-from rewards.services import redemption_create, reward_unavailable_reason
+from rewards.selectors import (
+    RewardOffer,
+    redemption_token_get,
+    reward_get,
+    reward_list_available,
+    reward_offers,
+    reward_value_label,
+    voucher_status,
+)
+from rewards.services import redemption_confirm
 
-# A confirmation left open longer than this is shown again with today's numbers.
-REDEEM_TOKEN_MAX_AGE = 60 * 60
-REDEEM_SIGNING_NAMESPACE = "rewards.portal.redeem"
 PAST_VOUCHERS_SHOWN = 50
-
-
-def reward_value_label(*, kind: str, value: Decimal | None, cause: str = "") -> str:
-    """What a reward (or a voucher of it) is worth, in words a member reads at a glance."""
-    currency = settings.LOYALTY_CURRENCY
-    money = floatformat(value, 2) if value is not None else ""
-    if kind == RewardKind.DISCOUNT_FIXED and value is not None:
-        return _("%(currency)s %(amount)s off") % {"currency": currency, "amount": money}
-    if kind == RewardKind.DISCOUNT_PERCENT and value is not None:
-        return _("%(percent)s%% off") % {"percent": floatformat(value, -2)}
-    if kind == RewardKind.FREE_PRODUCT:
-        return _("A free product")
-    if kind == RewardKind.GIFT_CARD and value is not None:
-        return _("Gift card of %(currency)s %(amount)s") % {"currency": currency, "amount": money}
-    if kind == RewardKind.EXPERIENCE:
-        return _("An experience")
-    if kind == RewardKind.DONATION:
-        return _("A donation to %(cause)s") % {"cause": cause} if cause else _("A donation")
-    return str(RewardKind(kind).label)
-
-
-@dataclass(frozen=True)
-class RewardOffer:
-    """A reward as the member sees it: what it is worth, what is left for them,
-    and why they cannot redeem it now (None: they can)."""
-
-    reward: Reward
-    value_label: str
-    reason: str | None
-    short_by: int
-    redeemed: int
-    left_for_member: int | None
-
-    @property
-    def can_redeem(self) -> bool:
-        return self.reason is None
-
-
-def _redeemed_counts(member: Member, reward_ids: list[int]) -> dict[int, int]:
-    """Units of each reward the member holds from redemptions not cancelled
-    (what the per-member limit counts), in one query."""
-    rows = (
-        Redemption.objects.filter(
-            member=member, reward_id__in=reward_ids, status=RedemptionStatus.COMPLETED
-        )
-        .values("reward_id")
-        .annotate(units=Sum("quantity"))
-    )
-    return {row["reward_id"]: row["units"] for row in rows}
-
-
-def reward_offers(
-    *, member: Member, rewards: list[Reward], balance: int, now: datetime
-) -> list[RewardOffer]:
-    """Each reward with the member's standing on it: first the reasons the
-    service would refuse it (reward_unavailable_reason), then the limit, then
-    the points, so the message is the one that matters most."""
-    counts = _redeemed_counts(member, [reward.pk for reward in rewards])
-    offers = []
-    for reward in rewards:
-        redeemed = counts.get(reward.pk, 0)
-        left = (
-            None if reward.per_member_limit is None else max(reward.per_member_limit - redeemed, 0)
-        )
-        short_by = max(reward.points_cost - balance, 0)
-        reason = reward_unavailable_reason(reward=reward, member=member, now=now)
-        if reason is None and left == 0:
-            reason = str(LimitReached.default_message)
-        if reason is None and short_by:
-            reason = ngettext(
-                "You need %(points)s more point.", "You need %(points)s more points.", short_by
-            ) % {"points": short_by}
-        offers.append(
-            RewardOffer(
-                reward=reward,
-                value_label=reward_value_label(
-                    kind=reward.kind, value=reward.value, cause=reward.cause
-                ),
-                reason=reason,
-                short_by=short_by,
-                redeemed=redeemed,
-                left_for_member=left,
-            )
-        )
-    return offers
 
 
 def _balance(member: Member) -> int:
     return member.account.balance
-
-
-def _latest_redemption_id(member: Member) -> int:
-    return (
-        Redemption.objects.filter(member=member)
-        .order_by("-pk")
-        .values_list("pk", flat=True)
-        .first()
-        or 0
-    )
-
-
-def redeem_token(*, member: Member, reward: Reward) -> str:
-    """A signed one-time token for the confirmation form. It records the
-    member's latest redemption when the page was drawn: once any redemption
-    follows, the token is spent, so a second click, a resent form or a reload
-    of the POST cannot redeem again. The check runs under the member's points
-    lock, the row redemption_create locks too, so two requests cannot both
-    pass it."""
-    payload = {"m": member.pk, "r": reward.pk, "after": _latest_redemption_id(member)}
-    return signing.dumps(payload, salt=REDEEM_SIGNING_NAMESPACE)
 
 
 def _friendly_message(error: DomainError) -> str:
@@ -267,7 +153,7 @@ class RewardRedeemView(_RewardMixin, TemplateView):
         balance = _balance(self.member)
         offer = self.offer()
         form = RedeemConfirmForm(
-            initial={"token": redeem_token(member=self.member, reward=self.reward)}
+            initial={"token": redemption_token_get(member=self.member, reward=self.reward)}
         )
         return super().get_context_data(
             member=self.member,
@@ -287,56 +173,31 @@ class RewardRedeemView(_RewardMixin, TemplateView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         form = RedeemConfirmForm(request.POST)
-        payload = self._token_payload(form)
-        if payload is None:
-            messages.error(request, _("This confirmation has expired. Please confirm again."))
-            return redirect("portal:reward_redeem", reward_id=self.reward.pk)
         try:
-            with transaction.atomic():
-                locks.member_points_lock(member_id=self.member.pk)
-                latest = (
-                    Redemption.objects.filter(member=self.member, pk__gt=payload["after"])
-                    .select_related("reward")
-                    .order_by("pk")
-                    .first()
-                )
-                if latest is None:
-                    redemption = redemption_create(
-                        member=self.member, reward=self.reward, actor=Actor.from_request(request)
-                    )
+            confirmed = redemption_confirm(
+                member=self.member,
+                reward=self.reward,
+                token=form.cleaned_data["token"] if form.is_valid() else "",
+                actor=Actor.from_request(request),
+            )
+        except RedeemConfirmationExpired as error:
+            messages.error(request, str(error))
+            return redirect("portal:reward_redeem", reward_id=self.reward.pk)
+        except RedeemConfirmationStale as error:
+            messages.warning(request, str(error))
+            return redirect("portal:reward_redeem", reward_id=self.reward.pk)
         except DomainError as error:
             messages.error(request, _friendly_message(error))
             return redirect("portal:reward", reward_id=self.reward.pk)
-        if latest is not None:
-            if latest.reward_id == self.reward.pk:
-                messages.info(request, _("You have already redeemed this reward."))
-                return redirect(_redemption_result_url(latest))
-            messages.warning(
-                request, _("Your points have changed since this page opened. Please confirm again.")
+        if confirmed.replayed:
+            messages.info(request, _("You have already redeemed this reward."))
+        else:
+            messages.success(
+                request,
+                _("You redeemed %(reward)s for %(points)s points.")
+                % {"reward": self.reward.name, "points": confirmed.redemption.points},
             )
-            return redirect("portal:reward_redeem", reward_id=self.reward.pk)
-        messages.success(
-            request,
-            _("You redeemed %(reward)s for %(points)s points.")
-            % {"reward": self.reward.name, "points": redemption.points},
-        )
-        return redirect(_redemption_result_url(redemption))
-
-    def _token_payload(self, form: RedeemConfirmForm) -> dict[str, int] | None:
-        """The token's payload if it is valid, recent, and for this member and reward."""
-        if not form.is_valid():
-            return None
-        try:
-            payload = signing.loads(
-                form.cleaned_data["token"],
-                salt=REDEEM_SIGNING_NAMESPACE,
-                max_age=REDEEM_TOKEN_MAX_AGE,
-            )
-        except signing.BadSignature:
-            return None
-        if payload.get("m") != self.member.pk or payload.get("r") != self.reward.pk:
-            return None
-        return payload
+        return redirect(_redemption_result_url(confirmed.redemption))
 
 
 def _voucher_card(voucher: Voucher, *, status: str) -> dict[str, Any]:

@@ -1,14 +1,30 @@
-"""Reads of the rewards catalogue, redemptions, vouchers and gift cards."""
+"""Reads of the rewards catalogue, redemptions, vouchers and gift cards, and
+of a member's standing on each reward."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
+from django.conf import settings
+from django.core import signing
 from django.db.models import Count, Q, QuerySet, Sum
+from django.template.defaultfilters import floatformat
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from rewards.errors import GiftCardNotFound, RedemptionNotFound, RewardNotFound, VoucherNotFound
+from members.models import Member
+from rewards.errors import (
+    GiftCardNotFound,
+    LimitReached,
+    OutOfStock,
+    RedeemConfirmationExpired,
+    RedemptionNotFound,
+    RewardNotFound,
+    VoucherNotFound,
+)
 from rewards.models import (
     GiftCard,
     GiftCardStatus,
@@ -46,6 +62,143 @@ def reward_get(*, reward_id: int) -> Reward:
     if reward is None:
         raise RewardNotFound()
     return reward
+
+
+# --- A member's standing on rewards -----------------------------------------------------------
+
+# A confirmation left open longer than this is shown again with today's numbers.
+REDEEM_TOKEN_MAX_AGE = 60 * 60
+REDEEM_SIGNING_NAMESPACE = "rewards.portal.redeem"
+
+
+def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) -> str | None:
+    """Why `member` cannot redeem `reward` at `now` (inactive, archived, out of
+    its window, not for the member's tier, no stock left), or None."""
+    if not reward.active or reward.archived_at is not None:
+        return _("This reward is no longer offered.")
+    if reward.available_from is not None and now < reward.available_from:
+        return _("This reward is not available yet.")
+    if reward.available_until is not None and now >= reward.available_until:
+        return _("This reward is no longer available.")
+    tier_ids = set(reward.tiers.values_list("pk", flat=True))
+    if tier_ids and member.tier_id not in tier_ids:
+        return _("This reward is for members of other tiers.")
+    if reward.stock == 0:
+        return str(OutOfStock.default_message)
+    return None
+
+
+def reward_value_label(*, kind: str, value: Decimal | None, cause: str = "") -> str:
+    """What a reward (or a voucher of it) is worth, in words a member reads at a glance."""
+    currency = settings.LOYALTY_CURRENCY
+    money = floatformat(value, 2) if value is not None else ""
+    if kind == RewardKind.DISCOUNT_FIXED and value is not None:
+        return _("%(currency)s %(amount)s off") % {"currency": currency, "amount": money}
+    if kind == RewardKind.DISCOUNT_PERCENT and value is not None:
+        return _("%(percent)s%% off") % {"percent": floatformat(value, -2)}
+    if kind == RewardKind.FREE_PRODUCT:
+        return _("A free product")
+    if kind == RewardKind.GIFT_CARD and value is not None:
+        return _("Gift card of %(currency)s %(amount)s") % {"currency": currency, "amount": money}
+    if kind == RewardKind.EXPERIENCE:
+        return _("An experience")
+    if kind == RewardKind.DONATION:
+        return _("A donation to %(cause)s") % {"cause": cause} if cause else _("A donation")
+    return str(RewardKind(kind).label)
+
+
+@dataclass(frozen=True)
+class RewardOffer:
+    """A reward as the member sees it: what it is worth, what is left for them,
+    and why they cannot redeem it now (None: they can)."""
+
+    reward: Reward
+    value_label: str
+    reason: str | None
+    short_by: int
+    redeemed: int
+    left_for_member: int | None
+
+    @property
+    def can_redeem(self) -> bool:
+        return self.reason is None
+
+
+def _redeemed_units(member: Member, reward_ids: list[int]) -> dict[int, int]:
+    """Units of each reward the member holds from redemptions not cancelled
+    (what the per-member limit counts), in one query."""
+    rows = (
+        Redemption.objects.filter(
+            member=member, reward_id__in=reward_ids, status=RedemptionStatus.COMPLETED
+        )
+        .values("reward_id")
+        .annotate(units=Sum("quantity"))
+    )
+    return {row["reward_id"]: row["units"] for row in rows}
+
+
+def reward_offers(
+    *, member: Member, rewards: list[Reward], balance: int, now: datetime
+) -> list[RewardOffer]:
+    """Each reward with the member's standing on it: first the reasons
+    redemption_create would refuse it (reward_unavailable_reason), then the
+    limit, then the points, so the message is the one that matters most."""
+    counts = _redeemed_units(member, [reward.pk for reward in rewards])
+    offers = []
+    for reward in rewards:
+        redeemed = counts.get(reward.pk, 0)
+        left = (
+            None if reward.per_member_limit is None else max(reward.per_member_limit - redeemed, 0)
+        )
+        short_by = max(reward.points_cost - balance, 0)
+        reason = reward_unavailable_reason(reward=reward, member=member, now=now)
+        if reason is None and left == 0:
+            reason = str(LimitReached.default_message)
+        if reason is None and short_by:
+            reason = ngettext(
+                "You need %(points)s more point.", "You need %(points)s more points.", short_by
+            ) % {"points": short_by}
+        offers.append(
+            RewardOffer(
+                reward=reward,
+                value_label=reward_value_label(
+                    kind=reward.kind, value=reward.value, cause=reward.cause
+                ),
+                reason=reason,
+                short_by=short_by,
+                redeemed=redeemed,
+                left_for_member=left,
+            )
+        )
+    return offers
+
+
+def redemption_token_get(*, member: Member, reward: Reward) -> str:
+    """A signed one-time token for the portal's confirmation of `reward`. It
+    records the member's latest redemption when the page was drawn: once any
+    redemption follows, the token is spent (rewards.services.redemption_confirm),
+    so a second click, a resent form or a reload of the POST cannot redeem again."""
+    latest = (
+        Redemption.objects.filter(member=member)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    payload = {"m": member.pk, "r": reward.pk, "after": latest or 0}
+    return signing.dumps(payload, salt=REDEEM_SIGNING_NAMESPACE)
+
+
+def redemption_token_read(*, token: str, member: Member, reward: Reward) -> int:
+    """The latest redemption `token` (redemption_token_get) recorded, if it is
+    genuine, at most REDEEM_TOKEN_MAX_AGE seconds old, and for this member and
+    reward. Raises RedeemConfirmationExpired."""
+    try:
+        payload = signing.loads(token, salt=REDEEM_SIGNING_NAMESPACE, max_age=REDEEM_TOKEN_MAX_AGE)
+    except signing.BadSignature as error:
+        raise RedeemConfirmationExpired() from error
+    if payload.get("m") != member.pk or payload.get("r") != reward.pk:
+        raise RedeemConfirmationExpired()
+    return payload["after"]
 
 
 def redemption_get(*, redemption_id: int) -> Redemption:

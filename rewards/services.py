@@ -37,6 +37,7 @@ from rewards import locks
 from rewards.errors import (
     LimitReached,
     OutOfStock,
+    RedeemConfirmationStale,
     RedemptionNotCancellable,
     RewardUnavailable,
     StockChanged,
@@ -54,6 +55,7 @@ from rewards.models import (
     Voucher,
     VoucherStatus,
 )
+from rewards.selectors import redemption_token_read, reward_unavailable_reason
 from rewards.voucher_codes import new_voucher_code, normalise_code, unique_code
 
 REWARD_FIELDS = (
@@ -247,23 +249,6 @@ def reward_category_create(
 # --- Redemptions ------------------------------------------------------------------------------
 
 
-def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) -> str | None:
-    """Why `member` cannot redeem `reward` at `now` (inactive, archived, out of
-    its window, not for the member's tier, no stock left), or None."""
-    if not reward.active or reward.archived_at is not None:
-        return _("This reward is no longer offered.")
-    if reward.available_from is not None and now < reward.available_from:
-        return _("This reward is not available yet.")
-    if reward.available_until is not None and now >= reward.available_until:
-        return _("This reward is no longer available.")
-    tier_ids = set(reward.tiers.values_list("pk", flat=True))
-    if tier_ids and member.tier_id not in tier_ids:
-        return _("This reward is for members of other tiers.")
-    if reward.stock == 0:
-        return str(OutOfStock.default_message)
-    return None
-
-
 def _voucher_expiry(reward: Reward, now: datetime) -> datetime | None:
     if reward.voucher_valid_days is None:
         return None
@@ -384,6 +369,55 @@ def redemption_create(
         },
     )
     return redemption
+
+
+@dataclass(frozen=True)
+class ConfirmedRedemption:
+    """What a portal confirmation led to: the redemption it made, or, its token
+    already spent on this reward (a double click, a resent form), the
+    redemption that spent it (`replayed`: nothing was redeemed again)."""
+
+    redemption: Redemption
+    replayed: bool
+
+
+@transaction.atomic
+def redemption_confirm(
+    *,
+    member: Member,
+    reward: Reward,
+    token: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> ConfirmedRedemption:
+    """Redeem one unit of `reward` from the portal's confirmation, at most once
+    per confirmation.
+
+    The token (rewards.selectors.redemption_token_get) records the member's
+    latest redemption when the page was drawn; any redemption since spends
+    it. The check runs under the member's points lock, the row
+    redemption_create locks too, so of two submissions at once the second
+    sees the first's redemption: of this reward, it is answered with it
+    (`replayed`); of another reward, the confirmation is stale.
+
+    Raises RedeemConfirmationExpired (a token too old, forged, or for another
+    member or reward), RedeemConfirmationStale, and what redemption_create
+    raises.
+    """
+    after = redemption_token_read(token=token, member=member, reward=reward)
+    locks.member_points_lock(member_id=member.pk)
+    latest = (
+        Redemption.objects.filter(member=member, pk__gt=after)
+        .select_related("reward")
+        .order_by("pk")
+        .first()
+    )
+    if latest is not None:
+        if latest.reward_id != reward.pk:
+            raise RedeemConfirmationStale()
+        return ConfirmedRedemption(redemption=latest, replayed=True)
+    redemption = redemption_create(member=member, reward=reward, actor=actor, now=now)
+    return ConfirmedRedemption(redemption=redemption, replayed=False)
 
 
 @transaction.atomic

@@ -12,7 +12,14 @@ from members.models import PointsEntry
 from rewards.errors import GiftCardInsufficientBalance, OutOfStock, VoucherNotUsable
 from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, Redemption, Reward, Voucher
-from rewards.services import StockEdit, redemption_create, reward_update, voucher_use
+from rewards.selectors import redemption_token_get
+from rewards.services import (
+    StockEdit,
+    redemption_confirm,
+    redemption_create,
+    reward_update,
+    voucher_use,
+)
 from tests.factories import MemberFactory
 from tests.members.test_ledger_concurrency import run_at_once
 from tests.rewards.conftest import fund, make_reward
@@ -53,6 +60,23 @@ def test_one_member_redeeming_20_times_at_once_pays_for_exactly_the_stock(progra
     reward.refresh_from_db()
     assert reward.stock == 0
     assert PointsEntry.objects.filter(member=member, kind="redeem").count() == 5
+    assert ledger_problems() == []
+
+
+def test_one_confirmation_submitted_8_times_at_once_redeems_once(program):
+    member = MemberFactory(user=None, email="clicker@example.com")
+    fund(member, 1000)
+    reward = make_reward(points_cost=300)
+    token = redemption_token_get(member=member, reward=reward)
+
+    results = run_at_once(
+        8,
+        lambda i: redemption_confirm(member=member, reward=reward, token=token, actor=SYSTEM),
+    )
+
+    assert sum(not r.replayed for r in results) == 1
+    assert {r.redemption.pk for r in results} == {Redemption.objects.get(member=member).pk}
+    assert PointsEntry.objects.filter(member=member, kind="redeem").count() == 1
     assert ledger_problems() == []
 
 

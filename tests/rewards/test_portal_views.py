@@ -12,7 +12,7 @@ from loyalty.actors import Actor
 from members.models import Member, PointsAccount
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCardDesign, Redemption, RewardCategory, RewardKind, Voucher
-from rewards.portal_views import redeem_token
+from rewards.selectors import redemption_token_get
 from rewards.services import redemption_create
 from tests.factories import MemberFactory
 from tests.rewards.conftest import fund, make_reward
@@ -190,7 +190,7 @@ def test_a_token_for_another_member_or_a_forged_one_redeems_nothing(portal, memb
     other = MemberFactory()
     url = reverse("portal:reward_redeem", kwargs={"reward_id": reward.pk})
 
-    portal.post(url, {"token": redeem_token(member=other, reward=reward)})
+    portal.post(url, {"token": redemption_token_get(member=other, reward=reward)})
     portal.post(url, {"token": "forged"})
 
     assert not Redemption.objects.exists()
@@ -206,7 +206,9 @@ def test_insufficient_points_shows_an_error_and_changes_nothing(portal, member):
     stale = portal.post(url, {"token": token}, follow=True)
     assert "Please confirm again." in stale.content.decode()
 
-    response = portal.post(url, {"token": redeem_token(member=member, reward=reward)}, follow=True)
+    response = portal.post(
+        url, {"token": redemption_token_get(member=member, reward=reward)}, follow=True
+    )
 
     assert response.redirect_chain[-1][0] == reverse(
         "portal:reward", kwargs={"reward_id": reward.pk}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core import signing
 from django.utils import timezone
 
 from loyalty.actors import Actor
@@ -14,7 +16,14 @@ from members.checks import ledger_problems
 from members.errors import InsufficientPoints, MemberInactive
 from members.models import MemberStatus, PointsAccount, PointsEntry
 from members.services import member_update
-from rewards.errors import LimitReached, OutOfStock, RedemptionNotCancellable, RewardUnavailable
+from rewards.errors import (
+    LimitReached,
+    OutOfStock,
+    RedeemConfirmationExpired,
+    RedeemConfirmationStale,
+    RedemptionNotCancellable,
+    RewardUnavailable,
+)
 from rewards.gift_cards import gift_card_charge
 from rewards.models import (
     GiftCardStatus,
@@ -24,13 +33,20 @@ from rewards.models import (
     Voucher,
     VoucherStatus,
 )
-from rewards.selectors import CauseTotal, donation_totals
+from rewards.selectors import (
+    REDEEM_TOKEN_MAX_AGE,
+    CauseTotal,
+    donation_totals,
+    redemption_token_get,
+)
 from rewards.services import (
     redemption_cancel,
+    redemption_confirm,
     redemption_create,
     reward_archive,
     voucher_use,
 )
+from tests.factories import MemberFactory
 from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +258,74 @@ def test_cancelling_a_gift_card_redemption_voids_an_untouched_card_but_not_a_cha
     with pytest.raises(RedemptionNotCancellable):
         redemption_cancel(redemption=charged, actor=SYSTEM)
     assert balance(rich_shopper) == 1700
+
+
+# --- The portal's confirmation (redemption_confirm) ------------------------------------------
+
+
+def test_a_confirmation_redeems_once_and_a_second_submission_gets_the_first(rich_shopper):
+    reward = make_reward(points_cost=300)
+    token = redemption_token_get(member=rich_shopper, reward=reward)
+
+    first = redemption_confirm(member=rich_shopper, reward=reward, token=token, actor=SYSTEM)
+    second = redemption_confirm(member=rich_shopper, reward=reward, token=token, actor=SYSTEM)
+
+    assert not first.replayed and second.replayed
+    assert second.redemption.pk == first.redemption.pk
+    assert Redemption.objects.filter(member=rich_shopper).count() == 1
+    assert balance(rich_shopper) == 1700
+    assert ledger_problems() == []
+
+
+def test_a_confirmation_spent_by_another_reward_is_stale_and_redeems_nothing(rich_shopper):
+    reward, other = make_reward(points_cost=300), make_reward(points_cost=500)
+    token = redemption_token_get(member=rich_shopper, reward=reward)
+    redemption_create(member=rich_shopper, reward=other, actor=SYSTEM)
+
+    with pytest.raises(RedeemConfirmationStale):
+        redemption_confirm(member=rich_shopper, reward=reward, token=token, actor=SYSTEM)
+
+    assert not Redemption.objects.filter(reward=reward).exists()
+    assert balance(rich_shopper) == 1500
+    fresh = redemption_token_get(member=rich_shopper, reward=reward)
+    assert not redemption_confirm(
+        member=rich_shopper, reward=reward, token=fresh, actor=SYSTEM
+    ).replayed
+
+
+def test_a_forged_foreign_or_old_confirmation_has_expired_and_redeems_nothing(
+    rich_shopper, monkeypatch
+):
+    reward, other_reward = make_reward(points_cost=300), make_reward(points_cost=300)
+    other_member = MemberFactory(user=None, email="other@example.com")
+    now = time.time()
+    monkeypatch.setattr(signing.time, "time", lambda: now - REDEEM_TOKEN_MAX_AGE - 1)
+    old = redemption_token_get(member=rich_shopper, reward=reward)
+    monkeypatch.undo()
+    tokens = [
+        "",
+        "forged",
+        old,
+        redemption_token_get(member=other_member, reward=reward),
+        redemption_token_get(member=rich_shopper, reward=other_reward),
+    ]
+
+    for token in tokens:
+        with pytest.raises(RedeemConfirmationExpired):
+            redemption_confirm(member=rich_shopper, reward=reward, token=token, actor=SYSTEM)
+
+    assert not Redemption.objects.exists()
+    assert balance(rich_shopper) == 2000
+
+
+def test_a_confirmation_the_member_cannot_afford_raises_and_leaves_the_token_unspent(shopper):
+    fund(shopper, 200)
+    reward = make_reward(points_cost=300)
+    token = redemption_token_get(member=shopper, reward=reward)
+
+    with pytest.raises(InsufficientPoints):
+        redemption_confirm(member=shopper, reward=reward, token=token, actor=SYSTEM)
+    fund(shopper, 100)
+
+    assert not redemption_confirm(member=shopper, reward=reward, token=token, actor=SYSTEM).replayed
+    assert balance(shopper) == 0
