@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "campaigns",
     "purchases",
     "analytics",
+    "demo",
 ]
 
 MIDDLEWARE = [

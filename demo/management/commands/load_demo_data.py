@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from loyalty.demo import DEFAULT_MEMBERS, DEFAULT_SEED, DEMO_LOGINS, demo_load
+from demo.loader import DEFAULT_MEMBERS, DEFAULT_SEED, demo_load
+from demo.loyalty import DEMO_LOGINS
 
 
 class Command(BaseCommand):

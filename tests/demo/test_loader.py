@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.demo import DEMO_LOGINS
+from demo.loyalty import DEMO_LOGINS
 from loyalty.models import ProgramSettings, Store, User
 from members.models import Member
 from purchases.models import Purchase

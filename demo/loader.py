@@ -1,0 +1,73 @@
+"""`demo_load`: the demo shop, built app by app in the order of the layers,
+then its history replayed (see the package's docstring)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
+from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
+from demo.purchases import visits_schedule
+from demo.rewards import catalogue_create, fresh_vouchers
+from demo.shop import Shop
+from loyalty.actors import Actor
+from loyalty.models import User
+
+DEFAULT_MEMBERS = 200
+DEFAULT_SEED = 2026
+
+
+def demo_is_loaded() -> bool:
+    return User.objects.filter(email=DEMO_LOGINS[0].email).exists()
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    members: int
+    purchases: int
+    returns: int
+    adjustments: int
+    redemptions: int
+
+
+@transaction.atomic
+def demo_load(
+    *, members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED, now: datetime | None = None
+) -> DemoSummary | None:
+    """Load the demo shop unless it is there already: stores, program, tiers,
+    staff logins, the two named members and `members` more, and about a year
+    of their purchases, returns and corrections. Returns None if it was loaded
+    already, else what it added."""
+    if demo_is_loaded():
+        return None
+    actor = Actor.system()
+    stores = stores_and_program_create(actor)
+    staff = staff_create(actor)
+    tiers_create(actor)
+    catalogue = catalogue_create(actor)
+    shop = Shop(
+        rng=random.Random(seed),  # noqa: S311 - the demo must repeat, not be secret
+        now=now or timezone.now(),
+        stores=stores,
+        tills=tills_create(actor, stores),
+        staff=staff,
+        rewards=catalogue,
+    )
+    named = named_shoppers_enrol(shop)
+    shoppers = named + shoppers_enrol(shop, count=members)
+    visits_schedule(shop, shoppers)
+    corrections_schedule(shop, shoppers)
+    shop.replay()
+    fresh_vouchers(shop, named)
+    return DemoSummary(
+        members=len(shoppers),
+        purchases=shop.purchases,
+        returns=shop.returns,
+        adjustments=shop.adjustments,
+        redemptions=shop.redemptions,
+    )
