@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.core import signing
 from django.db.models import Count, Q, QuerySet, Sum
 from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from loyalty.money import money_format
 from members.models import Member
 from rewards.errors import (
     GiftCardNotFound,
@@ -89,17 +89,17 @@ def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) 
 
 
 def reward_value_label(*, kind: str, value: Decimal | None, cause: str = "") -> str:
-    """What a reward (or a voucher of it) is worth, in words a member reads at a glance."""
-    currency = settings.LOYALTY_CURRENCY
-    money = floatformat(value, 2) if value is not None else ""
+    """What a reward (or a voucher of it) is worth, in words a member reads at
+    a glance: the sentences and amounts of the catalogue's reward card
+    (templates/partials/reward_card.html)."""
     if kind == RewardKind.DISCOUNT_FIXED and value is not None:
-        return _("%(currency)s %(amount)s off") % {"currency": currency, "amount": money}
+        return _("%(value)s off") % {"value": money_format(value)}
     if kind == RewardKind.DISCOUNT_PERCENT and value is not None:
-        return _("%(percent)s%% off") % {"percent": floatformat(value, -2)}
+        return _("%(value)s%% off") % {"value": floatformat(value, -2)}
     if kind == RewardKind.FREE_PRODUCT:
         return _("A free product")
     if kind == RewardKind.GIFT_CARD and value is not None:
-        return _("Gift card of %(currency)s %(amount)s") % {"currency": currency, "amount": money}
+        return _("A %(value)s gift card") % {"value": money_format(value)}
     if kind == RewardKind.EXPERIENCE:
         return _("An experience")
     if kind == RewardKind.DONATION:

@@ -249,6 +249,26 @@ def test_vouchers_are_split_into_ready_used_and_expired(portal, member):
     assert expired.code in past_part and f"Voucher code {expired.code}" not in content
 
 
+def test_a_reward_and_its_voucher_say_their_value_as_the_catalogue_card_does(portal, member):
+    fixed = make_reward(name="Fixed", points_cost=100, value="10.00")
+    gift = make_reward(name="Card", kind=RewardKind.GIFT_CARD, points_cost=100, value="20.00")
+    percent = make_reward(
+        name="Percent", kind=RewardKind.DISCOUNT_PERCENT, points_cost=100, value="12.50"
+    )
+    voucher = redemption_create(member=member, reward=fixed, actor=Actor.system()).vouchers.get()
+
+    def page(reward):
+        url = reverse("portal:reward", kwargs={"reward_id": reward.pk})
+        return portal.get(url).content.decode()
+
+    shown = portal.get(reverse("portal:voucher", kwargs={"code": voucher.code})).content.decode()
+    assert '<p class="voucher-value">RM 10.00 off</p>' in shown
+    assert '<p class="lead">RM 10.00 off</p>' in page(fixed)
+    assert '<p class="lead">A RM 20.00 gift card</p>' in page(gift)
+    assert '<p class="lead">12.50% off</p>' in page(percent)
+    assert "MYR" not in shown + page(fixed) + page(gift)
+
+
 def test_gift_card_is_drawn_with_its_design_balance_and_qr(portal, member):
     design = GiftCardDesign.objects.create(
         name="Raya", merchant_name="Kedai Setia", background_color="#123456"
