@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from demo.loyalty import RECEIPT_PREFIX
 from loyalty.actors import Actor
-from loyalty.jobs import job_registry
+from loyalty.jobs import Job, job_registry
 from loyalty.models import Store
 from loyalty.roles import Role
 from members.models import Member
@@ -32,6 +32,9 @@ Action = Callable[[datetime], None]
 
 @dataclass
 class Shop:
+    """What the demo's modules share while they build the shop; the counters
+    are what demo_load reports."""
+
     rng: random.Random
     now: datetime
     stores: dict[str, Store]
@@ -73,7 +76,7 @@ class Shop:
             action(when)
         self._nightly(jobs, self.now)
 
-    def _nightly(self, jobs: dict[str, Callable[[datetime], object]], as_of: datetime) -> None:
+    def _nightly(self, jobs: dict[str, Job], as_of: datetime) -> None:
         for name in NIGHTLY_JOBS:
             jobs[name](as_of)
         # The tier review may have moved members: sales must see their tier of today.
