@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.money import CENT
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.ledger import Source
@@ -28,7 +29,6 @@ from members.services import (
     points_refund,
     points_reverse,
 )
-from purchases.earning import CENT
 from purchases.errors import DuplicateReference
 from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
 from purchases.services import Recorded, body_fingerprint

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import ProgramSettings, Store
+from loyalty.money import CENT
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.errors import InsufficientPoints
@@ -37,11 +38,10 @@ from members.services import (
     points_earn,
     points_pay,
 )
-from purchases.earning import CENT, sale_awards, split_discount
+from purchases.earning import sale_awards, split_discount
 from purchases.errors import DuplicateReference
 from purchases.models import Purchase, PurchaseLine
 from rewards import locks as reward_locks
-from rewards.codes import normalise_code
 from rewards.errors import (
     DuplicateChargeReference,
     GiftCardInsufficientBalance,
@@ -52,6 +52,7 @@ from rewards.gift_cards import gift_card_charge
 from rewards.models import GiftCard, Voucher
 from rewards.pricing import SaleLine, voucher_discounts
 from rewards.services import voucher_use
+from rewards.voucher_codes import normalise_code
 
 
 @dataclass(frozen=True)
