@@ -37,9 +37,10 @@ from loyalty.services import (
 )
 from members.models import Member, PointsAccount, Tier
 from members.services import member_enrol, member_register, points_adjust, tier_create
+from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.services import purchase_record
 from rewards.errors import LimitReached, RewardUnavailable
 from rewards.models import Reward, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create, reward_category_create, reward_create, voucher_use

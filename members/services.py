@@ -455,11 +455,13 @@ def points_earn(
     now: datetime,
     program: ProgramSettings,
     idempotency_key: str | None = None,
+    account: PointsAccount | None = None,
 ) -> PointsEntry | None:
     """Award points for something the member did at `occurred_at`: pending for
     the program's `pending_days`, then spendable until `expiry_days` after that.
     A backdated purchase (a till that was offline) starts both clocks at its
-    `occurred_at`, not when it reached us."""
+    `occurred_at`, not when it reached us. `account`: the member's account when
+    the caller already locked it (members.locks)."""
     if points <= 0:
         return None
     return ledger.points_credit(
@@ -472,13 +474,21 @@ def points_earn(
         description=description,
         source=source,
         idempotency_key=idempotency_key,
+        account=account,
     )
 
 
 def points_pay(
-    *, member: Member, points: int, description: str, source: Source, now: datetime
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    account: PointsAccount | None = None,
 ) -> PointsEntry:
-    """Spend points (at the till, or on a reward). Raises InsufficientPoints."""
+    """Spend points (at the till, or on a reward). Raises InsufficientPoints.
+    `account`: the member's account when the caller already locked it."""
     return ledger.points_debit(
         member_id=member.pk,
         points=points,
@@ -486,6 +496,7 @@ def points_pay(
         now=now,
         description=description,
         source=source,
+        account=account,
     )
 
 

@@ -30,8 +30,8 @@ from members.services import (
 )
 from purchases.earning import CENT
 from purchases.errors import DuplicateReference
+from purchases.inputs import Recorded, body_fingerprint
 from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
-from purchases.services import Recorded, body_fingerprint
 from rewards.gift_cards import gift_card_refund
 from rewards.models import GiftCardEntryKind
 from rewards.selectors import gift_card_get
@@ -147,7 +147,12 @@ def _gift_cards_refund(
         if amount <= 0:
             continue
         entry = gift_card_refund(
-            code=charge["code"], amount=amount, reference=purchase.reference, actor=actor, now=now
+            code=charge["code"],
+            amount=amount,
+            reference=purchase.reference,
+            store=purchase.store,
+            actor=actor,
+            now=now,
         )
         refunded.append(
             {"code": charge["code"], "amount": str(amount), "balance": str(entry.balance_after)}

@@ -15,7 +15,8 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from members.models import Member, TierChange
 from members.services import member_tier_set, tiers_review_all
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.inputs import LineInput, SaleInput
+from purchases.services import purchase_record
 
 pytestmark = pytest.mark.django_db
 

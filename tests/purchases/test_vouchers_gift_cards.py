@@ -11,13 +11,15 @@ import pytest
 from django.utils import timezone
 
 from loyalty.actors import Actor
+from loyalty.models import ApiScope
 from members.models import Member, PointsAccount, PointsEntry
-from purchases.models import Purchase
+from purchases.models import Purchase, PurchaseGiftCard
 from rewards.codes import new_gift_card_code, new_voucher_code
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create
-from tests.factories import MemberFactory
+from tests.conftest import api_client_for
+from tests.factories import MemberFactory, StoreFactory
 from tests.purchases.conftest import sale
 from tests.rewards.conftest import fund, make_reward
 
@@ -242,3 +244,54 @@ def test_an_unknown_voucher_and_another_members_read_the_same(pos_api, shopper):
         assert response.status_code == 422 and response.json()["code"] == "voucher_not_usable"
         details.append(response.json()["detail"].replace(code, "<code>"))
     assert details[0] == details[1] == "The voucher <code> cannot be used on this sale."
+
+
+def test_store_b_sale_pays_with_a_card_store_a_charged_under_the_same_receipt_number(shopper):
+    """Inside a sale a charge belongs to the sale's store: store A's charge
+    "0001" does not refuse store B's sale "0001" (it was a 409), and each sale
+    keeps its charge as a PurchaseGiftCard row."""
+    card = _card("100.00")
+    till_a = api_client_for(ApiScope.POS, store=StoreFactory(code="a"))
+    till_b = api_client_for(ApiScope.POS, store=StoreFactory(code="b"))
+    charged = till_a.post(
+        f"/api/v1/gift-cards/{card.code}/charges",
+        {"amount": "10.00", "reference": "0001"},
+        format="json",
+    )
+    assert charged.status_code == 201
+    paying = [{"code": card.code, "amount": "20.00"}]
+    in_a = till_a.post(
+        "/api/v1/purchases", sale("0002", ("TEA", 1, "40.00"), gift_cards=paying), format="json"
+    )
+    in_b = till_b.post(
+        "/api/v1/purchases", sale("0001", ("TEA", 1, "40.00"), gift_cards=paying), format="json"
+    )
+
+    assert in_a.status_code == in_b.status_code == 201, in_b.content
+    assert in_b.json()["gift_cards"] == [
+        {"code": card.code, "charged": "20.00", "balance": "50.00"}
+    ]
+    card.refresh_from_db()
+    assert card.balance == Decimal("50.00")
+    links = PurchaseGiftCard.objects.order_by("pk")
+    assert [(link.purchase.store.code, link.amount, link.charge.store.code) for link in links] == [
+        ("a", Decimal("20.00"), "a"),
+        ("b", Decimal("20.00"), "b"),
+    ]
+    assert all(link.charge.gift_card_id == card.pk for link in links)
+
+
+def test_a_sale_whose_store_charged_the_card_under_its_receipt_outside_it_is_refused(shopper):
+    """The same store's own charge under the same receipt number is not the
+    sale's: the sale does not hide behind it (409) and writes nothing."""
+    card = _card("100.00")
+    till = api_client_for(ApiScope.POS, store=StoreFactory(code="a"))
+    till.post(
+        f"/api/v1/gift-cards/{card.code}/charges",
+        {"amount": "20.00", "reference": "0001"},
+        format="json",
+    )
+    body = sale("0001", ("TEA", 1, "40.00"), gift_cards=[{"code": card.code, "amount": "20.00"}])
+    refused = till.post("/api/v1/purchases", body, format="json")
+    assert refused.status_code == 409, refused.content
+    assert not Purchase.objects.exists() and not PurchaseGiftCard.objects.exists()
