@@ -14,6 +14,7 @@ from loyalty.actors import Actor
 from loyalty.models import ApiScope
 from members.models import Member, PointsAccount, PointsEntry
 from purchases.models import Purchase, PurchaseGiftCard
+from purchases.returns import ReturnItem, purchase_return
 from rewards.codes import new_gift_card_code, new_voucher_code
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
@@ -295,3 +296,75 @@ def test_a_sale_whose_store_charged_the_card_under_its_receipt_outside_it_is_ref
     refused = till.post("/api/v1/purchases", body, format="json")
     assert refused.status_code == 409, refused.content
     assert not Purchase.objects.exists() and not PurchaseGiftCard.objects.exists()
+
+
+def test_a_return_refunds_an_expired_card_at_the_till_and_says_so(pos_api, shopper):
+    """An expired card takes no refund (the money would be stranded): the
+    return names its share in `refund_to_till`, and the usable card is refunded."""
+    now = timezone.now()
+    usable = _card("100.00")
+    expiring = gift_card_issue(
+        actor=Actor.system(), amount=Decimal("100.00"), expires_at=now + timedelta(days=1)
+    )
+    body = sale(
+        "R1",
+        ("SHOE", 2, "50.00"),
+        member=shopper,
+        gift_cards=[
+            {"code": usable.code, "amount": "40.00"},
+            {"code": expiring.code, "amount": "30.00"},
+        ],
+    )
+    bought = pos_api.post("/api/v1/purchases", body, format="json").json()
+    purchase = Purchase.objects.get(pk=bought["id"])
+
+    first = purchase_return(
+        purchase=purchase,
+        reference="RET1",
+        items=[ReturnItem("SHOE", 1)],
+        actor=Actor.system(),
+        now=now + timedelta(days=2),
+    ).receipt
+    assert first["gift_cards_refunded"] == [
+        {"code": usable.code, "amount": "20.00", "balance": "80.00"}
+    ]
+    assert first["refund_to_till"] == [
+        {"code": expiring.code, "amount": "15.00", "reason": "card_expired"}
+    ]
+    rest = purchase_return(
+        purchase=purchase,
+        reference="RET2",
+        amount=Decimal("50.00"),
+        actor=Actor.system(),
+        now=now + timedelta(days=2),
+    ).receipt
+    assert rest["gift_cards_refunded"] == [
+        {"code": usable.code, "amount": "20.00", "balance": "100.00"}
+    ]
+    assert rest["refund_to_till"] == [
+        {"code": expiring.code, "amount": "15.00", "reason": "card_expired"}
+    ]
+    expiring.refresh_from_db()
+    assert expiring.balance == Decimal("70.00")
+    assert not expiring.entries.filter(kind="refund").exists()
+    assert list(purchase.gift_card_charges.values_list("refunded", flat=True)) == [
+        Decimal("40.00"),
+        Decimal("30.00"),
+    ]
+
+
+def test_return_shares_floor_to_the_cent_and_the_last_return_brings_back_the_rest(pos_api, shopper):
+    """Three returns of a third each: 3.33, 3.33, then 3.34 back on the card."""
+    card = _card("100.00")
+    body = sale("R1", ("TEA", 3, "10.00"), gift_cards=[{"code": card.code, "amount": "10.00"}])
+    bought = pos_api.post("/api/v1/purchases", body, format="json").json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    amounts = [
+        pos_api.post(url, {"reference": f"RET{i}", "amount": "10.00"}, format="json").json()[
+            "gift_cards_refunded"
+        ][0]["amount"]
+        for i in range(3)
+    ]
+    assert amounts == ["3.33", "3.33", "3.34"]
+    card.refresh_from_db()
+    assert card.balance == Decimal("100.00")
