@@ -17,9 +17,10 @@ from demo.members import Shopper, at_hour, visit_kind
 from demo.shop import Shop
 from loyalty.roles import Role
 from members.models import PointsAccount
+from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.services import purchase_record
 
 # --- The catalogue: sku -> (name, category, price in RM, earns points) -------------------------
 

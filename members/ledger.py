@@ -92,19 +92,23 @@ def points_credit(
     idempotency_key: str | None = None,
     counts_as_earned: bool = True,
     created_by_id: int | None = None,
+    account: PointsAccount | None = None,
 ) -> PointsEntry:
     """Add points. With `available_at` after `now` they wait as pending; the
     spendable lot expires `expiry_days` after it becomes spendable (None: never).
     A lot whose expiry is already past when it arrives (a backdated sale) is
     written with its `expire` entry at once. Spendable earnings (earn, bonus)
     first pay off any clawback owed, with its own entry; refunds and
-    adjustments do not.
+    adjustments do not. `account` is the member's account when the caller
+    already holds its lock (a sale locks all its rows first); it is kept up to
+    date.
     """
     if points <= 0:
         raise ValueError("a credit is positive")
-    if (found := _existing(idempotency_key)) is not None:
-        return found
-    account = account_lock(member_id=member_id)
+    if account is None:
+        if (found := _existing(idempotency_key)) is not None:
+            return found
+        account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
     becomes_available = available_at or now
@@ -240,14 +244,17 @@ def points_debit(
     source: Source = Source(),
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
+    account: PointsAccount | None = None,
 ) -> PointsEntry:
     """Take spendable points, after expiring the member's lots due by `now`.
-    Raises InsufficientPoints (nothing written) if what is left is below `points`."""
+    Raises InsufficientPoints (nothing written) if what is left is below `points`.
+    `account` as in `points_credit`."""
     if points <= 0:
         raise ValueError("a debit is positive")
-    if (found := _existing(idempotency_key)) is not None:
-        return found
-    account = account_lock(member_id=member_id)
+    if account is None:
+        if (found := _existing(idempotency_key)) is not None:
+            return found
+        account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
     _expire_due_locked(account, due=now, at=now)

@@ -1,5 +1,8 @@
 """The one place that locks ledger rows. Always lock the account row before
-touching a member's entries, and several accounts in member id order."""
+touching a member's entries, and several accounts in member id order. Where
+the account sits among the other apps' rows is written in rewards.locks (the
+global lock order): after a purchase or a redemption, before vouchers, gift
+cards and campaign budgets."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ from members.identifiers import (
     normalise_phone,
 )
 from members.ledger import Reversal, Source
+from members.locks import account_lock
 from members.models import (
     EntryKind,
     Member,
@@ -344,7 +345,9 @@ def member_tier_review(
     first nightly review after that date puts the member in the tier the rules
     give at once (no retention counts from the day it was set) and ends the
     override. A caller that already read the program settings passes them as
-    `program`."""
+    `program`. The caller holds the member's points-account lock
+    (members.locks), as a sale and the nightly review do, so the value read
+    and the tier written cannot straddle another sale's."""
     override = member.tier_override_until
     if override is not None and override >= timezone.localdate(now):
         return member
@@ -417,13 +420,25 @@ def tiers_review_all(*, as_of: datetime) -> int:
         lapsed = member.tier_override_until is not None and member.tier_override_until < today
         if not lapsed and (target is None or member.tier_id == target.pk):
             continue
-        before = member.tier_id
-        with transaction.atomic():
-            member_tier_review(
-                member=member, now=as_of, allow_downgrade=True, value=value, program=program
-            )
-        changed += int(member.tier_id != before)
+        changed += int(
+            _member_tier_review_locked(member_id=member.pk, as_of=as_of, program=program)
+        )
     return changed
+
+
+@transaction.atomic
+def _member_tier_review_locked(
+    *, member_id: int, as_of: datetime, program: ProgramSettings
+) -> bool:
+    """Review one member under their points-account lock, the lock a sale
+    holds while it records its activity and upgrades: the member and their
+    qualifying value are read again under it, so a sale that landed since the
+    grouped read is counted, never undone. Returns whether the tier changed."""
+    account_lock(member_id=member_id)
+    member = Member.objects.select_related("tier").get(pk=member_id)
+    before = member.tier_id
+    member_tier_review(member=member, now=as_of, allow_downgrade=True, program=program)
+    return member.tier_id != before
 
 
 # --- Activity and points, for the flows above members -----------------------------------------
@@ -455,11 +470,13 @@ def points_earn(
     now: datetime,
     program: ProgramSettings,
     idempotency_key: str | None = None,
+    account: PointsAccount | None = None,
 ) -> PointsEntry | None:
     """Award points for something the member did at `occurred_at`: pending for
     the program's `pending_days`, then spendable until `expiry_days` after that.
     A backdated purchase (a till that was offline) starts both clocks at its
-    `occurred_at`, not when it reached us."""
+    `occurred_at`, not when it reached us. `account`: the member's account when
+    the caller already locked it (members.locks)."""
     if points <= 0:
         return None
     return ledger.points_credit(
@@ -472,13 +489,21 @@ def points_earn(
         description=description,
         source=source,
         idempotency_key=idempotency_key,
+        account=account,
     )
 
 
 def points_pay(
-    *, member: Member, points: int, description: str, source: Source, now: datetime
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    account: PointsAccount | None = None,
 ) -> PointsEntry:
-    """Spend points (at the till, or on a reward). Raises InsufficientPoints."""
+    """Spend points (at the till, or on a reward). Raises InsufficientPoints.
+    `account`: the member's account when the caller already locked it."""
     return ledger.points_debit(
         member_id=member.pk,
         points=points,
@@ -486,6 +511,7 @@ def points_pay(
         now=now,
         description=description,
         source=source,
+        account=account,
     )
 
 

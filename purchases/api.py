@@ -23,9 +23,10 @@ from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
 from purchases.errors import PurchaseNotFound
+from purchases.inputs import GiftCardInput, LineInput, SaleInput
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
-from purchases.services import GiftCardInput, LineInput, SaleInput, purchase_record, sale_preview
+from purchases.services import purchase_record, sale_preview
 from rewards.throttling import SaleCodeLookupApi
 from rewards.voucher_codes import normalise_code
 

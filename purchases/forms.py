@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Store
 from loyalty.money import MONEY
+from purchases.inputs import LineInput, SaleInput
 from purchases.returns import ReturnItem
-from purchases.services import LineInput, SaleInput
 
 if TYPE_CHECKING:
     from members.models import Member

@@ -30,11 +30,12 @@ from members.services import (
     points_reverse,
 )
 from purchases.errors import DuplicateReference
+from purchases.inputs import Recorded, body_fingerprint
+from purchases.locks import purchase_gift_cards_lock
 from purchases.models import Purchase, PurchaseLine, Return, ReturnLine
-from purchases.services import Recorded, body_fingerprint
-from rewards.gift_cards import gift_card_refund
-from rewards.models import GiftCardEntryKind
-from rewards.selectors import gift_card_get
+from rewards import locks as reward_locks
+from rewards.gift_cards import gift_card_refund_locked
+from rewards.models import GiftCardStatus
 
 
 @dataclass(frozen=True)
@@ -124,35 +125,54 @@ def _return_amounts(
 
 def _gift_cards_refund(
     purchase: Purchase, cum_amount: Decimal, *, actor: Actor, now: datetime
-) -> list[dict[str, str]]:
-    """Put back on each card that paid the sale its share of everything
-    returned so far (`cum_amount`) less what earlier returns put back: the
-    shares floor to the cent and the last return brings back the rest."""
-    charges = json.loads(purchase.response or "{}").get("gift_cards") or []
-    refunded = []
+) -> dict[str, list[dict[str, str]]]:
+    """Give back to each card that paid the sale (its PurchaseGiftCard rows,
+    locked, then the cards, in the global lock order) its share of everything
+    returned so far (`cum_amount`) less what earlier returns gave back: the
+    shares floor to the cent and the last return brings back the rest.
+
+    Only a usable card (active, not expired) takes its money back; a share
+    that cannot go back on its card is named in `refund_to_till` with the
+    reason, for the till to refund by its own means, and counts as given back.
+    Returns the answer's `gift_cards_refunded` and `refund_to_till`."""
+    charges = purchase_gift_cards_lock(purchase_id=purchase.pk)
+    cards = {
+        card.pk: card
+        for card in reward_locks.gift_cards_lock_by_id(ids=[c.gift_card_id for c in charges])
+    }
+    refunded: list[dict[str, str]] = []
+    to_till: list[dict[str, str]] = []
     for charge in charges:
-        charged = Decimal(charge["charged"])
         target = (
-            min(charged, (charged * cum_amount / purchase.total).quantize(CENT, ROUND_DOWN))
+            min(
+                charge.amount,
+                (charge.amount * cum_amount / purchase.total).quantize(CENT, ROUND_DOWN),
+            )
             if purchase.total
             else Decimal("0.00")
         )
-        already = (
-            gift_card_get(code=charge["code"])
-            .entries.filter(kind=GiftCardEntryKind.REFUND, reference=purchase.reference)
-            .aggregate(total=Sum("amount"))["total"]
-            or 0
-        )
-        amount = target - already
+        amount = target - charge.refunded
         if amount <= 0:
             continue
-        entry = gift_card_refund(
-            code=charge["code"], amount=amount, reference=purchase.reference, actor=actor, now=now
-        )
-        refunded.append(
-            {"code": charge["code"], "amount": str(amount), "balance": str(entry.balance_after)}
-        )
-    return refunded
+        card = cards[charge.gift_card_id]
+        if card.is_usable(now):
+            entry = gift_card_refund_locked(
+                card,
+                amount=amount,
+                reference=purchase.reference,
+                store=purchase.store,
+                actor=actor,
+                now=now,
+            )
+            refunded.append(
+                {"code": card.code, "amount": str(amount), "balance": str(entry.balance_after)}
+            )
+        else:
+            reason = "card_void" if card.status == GiftCardStatus.VOID else "card_expired"
+            to_till.append({"code": card.code, "amount": str(amount), "reason": reason})
+        charge.refunded = target
+        charge.save(update_fields=["refunded"])
+    return {"gift_cards_refunded": refunded, "refund_to_till": to_till}
 
 
 @transaction.atomic
@@ -171,10 +191,10 @@ def purchase_return(
     lines (never more than was earned), pending first; what the member already
     spent becomes a clawback. Points paid at the till come back in proportion
     to the returned amount, and so does what gift cards paid (back on each
-    card). A return by a staff user writes an AuditEvent (the return, its
+    card while it is usable; otherwise the answer's `refund_to_till` names
+    it). A return by a staff user writes an AuditEvent (the return, its
     receipt as `after`) in the same transaction, as sales do. Raises
-    ValidationFailed, DuplicateReference, GiftCardNotUsable (a card voided
-    since).
+    ValidationFailed, DuplicateReference.
     """
     now = now or timezone.now()
     if (items is None) == (amount is None):
@@ -281,7 +301,7 @@ def purchase_return(
         "points_refunded": to_refund,
         "clawback": reversal_clawback,
         "balance": balance,
-        "gift_cards_refunded": gift_cards,
+        **gift_cards,
     }
     Return.objects.filter(pk=record.pk).update(
         points_reversed=reversal_pending + reversal_available,

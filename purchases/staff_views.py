@@ -27,8 +27,9 @@ from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
 from purchases.forms import ReturnForm, SaleForm
 from purchases.models import Purchase
+from purchases.quote import sale_quote
 from purchases.returns import purchase_return
-from purchases.services import purchase_record, sale_preview, sale_quote
+from purchases.services import purchase_record, sale_preview
 
 
 class PurchaseCreateView(MemberPageMixin, FormView):
@@ -57,7 +58,7 @@ class PurchaseCreateView(MemberPageMixin, FormView):
                 recorded = purchase_record(sale=sale, actor=Actor.from_request(self.request))
             else:
                 preview = sale_preview(sale=sale, now=now)
-                quote = sale_quote(sale=sale, now=now)
+                quote = sale_quote(sale=sale, program=program_settings_get())
         except DuplicateReference as error:
             form.add_error("reference", error.message)
             return self.form_invalid(form)

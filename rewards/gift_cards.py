@@ -3,7 +3,8 @@ refund, void), sold at the counter or through the API, or issued by a
 gift-card reward; and the branded designs managers give them.
 
 A card's balance moves only with an entry in the same transaction, the card
-row is locked first (rewards.locks), and a CHECK keeps it at zero or above.
+row is locked first (rewards.locks, in its global order), and a CHECK keeps it
+at zero or above. Every charge and refund carries the store it was made at.
 """
 
 from __future__ import annotations
@@ -169,26 +170,66 @@ def gift_card_charge(
     code: str,
     amount: Decimal,
     reference: str,
+    store: Store,
     actor: Actor,
     allow_partial: bool = False,
     now: datetime | None = None,
 ) -> GiftCardCharge:
-    """Take `amount` off the card under its row lock; never below zero. With
-    `allow_partial` an amount above the balance takes the whole balance (the
-    rest is paid another way), without it the charge is refused. A charge is
-    made once per (card, reference): a retry with the same amount returns the
-    first charge, a different amount is refused.
+    """Lock the card of `code` and charge it (`gift_card_charge_locked`).
 
-    Raises GiftCardNotFound, GiftCardNotUsable (void, expired),
-    GiftCardInsufficientBalance, DuplicateChargeReference, ValidationFailed.
+    Raises GiftCardNotFound and what `gift_card_charge_locked` raises.
     """
     now = now or timezone.now()
     _money(amount, "amount")
+    reference = _charge_reference(reference)
+    card = _gift_card_locked(code)
+    return gift_card_charge_locked(
+        card,
+        amount=amount,
+        reference=reference,
+        store=store,
+        actor=actor,
+        allow_partial=allow_partial,
+        now=now,
+    )
+
+
+def _charge_reference(reference: str) -> str:
     reference = reference.strip()
     if not reference or len(reference) > 100:
         raise ValidationFailed(fields={"reference": [_("Give the receipt's reference.")]})
-    card = _gift_card_locked(code)
-    earlier = card.entries.filter(kind=GiftCardEntryKind.CHARGE, reference=reference).first()
+    return reference
+
+
+def gift_card_charge_locked(
+    card: GiftCard,
+    *,
+    amount: Decimal,
+    reference: str,
+    store: Store,
+    actor: Actor,
+    allow_partial: bool = False,
+    now: datetime,
+) -> GiftCardCharge:
+    """Take `amount` off a card the caller locked (rewards.locks), in the
+    caller's transaction; never below zero. With `allow_partial` an amount
+    above the balance takes the whole balance (the rest is paid another way),
+    without it the charge is refused.
+
+    A charge belongs to its store and is made once per (card, store,
+    reference): a retry with the same amount returns the first charge, a
+    different amount is refused; the same receipt number at another store is
+    another charge. The store is never left out, so the unique index
+    (NULLs never clash) always holds.
+
+    Raises GiftCardNotUsable (void, expired), GiftCardInsufficientBalance,
+    DuplicateChargeReference, ValidationFailed.
+    """
+    _money(amount, "amount")
+    reference = _charge_reference(reference)
+    earlier = card.entries.filter(
+        kind=GiftCardEntryKind.CHARGE, store=store, reference=reference
+    ).first()
     if earlier is not None:
         if earlier.requested_amount != amount:
             raise DuplicateChargeReference()
@@ -211,7 +252,7 @@ def gift_card_charge(
         balance_after=card.balance,
         requested_amount=amount,
         reference=reference,
-        store=actor.api_key.store if actor.api_key is not None else None,
+        store=store,
         created_by=actor.user,
         created_at=now,
     )
@@ -231,26 +272,51 @@ def gift_card_refund(
     code: str,
     amount: Decimal,
     reference: str,
+    store: Store,
     actor: Actor,
     now: datetime | None = None,
 ) -> GiftCardEntry:
-    """Put back on the card part or all of its charge under `reference` (a
-    returned sale). Refunds of one charge never add up to more than it took.
+    """Put back on the card part or all of its charge at `store` under
+    `reference` (a returned sale). Refunds of one charge never add up to more
+    than it took.
 
-    Raises GiftCardNotFound, GiftCardNotUsable (void), ValidationFailed.
+    Raises GiftCardNotFound, GiftCardNotUsable (void or expired: the money goes
+    back another way), ValidationFailed.
     """
     now = now or timezone.now()
     _money(amount, "amount")
     card = _gift_card_locked(code)
-    if card.status != GiftCardStatus.ACTIVE:
-        raise GiftCardNotUsable()
-    entries = card.entries.filter(reference=reference.strip())
+    entries = card.entries.filter(store=store, reference=reference.strip())
     charged = -(entries.filter(kind=GiftCardEntryKind.CHARGE).aggregate(t=Sum("amount"))["t"] or 0)
     refunded = entries.filter(kind=GiftCardEntryKind.REFUND).aggregate(t=Sum("amount"))["t"] or 0
     if amount > charged - refunded:
         raise ValidationFailed(
             fields={"amount": [_("This is more than is left to refund of that charge.")]}
         )
+    return gift_card_refund_locked(
+        card, amount=amount, reference=reference, store=store, actor=actor, now=now
+    )
+
+
+def gift_card_refund_locked(
+    card: GiftCard,
+    *,
+    amount: Decimal,
+    reference: str,
+    store: Store,
+    actor: Actor,
+    now: datetime,
+) -> GiftCardEntry:
+    """Put `amount` back on a card the caller locked (rewards.locks), as a
+    refund of its charge at `store` under `reference`. The caller keeps the
+    refunds of that charge within it (a return counts them on the sale's
+    PurchaseGiftCard row, whose CHECK is the last guard).
+
+    Raises GiftCardNotUsable (void or expired), ValidationFailed.
+    """
+    _money(amount, "amount")
+    if not card.is_usable(now):
+        raise GiftCardNotUsable()
     card.balance += amount
     card.save(update_fields=["balance"])
     entry = GiftCardEntry.objects.create(
@@ -259,7 +325,7 @@ def gift_card_refund(
         amount=amount,
         balance_after=card.balance,
         reference=reference.strip(),
-        store=actor.api_key.store if actor.api_key is not None else None,
+        store=store,
         created_by=actor.user,
         created_at=now,
     )

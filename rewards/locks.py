@@ -1,10 +1,29 @@
 """The one place that locks rewards rows (PostgreSQL; SQLite serialises write
-transactions on its own).
+transactions on its own), and where the global lock order is written down.
 
-Order, everywhere: a redemption, then its vouchers, then the member's points
-account (members.locks, which the ledger takes anyway), then the reward, then
-gift cards — and several rows of one kind in primary-key order. A flow that
-takes them in this order cannot deadlock with another that does.
+The lock order, for every flow of every app (DESIGN.md §4):
+
+1. the purchase row: a sale's own (claimed by inserting it, so a replay waits
+   there holding nothing else) or the one a return gives back
+   (`purchases.locks`);
+2. a redemption (cancelling it);
+3. the member's points account (`members.locks`; the ledger takes it anyway),
+   and after it the member row itself (a tier change);
+4. vouchers, by primary key;
+5. the reward (its stock);
+6. a sale's gift-card charges (`PurchaseGiftCard`, a return's refunds,
+   `purchases.locks`);
+7. gift cards, by primary key;
+8. campaign budget rows, by primary key (campaigns, when they come).
+
+A flow takes what it needs in this order and never goes back up: a sale locks
+its account, vouchers and cards at once before checking anything
+(`purchases.locks.sale_lock`); a redemption locks the account then takes the
+stock; its cancel locks the redemption, the account, the vouchers, the
+reward's stock, then the cards; a till using a voucher or charging a card
+locks only that row; a return locks the purchase, the account, the charges
+and the cards; the points and tier jobs lock one account per transaction.
+Two flows that follow the order cannot deadlock.
 """
 
 from __future__ import annotations

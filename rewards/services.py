@@ -3,8 +3,8 @@ cards and their designs are in rewards.gift_cards.
 
 Points move only through members.services (points_pay, points_refund), so the
 ledger's invariants hold here too. Rows are locked only through
-`rewards.locks`, in its order: redemption, vouchers, the member's points
-account, the reward, gift cards.
+`rewards.locks`, in the global order written there: redemption, the member's
+points account, vouchers, the reward, gift cards.
 
 Staff writes (a signed-in user) are audited. The high-volume till operations
 (using a voucher, charging a gift card) are audited only when a person does
@@ -436,10 +436,12 @@ def redemption_cancel(
     redemption = locks.redemption_lock(redemption_id=redemption.pk)
     if redemption.status != RedemptionStatus.COMPLETED:
         raise RedemptionNotCancellable(_("This redemption is already cancelled."))
+    # The global order (rewards.locks): the account before the vouchers, as a
+    # sale of the same member paying with them takes them.
+    locks.member_points_lock(member_id=redemption.member_id)
     vouchers = locks.vouchers_lock_of_redemption(redemption_id=redemption.pk)
     if any(not voucher.is_usable(now) for voucher in vouchers):
         raise RedemptionNotCancellable()
-    locks.member_points_lock(member_id=redemption.member_id)
     Reward.objects.filter(pk=redemption.reward_id, stock__isnull=False).update(
         stock=F("stock") + redemption.quantity
     )
@@ -509,22 +511,49 @@ def voucher_use(
         raise VoucherNotUsable(_("This voucher belongs to another member."))
     if store is None and actor.api_key is not None:
         store = actor.api_key.store
+    return voucher_mark_used(
+        voucher,
+        actor=actor,
+        purchase_reference=purchase_reference,
+        purchase_id=purchase_id,
+        amount=amount,
+        store=store,
+        now=now,
+    )
+
+
+def voucher_mark_used(
+    voucher: Voucher,
+    *,
+    actor: Actor,
+    purchase_reference: str,
+    purchase_id: int | None,
+    amount: Decimal | None,
+    store: Store | None,
+    now: datetime,
+) -> Voucher:
+    """Mark `voucher` (found, and in a sale locked and checked, by the caller)
+    used, in the caller's transaction: the conditional UPDATE from `issued`
+    (and not expired) is the guard, so of two uses one wins. `voucher` is
+    updated in memory. Raises VoucherNotUsable."""
+    fields = {
+        "status": VoucherStatus.USED,
+        "used_at": now,
+        "used_store": store,
+        "used_reference": purchase_reference[:100],
+        "used_purchase_id": purchase_id,
+        "used_amount": amount,
+        "used_by": actor.user,
+    }
     used = (
         Voucher.objects.filter(pk=voucher.pk, status=VoucherStatus.ISSUED)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .update(
-            status=VoucherStatus.USED,
-            used_at=now,
-            used_store=store,
-            used_reference=purchase_reference[:100],
-            used_purchase_id=purchase_id,
-            used_amount=amount,
-            used_by=actor.user,
-        )
+        .update(**fields)
     )
     if not used:
         raise VoucherNotUsable()
-    voucher.refresh_from_db()
+    for name, value in fields.items():
+        setattr(voucher, name, value)
     if actor.user is not None:
         audit_record(
             actor=actor,

@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from loyalty.actors import Actor
 from members.services import points_adjust
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.inputs import LineInput, SaleInput
+from purchases.services import purchase_record
 from tests.factories import PASSWORD, MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

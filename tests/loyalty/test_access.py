@@ -46,7 +46,8 @@ def namespace_urls(patterns: list, namespace: str, known: dict[str, object]) -> 
 @pytest.fixture
 def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, object]:
     """Existing objects for the path arguments of the back-office and the portal."""
-    from purchases.services import LineInput, SaleInput, purchase_record
+    from purchases.inputs import LineInput, SaleInput
+    from purchases.services import purchase_record
     from rewards.gift_cards import gift_card_design_create
     from rewards.services import redemption_create
     from tests.rewards.conftest import fund, make_reward

@@ -33,9 +33,10 @@ from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 from members.services import points_adjust, points_pay
+from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, PurchaseLine, Return
 from purchases.returns import ReturnItem, purchase_return
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.services import purchase_record
 from tests.factories import MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db

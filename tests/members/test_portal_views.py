@@ -18,9 +18,10 @@ from loyalty.urls import urlpatterns
 from members.card_images import card_number_grouped, code128_modules, code128_svg, qr_svg
 from members.models import EntryKind, Member
 from members.services import points_adjust
+from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.services import purchase_record
 from rewards.services import redemption_create
 from tests.factories import MemberFactory, StoreFactory
 from tests.rewards.conftest import fund, make_reward

@@ -15,7 +15,8 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from members.models import Member, TierChange
 from members.services import member_tier_set, tiers_review_all
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.inputs import LineInput, SaleInput
+from purchases.services import purchase_record
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +125,31 @@ def test_run_jobs_review_tiers_is_the_nightly_entry_point(program, tiers, shoppe
     as_of = (start + timedelta(days=400)).isoformat()
     call_command("run_jobs", "review_tiers", "--as-of", as_of)
     assert tier_of(shopper) == "bronze"
+
+
+def test_the_nightly_review_never_undoes_an_upgrade_a_sale_made_during_the_run(
+    program, tiers, shopper, monkeypatch
+):
+    """A sale that lands between the review's grouped read and its write (here
+    one that lifts a Silver member due for a downgrade to Gold) is counted:
+    each member is reviewed under their points-account lock, read again."""
+    from members import services
+
+    start = timezone.now() - timedelta(days=800)
+    buy(shopper, program, "12000.00", when=start, reference="R1")
+    night = start + timedelta(days=400)
+    decide = services.tier_for_value
+    sale_landed = []
+
+    def sale_lands_first(tiers_, value):
+        if not sale_landed:
+            sale_landed.append(True)
+            buy(shopper, program, "25000.00", when=night - timedelta(hours=1), reference="R2")
+        return decide(tiers_, value)
+
+    monkeypatch.setattr(services, "tier_for_value", sale_lands_first)
+
+    assert tiers_review_all(as_of=night) == 0
+    assert sale_landed and tier_of(shopper) == "gold"
+    changes = shopper.tier_changes.exclude(reason=TierChange.Reason.JOIN).order_by("created_at")
+    assert [c.to_tier.code for c in changes] == ["silver", "gold"]

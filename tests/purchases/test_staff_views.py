@@ -16,8 +16,9 @@ from loyalty.models import AuditEvent
 from loyalty.selectors import program_settings_get
 from members.models import PointsAccount
 from members.services import points_adjust
+from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, Return
-from purchases.services import LineInput, SaleInput, purchase_record
+from purchases.services import purchase_record
 
 pytestmark = pytest.mark.django_db
 

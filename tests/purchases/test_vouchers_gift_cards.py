@@ -11,13 +11,16 @@ import pytest
 from django.utils import timezone
 
 from loyalty.actors import Actor
+from loyalty.models import ApiScope
 from members.models import Member, PointsAccount, PointsEntry
-from purchases.models import Purchase
+from purchases.models import Purchase, PurchaseGiftCard
+from purchases.returns import ReturnItem, purchase_return
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, GiftCardEntry, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create
 from rewards.voucher_codes import new_gift_card_code, new_voucher_code
-from tests.factories import MemberFactory
+from tests.conftest import api_client_for
+from tests.factories import MemberFactory, StoreFactory
 from tests.purchases.conftest import sale
 from tests.rewards.conftest import fund, make_reward
 
@@ -242,3 +245,126 @@ def test_an_unknown_voucher_and_another_members_read_the_same(pos_api, shopper):
         assert response.status_code == 422 and response.json()["code"] == "voucher_not_usable"
         details.append(response.json()["detail"].replace(code, "<code>"))
     assert details[0] == details[1] == "The voucher <code> cannot be used on this sale."
+
+
+def test_store_b_sale_pays_with_a_card_store_a_charged_under_the_same_receipt_number(shopper):
+    """Inside a sale a charge belongs to the sale's store: store A's charge
+    "0001" does not refuse store B's sale "0001" (it was a 409), and each sale
+    keeps its charge as a PurchaseGiftCard row."""
+    card = _card("100.00")
+    till_a = api_client_for(ApiScope.POS, store=StoreFactory(code="a"))
+    till_b = api_client_for(ApiScope.POS, store=StoreFactory(code="b"))
+    charged = till_a.post(
+        f"/api/v1/gift-cards/{card.code}/charges",
+        {"amount": "10.00", "reference": "0001"},
+        format="json",
+    )
+    assert charged.status_code == 201
+    paying = [{"code": card.code, "amount": "20.00"}]
+    in_a = till_a.post(
+        "/api/v1/purchases", sale("0002", ("TEA", 1, "40.00"), gift_cards=paying), format="json"
+    )
+    in_b = till_b.post(
+        "/api/v1/purchases", sale("0001", ("TEA", 1, "40.00"), gift_cards=paying), format="json"
+    )
+
+    assert in_a.status_code == in_b.status_code == 201, in_b.content
+    assert in_b.json()["gift_cards"] == [
+        {"code": card.code, "charged": "20.00", "balance": "50.00"}
+    ]
+    card.refresh_from_db()
+    assert card.balance == Decimal("50.00")
+    links = PurchaseGiftCard.objects.order_by("pk")
+    assert [(link.purchase.store.code, link.amount, link.charge.store.code) for link in links] == [
+        ("a", Decimal("20.00"), "a"),
+        ("b", Decimal("20.00"), "b"),
+    ]
+    assert all(link.charge.gift_card_id == card.pk for link in links)
+
+
+def test_a_sale_whose_store_charged_the_card_under_its_receipt_outside_it_is_refused(shopper):
+    """The same store's own charge under the same receipt number is not the
+    sale's: the sale does not hide behind it (409) and writes nothing."""
+    card = _card("100.00")
+    till = api_client_for(ApiScope.POS, store=StoreFactory(code="a"))
+    till.post(
+        f"/api/v1/gift-cards/{card.code}/charges",
+        {"amount": "20.00", "reference": "0001"},
+        format="json",
+    )
+    body = sale("0001", ("TEA", 1, "40.00"), gift_cards=[{"code": card.code, "amount": "20.00"}])
+    refused = till.post("/api/v1/purchases", body, format="json")
+    assert refused.status_code == 409, refused.content
+    assert not Purchase.objects.exists() and not PurchaseGiftCard.objects.exists()
+
+
+def test_a_return_refunds_an_expired_card_at_the_till_and_says_so(pos_api, shopper):
+    """An expired card takes no refund (the money would be stranded): the
+    return names its share in `refund_to_till`, and the usable card is refunded."""
+    now = timezone.now()
+    usable = _card("100.00")
+    expiring = gift_card_issue(
+        actor=Actor.system(), amount=Decimal("100.00"), expires_at=now + timedelta(days=1)
+    )
+    body = sale(
+        "R1",
+        ("SHOE", 2, "50.00"),
+        member=shopper,
+        gift_cards=[
+            {"code": usable.code, "amount": "40.00"},
+            {"code": expiring.code, "amount": "30.00"},
+        ],
+    )
+    bought = pos_api.post("/api/v1/purchases", body, format="json").json()
+    purchase = Purchase.objects.get(pk=bought["id"])
+
+    first = purchase_return(
+        purchase=purchase,
+        reference="RET1",
+        items=[ReturnItem("SHOE", 1)],
+        actor=Actor.system(),
+        now=now + timedelta(days=2),
+    ).receipt
+    assert first["gift_cards_refunded"] == [
+        {"code": usable.code, "amount": "20.00", "balance": "80.00"}
+    ]
+    assert first["refund_to_till"] == [
+        {"code": expiring.code, "amount": "15.00", "reason": "card_expired"}
+    ]
+    rest = purchase_return(
+        purchase=purchase,
+        reference="RET2",
+        amount=Decimal("50.00"),
+        actor=Actor.system(),
+        now=now + timedelta(days=2),
+    ).receipt
+    assert rest["gift_cards_refunded"] == [
+        {"code": usable.code, "amount": "20.00", "balance": "100.00"}
+    ]
+    assert rest["refund_to_till"] == [
+        {"code": expiring.code, "amount": "15.00", "reason": "card_expired"}
+    ]
+    expiring.refresh_from_db()
+    assert expiring.balance == Decimal("70.00")
+    assert not expiring.entries.filter(kind="refund").exists()
+    assert list(purchase.gift_card_charges.values_list("refunded", flat=True)) == [
+        Decimal("40.00"),
+        Decimal("30.00"),
+    ]
+
+
+def test_return_shares_floor_to_the_cent_and_the_last_return_brings_back_the_rest(pos_api, shopper):
+    """Three returns of a third each: 3.33, 3.33, then 3.34 back on the card."""
+    card = _card("100.00")
+    body = sale("R1", ("TEA", 3, "10.00"), gift_cards=[{"code": card.code, "amount": "10.00"}])
+    bought = pos_api.post("/api/v1/purchases", body, format="json").json()
+    url = f"/api/v1/purchases/{bought['id']}/returns"
+    amounts = [
+        pos_api.post(url, {"reference": f"RET{i}", "amount": "10.00"}, format="json").json()[
+            "gift_cards_refunded"
+        ][0]["amount"]
+        for i in range(3)
+    ]
+    assert amounts == ["3.33", "3.33", "3.34"]
+    card.refresh_from_db()
+    assert card.balance == Decimal("100.00")

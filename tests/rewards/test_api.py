@@ -255,3 +255,42 @@ def test_rewards_carry_every_field_of_the_contract_and_segment_waits_for_segment
     assert refused.status_code == 400 and "segment" in refused.json()["fields"]
     accepted = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": None}, format="json")
     assert accepted.status_code == 200
+
+
+def test_two_stores_charging_one_card_with_the_same_receipt_number_both_charge_it(program):
+    """A charge belongs to its store: store B's receipt "0001" is not store A's."""
+    from loyalty.models import ApiScope
+    from rewards.models import GiftCardEntry
+    from tests.conftest import api_client_for
+    from tests.factories import StoreFactory
+
+    card = gift_card_issue(actor=Actor.system(), amount=Decimal("100.00"))
+    url = f"/api/v1/gift-cards/{card.code}/charges"
+    till_a = api_client_for(ApiScope.POS, store=StoreFactory(code="a"))
+    till_b = api_client_for(ApiScope.POS, store=StoreFactory(code="b"))
+    body = {"amount": "30.00", "reference": "0001"}
+
+    first = till_a.post(url, body, format="json")
+    second = till_b.post(url, body, format="json")
+
+    assert first.status_code == second.status_code == 201, second.content
+    assert first.json()["replayed"] is False and second.json()["replayed"] is False
+    assert second.json()["balance"] == "40.00"
+    again = till_b.post(url, body, format="json")
+    assert again.json()["replayed"] is True and again.json()["balance"] == "40.00"
+    charges = GiftCardEntry.objects.filter(gift_card=card, kind="charge")
+    assert sorted(charges.values_list("store__code", flat=True)) == ["a", "b"]
+
+
+def test_a_charge_by_a_key_without_a_store_is_made_at_the_main_store(program, pos_api):
+    """No charge escapes the (card, store, reference) index with a NULL store."""
+    from rewards.models import GiftCardEntry
+
+    card = gift_card_issue(actor=Actor.system(), amount=Decimal("100.00"))
+    url = f"/api/v1/gift-cards/{card.code}/charges"
+    pos_api.post(url, {"amount": "30.00", "reference": "0001"}, format="json")
+    again = pos_api.post(url, {"amount": "30.00", "reference": "0001"}, format="json")
+
+    assert again.json()["replayed"] is True and again.json()["balance"] == "70.00"
+    charge = GiftCardEntry.objects.get(gift_card=card, kind="charge")
+    assert charge.store == program.main_store

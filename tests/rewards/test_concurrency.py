@@ -117,13 +117,13 @@ def test_one_voucher_used_by_10_tills_at_once_is_used_once(program):
     assert Voucher.objects.get(code=code).status == "used"
 
 
-def test_rm100_card_charged_rm30_by_10_tills_at_once_takes_3_charges_and_leaves_rm10(db):
+def test_rm100_card_charged_rm30_by_10_tills_at_once_takes_3_charges_and_leaves_rm10(store):
     card = gift_card_issue(actor=SYSTEM, amount=Decimal("100.00"))
 
     results = run_at_once(
         10,
         lambda i: gift_card_charge(
-            code=card.code, amount=Decimal("30.00"), reference=f"R{i}", actor=SYSTEM
+            code=card.code, amount=Decimal("30.00"), reference=f"R{i}", store=store, actor=SYSTEM
         ),
     )
 

@@ -16,6 +16,7 @@ from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, GiftCardDesign, Voucher, VoucherStatus
 from rewards.services import redemption_create
 from tests.conftest import api_client_for
+from tests.factories import StoreFactory
 from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +86,13 @@ def test_an_expired_voucher_shows_expired_and_cannot_be_used(counter, voucher):
 
 def test_a_gift_card_shows_its_balance_and_history(counter):
     card = gift_card_issue(actor=Actor.system(), amount=Decimal("50.00"))
-    gift_card_charge(code=card.code, amount=Decimal("12.50"), reference="R-9", actor=Actor.system())
+    gift_card_charge(
+        code=card.code,
+        amount=Decimal("12.50"),
+        reference="R-9",
+        store=StoreFactory(),
+        actor=Actor.system(),
+    )
     response = counter.get(reverse("staff:counter_gift_card"), {"code": card.code.lower()})
     page = response.content.decode()
     assert "37.50" in page and "R-9" in page and "50.00" in page

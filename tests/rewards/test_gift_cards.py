@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.models import Store
 from rewards.errors import (
     DuplicateChargeReference,
     GiftCardInsufficientBalance,
@@ -26,13 +27,22 @@ D = Decimal
 
 
 @pytest.fixture
-def card():
+def card(store):
     return gift_card_issue(actor=SYSTEM, amount=D("100.00"))
 
 
-def charge(card, amount: str, reference: str, **kwargs):
+def _store(code: str = "main") -> Store:
+    return Store.objects.get_or_create(code=code, defaults={"name": code})[0]
+
+
+def charge(card, amount: str, reference: str, store: Store | None = None, **kwargs):
     return gift_card_charge(
-        code=card.code, amount=D(amount), reference=reference, actor=SYSTEM, **kwargs
+        code=card.code,
+        amount=D(amount),
+        reference=reference,
+        store=store or _store(),
+        actor=SYSTEM,
+        **kwargs,
     )
 
 
@@ -82,7 +92,11 @@ def test_the_same_charge_reference_twice_charges_once(card):
 
 def test_codes_are_found_in_lower_case_without_dashes(card):
     charge_result = gift_card_charge(
-        code=card.code.lower().replace("-", ""), amount=D("1.00"), reference="R1", actor=SYSTEM
+        code=card.code.lower().replace("-", ""),
+        amount=D("1.00"),
+        reference="R1",
+        store=_store(),
+        actor=SYSTEM,
     )
     assert charge_result.balance == D("99.00")
     with pytest.raises(GiftCardNotFound):
@@ -97,6 +111,7 @@ def test_an_expired_card_cannot_be_charged():
             code=card.code,
             amount=D("1.00"),
             reference="R1",
+            store=_store(),
             actor=SYSTEM,
             now=now + timedelta(days=2),
         )
@@ -110,11 +125,17 @@ def test_amounts_must_be_positive_with_two_decimals(amount):
 
 def test_a_refund_puts_back_at_most_what_its_charge_took(card):
     charge(card, "40.00", "R1")
-    gift_card_refund(code=card.code, amount=D("15.00"), reference="R1", actor=SYSTEM)
+    gift_card_refund(
+        code=card.code, amount=D("15.00"), reference="R1", store=_store(), actor=SYSTEM
+    )
     with pytest.raises(ValidationFailed):
-        gift_card_refund(code=card.code, amount=D("25.01"), reference="R1", actor=SYSTEM)
+        gift_card_refund(
+            code=card.code, amount=D("25.01"), reference="R1", store=_store(), actor=SYSTEM
+        )
     with pytest.raises(ValidationFailed):
-        gift_card_refund(code=card.code, amount=D("1.00"), reference="unknown", actor=SYSTEM)
+        gift_card_refund(
+            code=card.code, amount=D("1.00"), reference="unknown", store=_store(), actor=SYSTEM
+        )
     card.refresh_from_db()
     assert card.balance == D("75.00") == entries_sum(card)
     assert GiftCardEntry.objects.filter(kind="refund").count() == 1

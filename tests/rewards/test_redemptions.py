@@ -46,7 +46,7 @@ from rewards.services import (
     reward_archive,
     voucher_use,
 )
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, StoreFactory
 from tests.rewards.conftest import fund, make_reward
 
 pytestmark = pytest.mark.django_db
@@ -248,7 +248,11 @@ def test_cancelling_a_gift_card_redemption_voids_an_untouched_card_but_not_a_cha
     untouched = redemption_create(member=rich_shopper, reward=reward, actor=SYSTEM)
     charged = redemption_create(member=rich_shopper, reward=reward, actor=SYSTEM)
     gift_card_charge(
-        code=charged.gift_cards.get().code, amount=Decimal("1.00"), reference="R1", actor=SYSTEM
+        code=charged.gift_cards.get().code,
+        amount=Decimal("1.00"),
+        reference="R1",
+        store=StoreFactory(),
+        actor=SYSTEM,
     )
 
     redemption_cancel(redemption=untouched, actor=SYSTEM)

@@ -1,0 +1,136 @@
+"""What a sale comes to and what it earns: the quote phase of
+purchases.services.purchase_record, pure (no database). The campaigns engine
+adds its awards here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from loyalty.errors import ValidationFailed
+from loyalty.models import ProgramSettings
+from loyalty.money import CENT
+from purchases.earning import sale_awards, split_discount
+from purchases.inputs import SaleInput
+from rewards.models import Voucher
+from rewards.pricing import SaleLine, voucher_discounts
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    """The amounts and awards of a sale, computed without writing anything."""
+
+    subtotal: Decimal
+    discount_total: Decimal
+    total: Decimal
+    discount_shares: list[Decimal]
+    eligible_amount: Decimal
+    points_value: Decimal
+    awards: list[Any]
+    tier_code: str | None
+    # What each of the sale's vouchers took off, in the till's order.
+    voucher_amounts: tuple[Decimal, ...] = ()
+
+    @property
+    def points_earned(self) -> int:
+        return sum(award.points for award in self.awards)
+
+
+def _voucher_shares(
+    sale: SaleInput, gross: list[Decimal], till_shares: list[Decimal], vouchers: list[Voucher]
+) -> tuple[list[Decimal], list[Decimal]]:
+    """(each line's share of the till's and the vouchers' discounts, each
+    voucher's amount). A free product's discount sits on its line (as far as
+    the line has room); the rest is shared in proportion to what is left."""
+    discounts = voucher_discounts(
+        vouchers=[(v.kind, v.value, v.sku) for v in vouchers],
+        lines=[SaleLine(i.sku, i.quantity, i.unit_price) for i in sale.items],
+        total_before=sum(gross, Decimal("0.00")) - sale.discount_total,
+    )
+    shares = list(till_shares)
+    shared = Decimal("0.00")
+    for discount in discounts:
+        if discount.line is None:
+            shared += discount.amount
+            continue
+        take = min(discount.amount, gross[discount.line] - shares[discount.line])
+        shares[discount.line] += take
+        shared += discount.amount - take
+    rooms = [g - s for g, s in zip(gross, shares, strict=True)]
+    shares = [s + x for s, x in zip(shares, split_discount(rooms, shared), strict=True)]
+    return shares, [d.amount for d in discounts]
+
+
+def sale_quote(
+    *,
+    sale: SaleInput,
+    program: ProgramSettings,
+    vouchers: list[Voucher] | None = None,
+) -> SaleQuote:
+    """The amounts and awards of a sale that passed `sale_validate`.
+
+    `vouchers` are the sale's vouchers, already checked usable: their discounts
+    lower the total and the eligible amount before points are computed. The
+    tier is the one the member holds now. Raises ValidationFailed when points
+    or gift cards would pay more than the sale's total."""
+    gross = [item.unit_price * item.quantity for item in sale.items]
+    subtotal = sum(gross, Decimal("0.00"))
+    shares, voucher_amounts = _voucher_shares(
+        sale, gross, split_discount(gross, sale.discount_total), vouchers or []
+    )
+    discount_total = sale.discount_total + sum(voucher_amounts, Decimal("0.00"))
+    total = subtotal - discount_total
+    points_value = (Decimal(sale.points_to_redeem) * program.point_value).quantize(CENT)
+    errors: dict[str, list[str]] = {}
+    if points_value > total:
+        errors["points_to_redeem"] = [_("Points would pay more than the sale's total.")]
+    gift_total = sum((card.amount for card in sale.gift_cards), Decimal("0.00"))
+    if gift_total and points_value + gift_total > total:
+        errors["gift_cards"] = [_("Gift cards would pay more than is left of the sale's total.")]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    earning_net = sum(
+        (g - s for g, s, item in zip(gross, shares, sale.items, strict=True) if item.earns),
+        Decimal("0.00"),
+    )
+    eligible = max(Decimal("0.00"), earning_net - points_value)
+    tier = sale.member.tier if sale.member else None
+    awards = (
+        sale_awards(
+            eligible_amount=eligible,
+            earn_points=program.earn_points,
+            earn_per_amount=program.earn_per_amount,
+            tier_name=tier.name if tier else None,
+            tier_multiplier=tier.multiplier if tier else Decimal("1"),
+        )
+        if sale.member
+        else []
+    )
+    return SaleQuote(
+        subtotal=subtotal,
+        discount_total=discount_total,
+        total=total,
+        discount_shares=shares,
+        eligible_amount=eligible,
+        points_value=points_value,
+        awards=awards,
+        tier_code=tier.code if tier else None,
+        voucher_amounts=tuple(voucher_amounts),
+    )
+
+
+def quote_awards(quote: SaleQuote) -> list[dict[str, Any]]:
+    """The receipt's `awards`."""
+    return [{"source": a.source, "points": a.points, "label": str(a.label)} for a in quote.awards]
+
+
+def quote_vouchers(vouchers: list[Voucher], quote: SaleQuote) -> list[dict[str, str]]:
+    """The receipt's `vouchers`: each one's code, kind and what it took off."""
+    return [
+        {"code": v.code, "kind": v.kind, "discount": str(amount)}
+        for v, amount in zip(vouchers, quote.voucher_amounts, strict=True)
+    ]
