@@ -228,3 +228,12 @@ def test_each_pos_endpoint_keeps_a_store_till_to_its_store(endpoint, key, world,
         assert response.json()["code"] == expected
     else:
         assert response.status_code in (200, 201), response.content
+
+
+def test_a_signed_in_session_is_not_a_key(client, manager, world):
+    """The API answers API keys only (docs/integration.md): a manager's session
+    reads no purchase, of any store."""
+    client.force_login(manager)
+    response = client.get(f"/api/v1/purchases/{world.purchase.pk}")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
