@@ -13,7 +13,7 @@ from loyalty.models import ApiKey
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from loyalty.models import User
+    from loyalty.models import Store, User
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,13 @@ class Actor:
     def system(cls) -> Actor:
         """Scheduled jobs and management commands acting on their own."""
         return cls()
+
+    @property
+    def store_scope(self) -> Store | None:
+        """The one store this actor acts for, or None for every store: an API
+        key's scope (`ApiKey.store_scope`); staff and the system act for every
+        store (staff accounts carry no store)."""
+        return self.api_key.store_scope if self.api_key is not None else None
 
     @property
     def label(self) -> str:

@@ -33,6 +33,18 @@ class NotFound(DomainError):
     default_message = _("Not found.")
 
 
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+    status = 403
+    default_message = _("You may not do this.")
+
+
+class StoreOutOfScope(PermissionDenied):
+    """An API key tied to a store named another store (API.md, Conventions)."""
+
+    default_message = _("This API key acts for its own store only.")
+
+
 class Conflict(DomainError):
     code = "conflict"
     status = 409

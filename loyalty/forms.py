@@ -88,7 +88,9 @@ class ApiKeyCreateForm(forms.Form):
         queryset=Store.objects.filter(is_active=True),
         required=False,
         help_text=_(
-            "Sales posted with this key are recorded at this store unless they name another."
+            "A point-of-sale key tied to a store acts for that store only: its sales are "
+            "recorded there and it reads and returns only that store's purchases. Without a "
+            "store, or with administration, a key acts for every store."
         ),
     )
 

@@ -211,6 +211,14 @@ class ApiKey(models.Model):
         """`admin` includes everything `pos` may do."""
         return scope in self.scopes or ApiScope.ADMIN in self.scopes
 
+    @property
+    def store_scope(self) -> Store | None:
+        """The one store this key acts for, or None for every store (API.md,
+        Conventions). A `pos` key tied to a store sells, reads and returns at
+        that store only. An `admin` key acts for every store: its store, if
+        any, is only the default of its sales."""
+        return None if ApiScope.ADMIN in self.scopes else self.store
+
 
 class IdempotencyRecord(models.Model):
     """The stored outcome of a POST made with an `Idempotency-Key`.

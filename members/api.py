@@ -15,7 +15,10 @@ from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
+from loyalty.models import ApiScope
 from loyalty.money import CENT
+from members.errors import MemberListNeedsAdmin
+from members.identifiers import EXTERNAL_ID_MAX_LENGTH
 from members.models import Member, PointsEntry, Tier
 from members.selectors import (
     MemberStatusView,
@@ -79,6 +82,7 @@ class MemberStatusSerializer(serializers.Serializer):
     card_number = serializers.CharField()
     email = serializers.EmailField(allow_null=True)
     phone = serializers.CharField(allow_null=True)
+    external_id = serializers.CharField(allow_null=True)
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     birth_date = serializers.DateField(allow_null=True)
@@ -103,6 +107,7 @@ class MemberStatusSerializer(serializers.Serializer):
             "card_number": member.card_number,
             "email": member.email,
             "phone": member.phone,
+            "external_id": member.external_id,
             "first_name": member.first_name,
             "last_name": member.last_name,
             "birth_date": member.birth_date,
@@ -173,6 +178,10 @@ def status_response(member: Member, *, code: int = status.HTTP_200_OK) -> Respon
 # --- Members -------------------------------------------------------------------------------
 
 
+# What a `pos` key may look a member up by: each matches exactly, once normalised.
+EXACT_LOOKUPS = ("card_number", "email", "phone", "external_id")
+
+
 class MemberListApi(APIView):
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -181,6 +190,9 @@ class MemberListApi(APIView):
         email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
         phone = serializers.CharField(
             required=False, allow_null=True, allow_blank=True, max_length=32
+        )
+        external_id = serializers.CharField(
+            required=False, allow_null=True, allow_blank=True, max_length=EXTERNAL_ID_MAX_LENGTH
         )
         first_name = serializers.CharField(
             required=False, default="", allow_blank=True, max_length=150
@@ -197,22 +209,30 @@ class MemberListApi(APIView):
         referral_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
 
     class FilterSerializer(serializers.Serializer):
-        card_number = serializers.CharField(required=False)
-        email = serializers.CharField(required=False)
-        phone = serializers.CharField(required=False)
-        search = serializers.CharField(required=False)
+        card_number = serializers.CharField(required=False, allow_blank=True)
+        email = serializers.CharField(required=False, allow_blank=True)
+        phone = serializers.CharField(required=False, allow_blank=True)
+        external_id = serializers.CharField(required=False, allow_blank=True)
+        search = serializers.CharField(required=False, allow_blank=True)
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("card_number", "email", "phone", "search")
+            OpenApiParameter(name, str, required=False) for name in (*EXACT_LOOKUPS, "search")
         ],
         responses=MemberStatusSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
+        """Exact look-ups for every key; the free-text `search` and a list of
+        every member need scope `admin`, so a leaked till key cannot list the
+        member base (API.md, Conventions): `403 permission_denied`."""
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        members = member_search(**filters.validated_data)
+        given = {name: value for name, value in filters.validated_data.items() if value.strip()}
+        if not request.auth.has_scope(ApiScope.ADMIN) and (
+            "search" in given or not given.keys() & set(EXACT_LOOKUPS)
+        ):
+            raise MemberListNeedsAdmin()
+        members = member_search(**given)
         paginator_response = paginated_response(
             queryset=members, serializer_class=_StatusOfMember, request=request, view=self
         )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import DomainError, NotFound, ValidationFailed
+from loyalty.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 
 
 class MemberNotFound(NotFound):
     default_message = _("No such member.")
+
+
+class MemberListNeedsAdmin(PermissionDenied):
+    default_message = _(
+        "Look members up by an exact card_number, email, phone or external_id; searching "
+        "or listing members needs an API key with scope admin."
+    )
 
 
 class MemberInactive(DomainError):

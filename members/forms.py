@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Store, TierBasis
-from members.identifiers import normalise_phone
+from members.identifiers import EXTERNAL_ID_MAX_LENGTH, normalise_phone
 from members.models import MemberStatus, Tier
 
 
@@ -32,7 +32,7 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 class MemberSearchForm(forms.Form):
     q = forms.CharField(
-        label=_("Card number, phone, email or name"),
+        label=_("Card number, phone, email, external id or name"),
         max_length=150,
         required=False,
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
@@ -50,6 +50,12 @@ class MemberEnrolForm(forms.Form):
         max_length=32,
         required=False,
         help_text=_("Any format, e.g. 012-345 6789 or +60 12-345 6789. Email or phone is needed."),
+    )
+    external_id = forms.CharField(
+        label=_("External id"),
+        max_length=EXTERNAL_ID_MAX_LENGTH,
+        required=False,
+        help_text=_("The member's number in your own customer system, if any."),
     )
     birth_date = forms.DateField(label=_("Birthday"), required=False, widget=DATE_INPUT)
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
@@ -89,7 +95,15 @@ class MemberEditForm(MemberEnrolForm):
         help_text=_("Separate tags with commas, e.g. vip, staff-family."),
     )
 
-    field_order = ["status", "first_name", "last_name", "email", "phone", "birth_date"]
+    field_order = [
+        "status",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "external_id",
+        "birth_date",
+    ]
 
     def __init__(
         self, *args: Any, current_status: str = MemberStatus.ACTIVE, **kwargs: Any

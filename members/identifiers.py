@@ -7,6 +7,7 @@ import secrets
 
 CARD_PREFIX = "88"
 CARD_LENGTH = 16
+EXTERNAL_ID_MAX_LENGTH = 64
 REFERRAL_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 
 
@@ -45,6 +46,13 @@ def normalise_email(email: str | None) -> str | None:
     """Emails compare case-insensitively: stored stripped and lower-cased."""
     email = (email or "").strip().lower()
     return email or None
+
+
+def normalise_external_id(external_id: str | None) -> str | None:
+    """The merchant's customer id, compared exactly as the merchant writes it
+    (case included): only the surrounding spaces go; empty is None."""
+    external_id = (external_id or "").strip()
+    return external_id or None
 
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from members.identifiers import EXTERNAL_ID_MAX_LENGTH
+
 # Crockford's base32: no I, L, O or U, so an id read aloud is not misheard.
 PUBLIC_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -89,6 +91,10 @@ class Member(models.Model):
     # NULL, not "", when absent: unique only among members who gave one.
     email = models.EmailField(_("email"), null=True, blank=True)  # noqa: DJ001
     phone = models.CharField(_("phone"), max_length=20, null=True, blank=True)  # noqa: DJ001
+    # The merchant's own customer id (API.md): NULL when not given, unique among the rest.
+    external_id = models.CharField(  # noqa: DJ001
+        _("external id"), max_length=EXTERNAL_ID_MAX_LENGTH, null=True, blank=True
+    )
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     birth_date = models.DateField(_("birthday"), null=True, blank=True)
@@ -126,6 +132,11 @@ class Member(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["phone"], condition=Q(phone__isnull=False), name="member_phone_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=Q(external_id__isnull=False),
+                name="member_external_id_unique",
             ),
         ]
         indexes = [models.Index(fields=["last_name", "first_name"], name="member_name_idx")]

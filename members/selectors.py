@@ -15,7 +15,7 @@ from django.utils import timezone
 from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get
 from members.errors import MemberNotFound
-from members.identifiers import normalise_email, normalise_phone
+from members.identifiers import normalise_email, normalise_external_id, normalise_phone
 from members.models import (
     EntryStatus,
     Member,
@@ -63,10 +63,12 @@ def member_search(
     card_number: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    external_id: str | None = None,
     search: str | None = None,
 ) -> QuerySet[Member]:
-    """Look-up by card number, email or phone (each normalised, exact), or a
-    free-text search over all three and the name."""
+    """Look-up by card number, email, phone or external id (each normalised,
+    exact), or a free-text search over the name and email, matching the card
+    number, phone and external id exactly."""
     members = Member.objects.select_related("account", "tier").order_by(
         "last_name", "first_name", "id"
     )
@@ -79,12 +81,14 @@ def member_search(
             members = members.filter(phone=normalise_phone(phone))
         except ValueError:
             return members.none()
+    if external_id:
+        members = members.filter(external_id=normalise_external_id(external_id))
     if search:
         text = search.strip()
         query = (
             Q(first_name__icontains=text) | Q(last_name__icontains=text) | Q(email__icontains=text)
         )
-        query |= Q(card_number=text.replace(" ", ""))
+        query |= Q(card_number=text.replace(" ", "")) | Q(external_id=text)
         try:
             phone_value = normalise_phone(text)
         except ValueError:

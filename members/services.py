@@ -27,9 +27,11 @@ from loyalty.services import audit_record, snapshot
 from members import ledger
 from members.errors import AdjustmentLimit, MemberExists, MemberInactive, TierInUse
 from members.identifiers import (
+    EXTERNAL_ID_MAX_LENGTH,
     new_card_number,
     new_referral_code,
     normalise_email,
+    normalise_external_id,
     normalise_phone,
 )
 from members.ledger import Reversal, Source
@@ -49,6 +51,7 @@ from members.selectors import member_qualifying_value, qualifying_since, tier_fo
 MEMBER_FIELDS = (
     "email",
     "phone",
+    "external_id",
     "first_name",
     "last_name",
     "birth_date",
@@ -72,8 +75,21 @@ def _contacts(email: str | None, phone: str | None) -> tuple[str | None, str | N
     return email, phone
 
 
+def _external_id(value: str | None) -> str | None:
+    external_id = normalise_external_id(value)
+    if external_id is not None and len(external_id) > EXTERNAL_ID_MAX_LENGTH:
+        raise ValidationFailed(
+            fields={"external_id": [_("Use at most 64 characters for the external id.")]}
+        )
+    return external_id
+
+
 def _check_contacts_free(
-    email: str | None, phone: str | None, *, exclude: int | None = None
+    email: str | None,
+    phone: str | None,
+    *,
+    external_id: str | None = None,
+    exclude: int | None = None,
 ) -> None:
     taken: dict[str, list[str]] = {}
     others = Member.objects.exclude(pk=exclude) if exclude else Member.objects.all()
@@ -81,6 +97,8 @@ def _check_contacts_free(
         taken["email"] = [_("A member with this email already exists.")]
     if phone and others.filter(phone=phone).exists():
         taken["phone"] = [_("A member with this phone number already exists.")]
+    if external_id and others.filter(external_id=external_id).exists():
+        taken["external_id"] = [_("A member with this external id already exists.")]
     if taken:
         raise MemberExists(fields=taken)
 
@@ -91,6 +109,7 @@ def member_enrol(
     actor: Actor,
     email: str | None = None,
     phone: str | None = None,
+    external_id: str | None = None,
     first_name: str = "",
     last_name: str = "",
     birth_date: date | None = None,
@@ -104,10 +123,13 @@ def member_enrol(
     """Enrol a member with an empty account at the entry tier.
 
     Email or phone is required; each is unique once normalised (case, spaces,
-    the +60 prefix). Raises ValidationFailed / MemberExists naming the fields.
+    the +60 prefix), and so is the optional `external_id` (the merchant's own
+    customer id, stripped). Raises ValidationFailed / MemberExists naming the
+    fields.
     """
     now = now or timezone.now()
     email, phone = _contacts(email, phone)
+    external_id = _external_id(external_id)
     if not email and not phone:
         raise ValidationFailed(
             fields={
@@ -117,7 +139,7 @@ def member_enrol(
         )
     if language not in {code for code, _name in settings.LANGUAGES}:
         raise ValidationFailed(fields={"language": [_("Choose English or Bahasa Melayu.")]})
-    _check_contacts_free(email, phone)
+    _check_contacts_free(email, phone, external_id=external_id)
     entry_tier = Tier.objects.filter(threshold=0).first()
     for _attempt in range(5):
         try:
@@ -128,6 +150,7 @@ def member_enrol(
                     user=user,
                     email=email,
                     phone=phone,
+                    external_id=external_id,
                     first_name=first_name.strip(),
                     last_name=last_name.strip(),
                     birth_date=birth_date,
@@ -143,7 +166,7 @@ def member_enrol(
         except IntegrityError:
             # A random card number or referral code collided (or the contact was
             # taken a moment ago): check the contacts again, then draw new numbers.
-            _check_contacts_free(email, phone)
+            _check_contacts_free(email, phone, external_id=external_id)
     else:
         raise ValidationFailed(_("Could not allocate a card number; try again."))
     PointsAccount.objects.create(member=member)
@@ -220,6 +243,9 @@ def member_update(*, actor: Actor, member: Member, **changes: Any) -> Member:
             raise ValidationFailed(fields={"email": [_("Give an email or a phone number.")]})
         _check_contacts_free(email, phone, exclude=member.pk)
         changes["email"], changes["phone"] = email, phone
+    if "external_id" in changes:
+        changes["external_id"] = _external_id(changes["external_id"])
+        _check_contacts_free(None, None, external_id=changes["external_id"], exclude=member.pk)
     if "status" in changes and changes["status"] not in MemberStatus.values:
         raise ValidationFailed(fields={"status": [_("Unknown status.")]})
     for name, value in changes.items():

@@ -58,12 +58,16 @@ TIER_CHANGES_SHOWN = 10
 
 
 def exact_hit(query: str) -> Member | None:
-    """The member whose card number, email or phone is exactly `query` (once
-    normalised), or None: the counter then goes straight to the profile.
+    """The member whose card number, email, phone or external id is exactly
+    `query` (once normalised), or None: the counter then goes straight to the
+    profile.
 
     Exact look-ups, not the free-text search: "ann@x.com" must open Ann's
     profile even when "joann@x.com" also contains it."""
-    lookups = [member_search(card_number=query.replace(" ", ""))]
+    lookups = [
+        member_search(card_number=query.replace(" ", "")),
+        member_search(external_id=query),
+    ]
     if "@" in query:
         lookups.append(member_search(email=query))
     else:
@@ -185,6 +189,7 @@ class MemberEditView(MemberPageMixin, FormView):
             "last_name": member.last_name,
             "email": member.email,
             "phone": member.phone,
+            "external_id": member.external_id,
             "birth_date": member.birth_date,
             "language": member.language,
             "marketing_consent": member.marketing_consent,

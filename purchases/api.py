@@ -15,17 +15,16 @@ from rest_framework.views import APIView
 
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.errors import ValidationFailed
+from loyalty.errors import StoreOutOfScope, ValidationFailed
 from loyalty.models import ApiKey, Store
 from loyalty.money import MONEY
 from loyalty.selectors import program_settings_get, store_get
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
-from purchases.errors import PurchaseNotFound
 from purchases.inputs import GiftCardInput, LineInput, SaleInput
-from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return
+from purchases.selectors import purchase_get
 from purchases.services import purchase_record, sale_preview
 from rewards.throttling import SaleCodeLookupApi
 from rewards.voucher_codes import normalise_code
@@ -87,6 +86,11 @@ class SaleSerializer(serializers.Serializer):
 
 
 def _store(request: Request, code: str | None) -> Store:
+    """The sale's store: the one named, else the key's, else the main store.
+    A key tied to a store may name only its own (API.md, Conventions)."""
+    scope = Actor.from_request(request).store_scope
+    if code and scope is not None and code != scope.code:
+        raise StoreOutOfScope()
     if code:
         store = store_get(code=code)
         if store is None or not store.is_active:
@@ -172,9 +176,7 @@ class PurchasePreviewApi(SaleCodeLookupApi):
 class PurchaseDetailApi(APIView):
     @extend_schema(responses=ReceiptSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        purchase = Purchase.objects.filter(pk=pk).first()
-        if purchase is None:
-            raise PurchaseNotFound()
+        purchase = purchase_get(pk=pk, store=Actor.from_request(request).store_scope)
         return Response(json.loads(purchase.response))
 
 
@@ -216,9 +218,7 @@ class PurchaseReturnApi(APIView):
     @extend_schema(request=ReturnSerializer, responses={201: ReturnReceiptSerializer})
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
-        purchase = Purchase.objects.filter(pk=pk).first()
-        if purchase is None:
-            raise PurchaseNotFound()
+        purchase = purchase_get(pk=pk, store=Actor.from_request(request).store_scope)
         serializer = ReturnSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -21,7 +21,7 @@ def test_store_staff_find_a_member_by_phone_and_record_a_purchase(
     expect(page).to_have_url(live_server.url + "/staff/")
 
     page.get_by_role("link", name="Find a member").click()
-    page.get_by_label("Card number, phone, email or name").fill("+60 12-345 6789")
+    page.get_by_label("Card number, phone, email, external id or name").fill("+60 12-345 6789")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("heading", name=shopper.full_name)).to_be_visible()
     expect(page.get_by_test_id("balance")).to_have_text("0")

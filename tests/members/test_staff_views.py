@@ -396,3 +396,22 @@ def test_deleting_a_tier_members_hold_is_refused_with_a_message(manager_client, 
 def test_store_staff_cannot_delete_a_tier(counter, tiers):
     assert counter.post(reverse("staff:tier_delete", args=["gold"])).status_code == 403
     assert Tier.objects.filter(code="gold").exists()
+
+
+def test_an_exact_external_id_opens_the_profile(counter, program):
+    crm = MemberFactory(user=None, email="crm@example.com", external_id="CRM-77")
+    response = counter.get(reverse("staff:member_search"), {"q": " CRM-77 "})
+    assert response["Location"] == reverse("staff:member_detail", args=[crm.public_id])
+    assert "CRM-77" in counter.get(response["Location"]).content.decode()
+
+
+def test_enrol_and_edit_save_the_external_id(counter, program, tiers):
+    form = {"first_name": "Ali", "email": "ali@example.com", "external_id": " E-1 "}
+    response = counter.post(reverse("staff:member_enrol"), {**form, "language": "en"})
+    assert response.status_code == 302
+    ali = Member.objects.get(email="ali@example.com")
+    assert ali.external_id == "E-1"
+    edit = {**form, "status": "active", "language": "en", "external_id": "E-2", "tags": ""}
+    counter.post(reverse("staff:member_edit", args=[ali.public_id]), edit)
+    ali.refresh_from_db()
+    assert ali.external_id == "E-2"

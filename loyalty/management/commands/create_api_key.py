@@ -21,7 +21,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--scopes", default="pos", help="comma-separated: pos, admin")
-        parser.add_argument("--store", help="code of the store the key's sales default to")
+        parser.add_argument(
+            "--store",
+            help="code of the store a pos key acts for (its sales, purchases and returns)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = None
