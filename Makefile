@@ -20,6 +20,11 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# Development and tooling targets run with DEBUG (and so the development secret
+# key) unless told otherwise; without DEBUG the app refuses to start with no
+# DJANGO_SECRET_KEY (`serve` is production and needs one).
+messages makemessages lint db demo: export DJANGO_DEBUG ?= 1
+
 messages: install
 	$(MANAGE) compilemessages --ignore=.venv -v 0
 

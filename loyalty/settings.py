@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,10 +35,21 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
-    # Only good for a development machine; production must set DJANGO_SECRET_KEY.
-    "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz"
-)
+
+# --- Secret key: required unless DEBUG ---------------------------------------------
+# The key signs sessions, password-reset and email-confirmation links: with a key
+# anyone can read (the development one below, the placeholder of .env.example) they
+# can forge them all. So without DEBUG the app refuses to start rather than fall back.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz"
+PUBLISHED_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "change-me-to-50-random-characters"}
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not DEBUG and (not SECRET_KEY or SECRET_KEY in PUBLISHED_SECRET_KEYS):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a long random value of your own when "
+        "DJANGO_DEBUG is off (it is now missing, or a key published with Setia). "
+        'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
+SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 

@@ -20,11 +20,19 @@ PROBE = (
 )
 
 
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+# Without DEBUG the app needs a secret key of its own; the probes run without DEBUG.
+TEST_SECRET_KEY = "k3y-" + "x7Qp9-Lm2#Rv8@Tz5!Wc4$Yb6%Nd1^Hf3&" * 2
+
+
+def manage(
+    *args: str, env: dict[str, str], secret_key: str | None = TEST_SECRET_KEY
+) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))
     }
     clean.pop("LOYALTY_CURRENCY", None)
+    if secret_key is not None:
+        clean["DJANGO_SECRET_KEY"] = secret_key
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -72,7 +80,6 @@ def test_database_url_selects_postgresql():
 def test_check_deploy_has_no_warnings_with_production_settings():
     env = {
         "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "k3y-" + "x7Qp9-Lm2#Rv8@Tz5!Wc4$Yb6%Nd1^Hf3&" * 2,
         "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
         "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
@@ -128,3 +135,28 @@ def test_allauth_rate_limits_are_on_unless_switched_off(value, enabled):
     result = manage("shell", "-c", probe, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == enabled
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,
+        "",
+        "change-me-to-50-random-characters",  # .env.example
+        "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz",  # DEBUG's
+    ],
+)
+def test_without_debug_the_app_refuses_to_start_without_a_secret_key_of_its_own(key):
+    """No key, or one published with Setia: check --deploy (and so gunicorn's
+    import of the settings) stops with a message naming DJANGO_SECRET_KEY."""
+    env = {"DJANGO_DEBUG": "0"} if key is None else {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": key}
+    result = manage("check", "--deploy", env=env, secret_key=None)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_with_debug_the_development_key_is_used_when_none_is_set():
+    probe = "from django.conf import settings as s; print(s.SECRET_KEY == s.DEVELOPMENT_SECRET_KEY)"
+    result = manage("shell", "-c", probe, env={"DJANGO_DEBUG": "1"}, secret_key=None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "True"
