@@ -34,7 +34,6 @@ makemessages: install
 db: install messages
 	@mkdir -p var
 	$(MANAGE) migrate --no-input -v 0
-	$(MANAGE) createcachetable
 
 demo: db
 	$(MANAGE) load_demo_data
@@ -63,6 +62,7 @@ format: install
 # CELERY_BROKER_URL. Stops all three on Ctrl-C.
 serve: install messages
 	$(MANAGE) migrate --no-input -v 0
+	@# migrate makes the cache table; this makes it for a cache switched to the database later.
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --no-input -v 0
 	@test -n "$$CELERY_BROKER_URL" || (echo "serve needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"; exit 1)

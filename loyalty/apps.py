@@ -7,5 +7,7 @@ class LoyaltyConfig(AppConfig):
     verbose_name = _("Platform")
 
     def ready(self) -> None:
-        # Register the OpenAPI description of our API-key authentication.
+        # Register our system checks (the static manifest, for check --deploy)
+        # and the OpenAPI description of our API-key authentication.
+        from loyalty import system_checks  # noqa: F401
         from loyalty.api import schema  # noqa: F401

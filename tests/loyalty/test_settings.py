@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -77,14 +78,24 @@ def test_database_url_selects_postgresql():
     ]
 
 
-def test_check_deploy_has_no_warnings_with_production_settings():
-    env = {
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
-        "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-        "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
-    }
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
+    "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
+}
+
+
+def collected_static_root(path: Path) -> Path:
+    """A STATIC_ROOT as collectstatic leaves it, as far as the checks look."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "staticfiles.json").write_text('{"paths": {}, "version": "1.1", "hash": ""}')
+    return path
+
+
+def test_check_deploy_has_no_warnings_with_production_settings(tmp_path):
+    env = {**PRODUCTION, "DJANGO_STATIC_ROOT": str(collected_static_root(tmp_path / "static"))}
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
@@ -160,3 +171,57 @@ def test_with_debug_the_development_key_is_used_when_none_is_set():
     result = manage("shell", "-c", probe, env={"DJANGO_DEBUG": "1"}, secret_key=None)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "True"
+
+
+def test_check_deploy_names_a_missing_static_manifest(tmp_path):
+    """Without collectstatic every page would 500 on its first {% static %}:
+    check --deploy says so and names the file."""
+    env = {**PRODUCTION, "DJANGO_STATIC_ROOT": str(tmp_path / "empty")}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    manifest = tmp_path / "empty" / "staticfiles.json"
+    assert f"(loyalty.E001) The static files manifest {manifest} is missing" in result.stderr
+    assert "collectstatic" in result.stderr
+
+
+def test_migrate_alone_creates_the_database_cache_table(tmp_path):
+    """A fresh database after `migrate` (and nothing else) has the cache table
+    that the default cache (rate limits, API throttles) needs."""
+    env = {"DATABASE_URL": "sqlite:///" + str(tmp_path / "fresh.sqlite3")}
+    assert manage("migrate", "--no-input", "-v", "0", env=env).returncode == 0
+    probe = (
+        "from django.db import connection; from django.core.cache import cache; "
+        "cache.set('k', 'v'); "
+        "print('setia_cache' in connection.introspection.table_names(), cache.get('k'))"
+    )
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", "v"]
+
+
+@pytest.mark.django_db
+def test_the_cache_table_migration_makes_the_table_only_for_the_database_cache(settings):
+    """Run on a database without the table: nothing with Redis; with the
+    database cache the table, and running it again changes nothing."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    migration = importlib.import_module("loyalty.migrations.0003_database_cache_table")
+    editor = SimpleNamespace(connection=connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE setia_cache")
+    database_cache = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/1",
+        }
+    }
+    migration.create_cache_table(None, editor)
+    assert "setia_cache" not in connection.introspection.table_names()
+
+    settings.CACHES = database_cache
+    migration.create_cache_table(None, editor)
+    migration.create_cache_table(None, editor)
+    assert "setia_cache" in connection.introspection.table_names()
