@@ -245,10 +245,15 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
+# Preloading puts the domain in the browsers' built-in https-only lists, which is
+# slow to undo: an operator opts in (and submits the domain), it is not a default.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# check --deploy would warn about that choice (security.W021) on every run.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
 # Behind DJANGO_PROXY_COUNT proxies of ours, the client's address is the hop the
 # outermost one appended to X-Forwarded-For (the N-th from the right); anything
 # further left is the client's to forge. Without a proxy only REMOTE_ADDR counts.
@@ -259,6 +264,47 @@ LOYALTY_TRUSTED_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 1) if _behind_proxy 
 ALLAUTH_TRUSTED_PROXY_COUNT = LOYALTY_TRUSTED_PROXY_COUNT
 if _behind_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Content-Security-Policy and Permissions-Policy ----------------------------------
+# Scripts and styles come from our own static files only: no inline script, no
+# eval, nothing from another origin (templates move their scripts to static/js/).
+# Inline style *attributes* stay allowed for the colours managers pick (tiers,
+# gift-card designs); <style> elements do not. img-src allows data: for the TOTP
+# QR code allauth draws. The API docs pages widen it for themselves only
+# (loyalty/urls.py). django-csp's checks run with the app installed.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "loyalty.headers.PermissionsPolicyMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# No page uses these (the counter reads codes from a scanner that types, not from
+# the camera): denied everywhere, see loyalty/headers.py.
+LOYALTY_PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -225,3 +225,19 @@ def test_the_cache_table_migration_makes_the_table_only_for_the_database_cache(s
     migration.create_cache_table(None, editor)
     migration.create_cache_table(None, editor)
     assert "setia_cache" in connection.introspection.table_names()
+
+
+@pytest.mark.parametrize(("value", "preload"), [(None, "False"), ("0", "False"), ("1", "True")])
+def test_hsts_preload_is_opt_in(value, preload):
+    """Preloading is hard to undo: production sends HSTS without `preload`
+    unless DJANGO_SECURE_HSTS_PRELOAD asks for it."""
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_PRELOAD)"
+    )
+    env = {"DJANGO_DEBUG": "0"}
+    if value is not None:
+        env["DJANGO_SECURE_HSTS_PRELOAD"] = value
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", preload]
