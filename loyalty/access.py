@@ -46,21 +46,30 @@ def session_passed_second_factor(request: HttpRequest) -> bool:
     return any(record.get("method") == "mfa" for record in records)
 
 
-def second_factor_detour(request: HttpRequest) -> HttpResponse | None:
-    """Where a signed-in user must go before a back-office or admin page, or
-    None when they may go on: to give their code when they have a second factor
-    and this session has not passed it; to set up TOTP when they are a manager
-    without one and `LOYALTY_REQUIRE_MANAGER_MFA` is on."""
+def second_factor_step(request: HttpRequest) -> str | None:
+    """The step a signed-in user must take before a back-office or admin page:
+    "authenticate" when they have a second factor and this session has not
+    passed it; "activate" when they are a manager without one and
+    `LOYALTY_REQUIRE_MANAGER_MFA` is on; None when they may go on."""
     user = request.user
     if not user.is_authenticated:
         return None
     if is_mfa_enabled(user):
-        if session_passed_second_factor(request):
-            return None
+        return None if session_passed_second_factor(request) else "authenticate"
+    if settings.LOYALTY_REQUIRE_MANAGER_MFA and is_manager(user):
+        return "activate"
+    return None
+
+
+def second_factor_detour(request: HttpRequest) -> HttpResponse | None:
+    """The redirect to that step (giving the code brings the user back to this
+    page), with a message saying why; None when there is no step to take."""
+    step = second_factor_step(request)
+    if step == "authenticate":
         messages.info(request, _("Enter the code from your authenticator app to continue."))
         query = urlencode({REDIRECT_FIELD_NAME: request.get_full_path()})
         return HttpResponseRedirect(f"{reverse('mfa_reauthenticate')}?{query}")
-    if settings.LOYALTY_REQUIRE_MANAGER_MFA and is_manager(user):
+    if step == "activate":
         messages.warning(
             request, _("Managers must turn on two-factor authentication before continuing.")
         )
@@ -107,7 +116,7 @@ class SetiaAdminSite(admin.AdminSite):
     """Django's admin behind allauth's login and our second-factor rule."""
 
     def has_permission(self, request: HttpRequest) -> bool:
-        return super().has_permission(request) and second_factor_detour(request) is None
+        return super().has_permission(request) and second_factor_step(request) is None
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return _admin_login(request)

@@ -70,3 +70,20 @@ def test_a_manager_with_totp_signs_in_with_the_code_and_sees_the_two_factor_page
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading", name="Recovery Codes")).to_be_visible()
+
+
+def test_the_admin_door_is_the_sites_sign_in_page(live_server, page: Page):
+    """/admin/ sends to the site's sign-in page and back; the admin pages render
+    under the policy."""
+    from tests.factories import UserFactory
+
+    root = UserFactory(is_staff=True, is_superuser=True)
+    page.goto(live_server.url + "/admin/")
+    expect(page).to_have_url(live_server.url + "/accounts/login/?next=%2Fadmin%2F")
+    page.get_by_label("Email").fill(root.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(live_server.url + "/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.get_by_role("link", name="Users").first.click()
+    expect(page.get_by_role("heading", name="Select user to change")).to_be_visible()

@@ -307,3 +307,11 @@ def test_a_superuser_signed_in_through_allauth_reaches_the_admin(client, superus
 def test_members_are_refused_the_admin(client, member):
     client.force_login(member.user)
     assert client.get("/admin/", follow=True).status_code == 403
+
+
+def test_the_admin_says_once_why_it_asks_for_the_code(client, superuser):
+    with_totp(superuser)
+    client.force_login(superuser)
+    response = client.get("/admin/", follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["Enter the code from your authenticator app to continue."]
