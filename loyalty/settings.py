@@ -253,7 +253,6 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-
 # Behind DJANGO_PROXY_COUNT proxies of ours, the client's address is the hop the
 # outermost one appended to X-Forwarded-For (the N-th from the right); anything
 # further left is the client's to forge. Without a proxy only REMOTE_ADDR counts.
