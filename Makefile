@@ -20,6 +20,11 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# Development and tooling targets run with DEBUG (and so the development secret
+# key) unless told otherwise; without DEBUG the app refuses to start with no
+# DJANGO_SECRET_KEY (`serve` is production and needs one).
+messages makemessages lint db demo: export DJANGO_DEBUG ?= 1
+
 messages: install
 	$(MANAGE) compilemessages --ignore=.venv -v 0
 
@@ -29,7 +34,6 @@ makemessages: install
 db: install messages
 	@mkdir -p var
 	$(MANAGE) migrate --no-input -v 0
-	$(MANAGE) createcachetable
 
 demo: db
 	$(MANAGE) load_demo_data
@@ -58,6 +62,7 @@ format: install
 # CELERY_BROKER_URL. Stops all three on Ctrl-C.
 serve: install messages
 	$(MANAGE) migrate --no-input -v 0
+	@# migrate makes the cache table; this makes it for a cache switched to the database later.
 	$(MANAGE) createcachetable
 	$(MANAGE) collectstatic --no-input -v 0
 	@test -n "$$CELERY_BROKER_URL" || (echo "serve needs CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"; exit 1)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -34,15 +35,27 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
-    # Only good for a development machine; production must set DJANGO_SECRET_KEY.
-    "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz"
-)
+
+# --- Secret key: required unless DEBUG ---------------------------------------------
+# The key signs sessions, password-reset and email-confirmation links: with a key
+# anyone can read (the development one below, the placeholder of .env.example) they
+# can forge them all. So without DEBUG the app refuses to start rather than fall back.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz"
+PUBLISHED_SECRET_KEYS = {DEVELOPMENT_SECRET_KEY, "change-me-to-50-random-characters"}
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not DEBUG and (not SECRET_KEY or SECRET_KEY in PUBLISHED_SECRET_KEYS):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a long random value of your own when "
+        "DJANGO_DEBUG is off (it is now missing, or a key published with Setia). "
+        'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))"'
+    )
+SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin behind allauth's login and the second factor (loyalty/access.py).
+    "loyalty.apps.SetiaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -211,7 +224,7 @@ LOYALTY_CURRENCY = os.environ.get("LOYALTY_CURRENCY", "MYR")
 
 # --- Static and media ---------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "media"))
@@ -233,7 +246,11 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
+# Preloading puts the domain in the browsers' built-in https-only lists, which is
+# slow to undo: an operator opts in (and submits the domain), it is not a default.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# check --deploy would warn about that choice (security.W021) on every run.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -247,6 +264,47 @@ LOYALTY_TRUSTED_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 1) if _behind_proxy 
 ALLAUTH_TRUSTED_PROXY_COUNT = LOYALTY_TRUSTED_PROXY_COUNT
 if _behind_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Content-Security-Policy and Permissions-Policy ----------------------------------
+# Scripts and styles come from our own static files only: no inline script, no
+# eval, nothing from another origin (templates move their scripts to static/js/).
+# Inline style *attributes* stay allowed for the colours managers pick (tiers,
+# gift-card designs); <style> elements do not. img-src allows data: for the TOTP
+# QR code allauth draws. The API docs pages widen it for themselves only
+# (loyalty/urls.py). django-csp's checks run with the app installed.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "loyalty.headers.PermissionsPolicyMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# No page uses these (the counter reads codes from a scanner that types, not from
+# the camera): denied everywhere, see loyalty/headers.py.
+LOYALTY_PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

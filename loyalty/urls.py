@@ -1,9 +1,14 @@
 """Root URLs: public pages, accounts, the portal, the back-office, the API."""
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from loyalty import staff_views, views
 from loyalty.api import errors as api_errors
@@ -42,6 +47,18 @@ api_v1_urlpatterns = [
     *reward_urls.api_urlpatterns,
 ]
 
+# The API docs pages under our Content-Security-Policy (settings.py). Swagger UI's
+# start-up script is served by the same view as a file (?script), not inline;
+# both UIs come from our static files (the sidecar) but write <style> elements,
+# and Redoc runs its search in a worker made from a blob: URL. Only these two
+# pages get that, never the rest of the site.
+api_docs_view = csp_update({"style-src": ["'unsafe-inline'"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api_schema")
+)
+api_redoc_view = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
+    SpectacularRedocView.as_view(url_name="api_schema")
+)
+
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
@@ -54,8 +71,8 @@ urlpatterns = [
     path("staff/", include((staff_urlpatterns, "staff"))),
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("api/docs/", api_docs_view, name="api_docs"),
+    path("api/redoc/", api_redoc_view, name="api_redoc"),
     # Every other /api/ path: the JSON 404, also with DEBUG (see the view).
     re_path(r"^api/", api_errors.api_unknown_endpoint),
     path("admin/", admin.site.urls),

@@ -9,6 +9,7 @@ launches it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -104,6 +105,28 @@ def store_staff(roles: None):
 @pytest.fixture
 def member(db: None):
     return MemberFactory(user__email="member@example.com")
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows now for `secret`."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def sign_in_with_totp(client, user, secret: str) -> None:
+    """Sign `user` in as a person does: allauth's login form, then the code of
+    their TOTP at the second step. The session then holds allauth's record of
+    the MFA authentication, as a real one does (loyalty.access)."""
+    from django.urls import reverse
+
+    from tests.factories import PASSWORD
+
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("mfa_authenticate")
+    response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert response.status_code == 302, response.content.decode()
+    assert client.session["_auth_user_id"] == str(user.pk)
 
 
 def api_client_for(*scopes: str, store=None) -> APIClient:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext, Page
 
 from tests.conftest import CHROMIUM, need
 
@@ -39,6 +41,28 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 @pytest.fixture
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "locale": "en-GB", "viewport": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def context(context: BrowserContext) -> Iterator[BrowserContext]:
+    """Every page of a browser test runs under the site's Content-Security-Policy:
+    what the policy blocked (an inline script, a style, an image from elsewhere)
+    Chromium reports on the console, and the test fails with the reports."""
+    violations: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+
+    context.on("page", watch)
+    yield context
+    assert violations == [], "blocked by the Content-Security-Policy:\n" + "\n".join(violations)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

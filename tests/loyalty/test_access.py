@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -19,7 +20,8 @@ from loyalty.roles import ROLE_PERMISSIONS, Role
 from loyalty.urls import staff_urlpatterns, urlpatterns
 from members.access import MemberRequiredMixin
 from members.card_images import card_number_grouped
-from tests.factories import StaffUserFactory
+from tests.conftest import sign_in_with_totp, totp_code
+from tests.factories import PASSWORD, StaffUserFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -166,15 +168,19 @@ def test_store_staff_are_not_forced_into_totp(client, store_staff, settings):
     assert client.get(reverse("staff:home")).status_code == 200
 
 
+def with_totp(user) -> str:
+    """Set TOTP up for `user`; the secret, for the codes."""
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
 def test_a_manager_with_totp_enters_the_back_office_and_one_without_is_sent_to_set_it_up(
     client, settings, roles
 ):
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
     settings.LOYALTY_REQUIRE_MANAGER_MFA = True
-    with_totp = StaffUserFactory(role=Role.MANAGER.value)
-    TOTP.activate(with_totp, generate_totp_secret())
-    client.force_login(with_totp)
+    manager = StaffUserFactory(role=Role.MANAGER.value)
+    sign_in_with_totp(client, manager, with_totp(manager))
     assert client.get(reverse("staff:home")).status_code == 200
     assert client.get(reverse("staff:program")).status_code == 200
 
@@ -207,3 +213,106 @@ def test_the_roles_migration_makes_groups_and_permissions_from_nothing():
 
     migration.create_roles(state.apps, None)
     assert role_permissions_in_the_database() == EXPECTED_GROUPS
+
+
+# --- The second factor belongs to the session ------------------------------------
+
+
+@pytest.mark.parametrize("role", [Role.STORE_STAFF, Role.MANAGER])
+def test_a_session_that_did_not_pass_the_second_factor_is_sent_to_give_the_code(
+    client, roles, role
+):
+    """A user with TOTP whose session was made without it (force_login, a login
+    that skipped the MFA stage) gives the code before any back-office page, and
+    is then brought back to the page asked for."""
+    user = StaffUserFactory(role=role.value)
+    secret = with_totp(user)
+    client.force_login(user)
+    page = reverse("staff:home") + "?tab=1"
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_reauthenticate") + "?next=%2Fstaff%2F%3Ftab%3D1"
+
+    response = client.post(response["Location"], {"code": totp_code(secret)})
+    assert response.status_code == 302 and response["Location"] == page
+    assert client.get(page).status_code == 200
+
+
+def test_a_session_that_passed_the_second_factor_enters_the_back_office(client, roles):
+    user = StaffUserFactory(role=Role.STORE_STAFF.value)
+    sign_in_with_totp(client, user, with_totp(user))
+    assert client.get(reverse("staff:home")).status_code == 200
+
+
+def test_staff_without_a_second_factor_are_not_asked_for_one(client, store_staff):
+    client.force_login(store_staff)
+    assert client.get(reverse("staff:home")).status_code == 200
+
+
+# --- The admin door -------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(is_staff=True, is_superuser=True, email="root@example.com")
+
+
+def test_the_admin_sends_anonymous_visitors_to_allauths_login(client):
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1] == (
+        reverse("account_login") + "?next=%2Fadmin%2F",
+        302,
+    )
+
+
+def test_posting_a_password_to_the_admin_login_signs_nobody_in(client, superuser):
+    """Django's own form, without lockout or second factor, is gone: the admin's
+    login page only sends to allauth's."""
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": superuser.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_signing_in_for_the_admin_is_locked_after_repeated_wrong_passwords(client, superuser):
+    """30 wrong passwords, then the right one: refused (allauth's lockout)."""
+    login = client.get("/admin/login/?next=/admin/")["Location"]
+    for _ in range(30):
+        client.post(login, {"login": superuser.email, "password": "wrong-password-1"})
+    client.post(login, {"login": superuser.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_asks_a_superuser_with_totp_for_the_code_of_this_session(client, superuser):
+    secret = with_totp(superuser)
+    client.force_login(superuser)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("mfa_reauthenticate"))
+    assert client.get(reverse("staff:home")).status_code == 302
+
+    client.post(response.redirect_chain[-1][0], {"code": totp_code(secret)})
+    assert client.get("/admin/").status_code == 200
+    assert client.get(reverse("staff:home")).status_code == 200
+
+
+def test_a_superuser_signed_in_through_allauth_reaches_the_admin(client, superuser):
+    sign_in_with_totp(client, superuser, with_totp(superuser))
+    response = client.get("/admin/login/?next=/admin/loyalty/")
+    assert response.status_code == 302 and response["Location"] == "/admin/loyalty/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_members_are_refused_the_admin(client, member):
+    client.force_login(member.user)
+    assert client.get("/admin/", follow=True).status_code == 403
+
+
+def test_the_admin_says_once_why_it_asks_for_the_code(client, superuser):
+    with_totp(superuser)
+    client.force_login(superuser)
+    response = client.get("/admin/", follow=True)
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["Enter the code from your authenticator app to continue."]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -20,11 +21,19 @@ PROBE = (
 )
 
 
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+# Without DEBUG the app needs a secret key of its own; the probes run without DEBUG.
+TEST_SECRET_KEY = "k3y-" + "x7Qp9-Lm2#Rv8@Tz5!Wc4$Yb6%Nd1^Hf3&" * 2
+
+
+def manage(
+    *args: str, env: dict[str, str], secret_key: str | None = TEST_SECRET_KEY
+) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_"))
     }
     clean.pop("LOYALTY_CURRENCY", None)
+    if secret_key is not None:
+        clean["DJANGO_SECRET_KEY"] = secret_key
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -69,15 +78,24 @@ def test_database_url_selects_postgresql():
     ]
 
 
-def test_check_deploy_has_no_warnings_with_production_settings():
-    env = {
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "k3y-" + "x7Qp9-Lm2#Rv8@Tz5!Wc4$Yb6%Nd1^Hf3&" * 2,
-        "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
-        "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
-        "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
-    }
+PRODUCTION = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_ALLOWED_HOSTS": "loyalty.example.com",
+    "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "deploy-check.sqlite3"),
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "submission://mailer:secret@smtp.example.com:587",
+}
+
+
+def collected_static_root(path: Path) -> Path:
+    """A STATIC_ROOT as collectstatic leaves it, as far as the checks look."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "staticfiles.json").write_text('{"paths": {}, "version": "1.1", "hash": ""}')
+    return path
+
+
+def test_check_deploy_has_no_warnings_with_production_settings(tmp_path):
+    env = {**PRODUCTION, "DJANGO_STATIC_ROOT": str(collected_static_root(tmp_path / "static"))}
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
@@ -128,3 +146,98 @@ def test_allauth_rate_limits_are_on_unless_switched_off(value, enabled):
     result = manage("shell", "-c", probe, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == enabled
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        None,
+        "",
+        "change-me-to-50-random-characters",  # .env.example
+        "insecure-dev-key-change-me-setia-0123456789-abcdefghijklmnopqrstuvwxyz",  # DEBUG's
+    ],
+)
+def test_without_debug_the_app_refuses_to_start_without_a_secret_key_of_its_own(key):
+    """No key, or one published with Setia: check --deploy (and so gunicorn's
+    import of the settings) stops with a message naming DJANGO_SECRET_KEY."""
+    env = {"DJANGO_DEBUG": "0"} if key is None else {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": key}
+    result = manage("check", "--deploy", env=env, secret_key=None)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_with_debug_the_development_key_is_used_when_none_is_set():
+    probe = "from django.conf import settings as s; print(s.SECRET_KEY == s.DEVELOPMENT_SECRET_KEY)"
+    result = manage("shell", "-c", probe, env={"DJANGO_DEBUG": "1"}, secret_key=None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "True"
+
+
+def test_check_deploy_names_a_missing_static_manifest(tmp_path):
+    """Without collectstatic every page would 500 on its first {% static %}:
+    check --deploy says so and names the file."""
+    env = {**PRODUCTION, "DJANGO_STATIC_ROOT": str(tmp_path / "empty")}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    manifest = tmp_path / "empty" / "staticfiles.json"
+    assert f"(loyalty.E001) The static files manifest {manifest} is missing" in result.stderr
+    assert "collectstatic" in result.stderr
+
+
+def test_migrate_alone_creates_the_database_cache_table(tmp_path):
+    """A fresh database after `migrate` (and nothing else) has the cache table
+    that the default cache (rate limits, API throttles) needs."""
+    env = {"DATABASE_URL": "sqlite:///" + str(tmp_path / "fresh.sqlite3")}
+    assert manage("migrate", "--no-input", "-v", "0", env=env).returncode == 0
+    probe = (
+        "from django.db import connection; from django.core.cache import cache; "
+        "cache.set('k', 'v'); "
+        "print('setia_cache' in connection.introspection.table_names(), cache.get('k'))"
+    )
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", "v"]
+
+
+@pytest.mark.django_db
+def test_the_cache_table_migration_makes_the_table_only_for_the_database_cache(settings):
+    """Run on a database without the table: nothing with Redis; with the
+    database cache the table, and running it again changes nothing."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    migration = importlib.import_module("loyalty.migrations.0003_database_cache_table")
+    editor = SimpleNamespace(connection=connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE setia_cache")
+    database_cache = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/1",
+        }
+    }
+    migration.create_cache_table(None, editor)
+    assert "setia_cache" not in connection.introspection.table_names()
+
+    settings.CACHES = database_cache
+    migration.create_cache_table(None, editor)
+    migration.create_cache_table(None, editor)
+    assert "setia_cache" in connection.introspection.table_names()
+
+
+@pytest.mark.parametrize(("value", "preload"), [(None, "False"), ("0", "False"), ("1", "True")])
+def test_hsts_preload_is_opt_in(value, preload):
+    """Preloading is hard to undo: production sends HSTS without `preload`
+    unless DJANGO_SECURE_HSTS_PRELOAD asks for it."""
+    probe = (
+        "from django.conf import settings as s; "
+        "print(s.SECURE_HSTS_SECONDS > 0, s.SECURE_HSTS_PRELOAD)"
+    )
+    env = {"DJANGO_DEBUG": "0"}
+    if value is not None:
+        env["DJANGO_SECURE_HSTS_PRELOAD"] = value
+    result = manage("shell", "-c", probe, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["True", preload]

@@ -1,0 +1,32 @@
+"""System checks of ours, run by `manage.py check` (`--deploy` for production).
+
+A missing static manifest does not stop the app from starting: every page then
+answers 500 on its first `{% static %}`. `check --deploy` names it instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
+from django.core.checks import CheckMessage, Error, Tags, register
+
+
+@register(Tags.staticfiles, deploy=True)
+def static_manifest_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """An error when the configured static storage keeps a manifest (hashed
+    names, production) and the manifest file has not been collected."""
+    if not isinstance(staticfiles_storage, ManifestFilesMixin):
+        return []
+    if staticfiles_storage.read_manifest() is not None:
+        return []
+    path = staticfiles_storage.manifest_storage.path(staticfiles_storage.manifest_name)
+    return [
+        Error(
+            f"The static files manifest {path} is missing: every page would answer 500.",
+            hint="Run `python manage.py collectstatic` (STATIC_ROOT is "
+            f"{settings.STATIC_ROOT}, set by DJANGO_STATIC_ROOT).",
+            id="loyalty.E001",
+        )
+    ]
