@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet, Sum
 
 from members.errors import InsufficientPoints
 from members.locks import account_lock
@@ -43,6 +43,8 @@ from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
 # Credits that are earnings: what a member owes from a return is taken out of these.
 EARNING_KINDS = {EntryKind.EARN, EntryKind.BONUS}
+# The lots holding what a source earned: its earnings and their releases.
+EARNED_LOT_KINDS = [EntryKind.EARN, EntryKind.BONUS, EntryKind.RELEASE]
 DEBIT_KINDS = {
     EntryKind.REDEEM,
     EntryKind.ADJUST,
@@ -130,11 +132,14 @@ def points_credit(
     entry = _insert(entry)
     if counts_as_earned and kind in EARNING_KINDS:
         account.lifetime_earned += points
+    elif kind == EntryKind.REFUND:
+        # Points paid come back: they no longer count as redeemed.
+        account.redeemed -= points
     if pending:
         account.pending += points
     else:
         account.balance += points
-    _save_account(account, "balance", "pending", "lifetime_earned")
+    _save_account(account, "balance", "pending", "lifetime_earned", "redeemed")
     if pending:
         return entry
     if entry.expires_at is not None and entry.expires_at <= now:
@@ -168,6 +173,28 @@ def _collect_clawback(
     _save_account(account, "clawback_owed")
 
 
+def _open_lots(member_id: int, now: datetime) -> QuerySet[PointsEntry]:
+    """The member's spendable lots at `now`, oldest expiry first (FIFO)."""
+    return PointsEntry.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        member_id=member_id,
+        status=EntryStatus.AVAILABLE,
+        remaining__gt=0,
+    ).order_by(F("expires_at").asc(nulls_last=True), "id")
+
+
+def _consume(lots: QuerySet[PointsEntry], points: int) -> int:
+    """Take up to `points` out of `lots`, in their order. Returns what was taken."""
+    left = points
+    for lot in lots.only("id", "remaining").iterator(chunk_size=50):
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        left -= take
+    return points - left
+
+
 def _debit_locked(
     account: PointsAccount,
     *,
@@ -178,32 +205,22 @@ def _debit_locked(
     source: Source,
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
+    first_from: Q | None = None,
 ) -> PointsEntry:
-    """Take `points` from the locked account's available lots, oldest expiry first.
+    """Take `points` from the locked account's available lots, oldest expiry
+    first — those matching `first_from` (a reversal: the source's own lots)
+    before any other.
 
     The caller has expired the member's lots due by `now` (`_expire_due_locked`)
     under the same lock, so the balance it checked is what can be spent; a lot
     past its expiry is skipped all the same. Raises InsufficientPoints."""
     if points > account.balance:
         raise InsufficientPoints()
-    left = points
-    lots = (
-        PointsEntry.objects.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            member_id=account.member_id,
-            status=EntryStatus.AVAILABLE,
-            remaining__gt=0,
-        )
-        .order_by(F("expires_at").asc(nulls_last=True), "id")
-        .only("id", "remaining")
-    )
-    for lot in lots.iterator(chunk_size=50):
-        take = min(lot.remaining, left)
-        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        left -= take
-        if left == 0:
-            break
-    if left:
+    lots = _open_lots(account.member_id, now)
+    taken = _consume(lots.filter(first_from), points) if first_from is not None else 0
+    if taken < points:
+        taken += _consume(lots, points - taken)
+    if taken < points:
         # The lots disagree with the balance: refuse rather than corrupt the ledger.
         raise InsufficientPoints("The member's points lots do not cover the balance.")
     account.balance -= points
@@ -265,42 +282,73 @@ def points_debit(
 
 @dataclass(frozen=True)
 class Reversal:
+    """How a reversal's points were settled: taken from pending or spendable
+    points, owed as a clawback, or found already expired (nothing taken)."""
+
     pending: int
     available: int
     clawback: int
+    expired: int = 0
+
+    @property
+    def taken(self) -> int:
+        return self.pending + self.available + self.clawback
 
     @property
     def total(self) -> int:
-        return self.pending + self.available + self.clawback
+        return self.taken + self.expired
+
+
+def _own_lots(source: Source) -> Q:
+    """The lots a source earned: its earn and bonus credits, and the lots their
+    pending points were released into (not refunds of points paid)."""
+    return Q(source_type=source.type, source_id=source.id, kind__in=EARNED_LOT_KINDS)
+
+
+def _expired_of(member_id: int, source: Source) -> int:
+    """The points `source` earned that expired before anything took them back."""
+    expired = PointsEntry.objects.filter(
+        member_id=member_id,
+        kind=EntryKind.EXPIRE,
+        source_type=source.type,
+        source_id=source.id,
+        lot__kind__in=EARNED_LOT_KINDS,
+    ).aggregate(points=Sum("points"))["points"]
+    return -(expired or 0)
 
 
 @transaction.atomic
 def points_reverse(
-    *, member_id: int, points: int, now: datetime, source: Source, description: str = ""
+    *,
+    member_id: int,
+    points: int,
+    now: datetime,
+    source: Source,
+    description: str = "",
+    expired_counted: int = 0,
 ) -> Reversal:
-    """Take back `points` earned from `source` (a return): still-pending points
-    of that source first, then spendable ones; what the member already spent
-    becomes a clawback owed, collected from future earnings."""
+    """Settle `points` of what `source` earned (a return's share), in this order:
+
+    1. what is still alive of the source's own lots: pending first, then
+       spendable (after expiring the member's lots due by `now`);
+    2. what of them expired: it stays expired and nothing is taken for it, as
+       far as earlier reversals of the source (`expired_counted` points) have
+       not already counted it;
+    3. the rest the member spent: taken from the balance and, past it, owed
+       as a clawback collected from future earnings.
+
+    So a reversal never takes points that came from elsewhere for points of
+    the source that expired. `lifetime_earned` goes down by what is taken or
+    owed (what expired was earned, and is counted in `expired`)."""
     if points <= 0:
         return Reversal(0, 0, 0)
     account = account_lock(member_id=member_id)
     _expire_due_locked(account, due=now, at=now)
+    own = PointsEntry.objects.filter(_own_lots(source), member_id=member_id, remaining__gt=0)
     left = points
-    taken_pending = 0
-    pending_lots = PointsEntry.objects.filter(
-        member_id=member_id,
-        status=EntryStatus.PENDING,
-        remaining__gt=0,
-        source_type=source.type,
-        source_id=source.id,
-    ).order_by("-id")
-    for lot in pending_lots:
-        take = min(lot.remaining, left)
-        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        taken_pending += take
-        left -= take
-        if left == 0:
-            break
+    pending_lots = own.filter(status=EntryStatus.PENDING).order_by("-id")
+    taken_pending = _consume(pending_lots, left)
+    left -= taken_pending
     if taken_pending:
         account.pending -= taken_pending
         _save_account(account, "pending")
@@ -317,23 +365,32 @@ def points_reverse(
                 created_at=now,
             )
         )
-    taken_available = min(left, account.balance)
-    if taken_available:
+    alive = own.filter(status=EntryStatus.AVAILABLE).aggregate(points=Sum("remaining"))["points"]
+    from_own = min(left, alive or 0)
+    left -= from_own
+    expired = 0
+    if left:
+        expired = min(left, max(0, _expired_of(member_id, source) - expired_counted))
+        left -= expired
+    from_balance = min(left, account.balance - from_own)
+    if from_own + from_balance:
         _debit_locked(
             account,
-            points=taken_available,
+            points=from_own + from_balance,
             kind=EntryKind.REVERSE,
             now=now,
             description=description,
             source=source,
+            first_from=_own_lots(source),
         )
-    clawback = left - taken_available
+    clawback = left - from_balance
     if clawback:
         account.clawback_owed += clawback
         _save_account(account, "clawback_owed")
-    account.lifetime_earned -= points
+    reversal = Reversal(taken_pending, from_own + from_balance, clawback, expired)
+    account.lifetime_earned -= reversal.taken
     _save_account(account, "lifetime_earned")
-    return Reversal(taken_pending, taken_available, clawback)
+    return reversal
 
 
 def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:

@@ -16,7 +16,9 @@ from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get
 from members.errors import MemberNotFound
 from members.identifiers import normalise_email, normalise_phone
+from members.ledger import Source
 from members.models import (
+    EntryKind,
     EntryStatus,
     Member,
     MemberActivity,
@@ -212,6 +214,29 @@ def points_spendable(*, member: Member, now: datetime) -> int:
         member=member, status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=now
     ).aggregate(points=Sum("remaining"))["points"]
     return member.account.balance - (due or 0)
+
+
+@dataclass(frozen=True)
+class SourcePoints:
+    """What one source (a sale) did to a member's points, read from its entries."""
+
+    earned: int  # its earn and bonus entries, whatever awarded them
+    paid: int  # points spent on it
+    refunded: int  # of those, given back
+
+
+def source_points(*, member_id: int, source: Source) -> SourcePoints:
+    """The points a source earned, was paid with and refunded: one aggregate."""
+    sums = PointsEntry.objects.filter(
+        member_id=member_id, source_type=source.type, source_id=source.id
+    ).aggregate(
+        earned=Sum("points", filter=Q(kind__in=[EntryKind.EARN, EntryKind.BONUS])),
+        paid=Sum("points", filter=Q(kind=EntryKind.REDEEM)),
+        refunded=Sum("points", filter=Q(kind=EntryKind.REFUND)),
+    )
+    return SourcePoints(
+        earned=sums["earned"] or 0, paid=-(sums["paid"] or 0), refunded=sums["refunded"] or 0
+    )
 
 
 def ledger_list(*, member: Member) -> QuerySet[PointsEntry]:

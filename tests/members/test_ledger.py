@@ -374,3 +374,22 @@ def test_a_late_release_is_dated_when_it_runs_and_keeps_the_expiry_of_its_due_ti
     assert release.available_at == T0 + timedelta(days=14)
     assert release.expires_at == T0 + timedelta(days=14 + 365)
     assert ledger_problems() == []
+
+
+def test_a_refund_of_points_paid_takes_them_off_redeemed(member):
+    """A cancelled redemption or a returned sale paid with points: the points
+    are no longer redeemed (issue 8)."""
+    program = settings_with(expiry_days=365)
+    earn(member, 100, T0, program)
+    points_pay(member=member, points=60, description="Reward", source=Source("r", "1"), now=T0)
+    assert account(member).redeemed == 60
+    points_refund(
+        member=member,
+        points=60,
+        description="Cancelled",
+        source=Source("r", "1"),
+        now=T0,
+        program=program,
+    )
+    assert (account(member).redeemed, account(member).balance) == (0, 100)
+    assert ledger_problems() == []
