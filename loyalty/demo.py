@@ -747,7 +747,10 @@ class Replay:
             # Each named member brings back something bought on their fifth visit.
             self._sale(shopper, store, kind, when, named_return=shopper.named and index == 4)
             if self.rng.random() < (0.12 if shopper.named else 0.05):
-                self._redeem(shopper, store, when + timedelta(minutes=self.rng.randint(5, 90)))
+                # Queued like every other move, so its entry sits in time order
+                # with a visit that comes in the meantime.
+                later = when + timedelta(minutes=self.rng.randint(5, 90))
+                self.at(later, lambda moment: self._redeem(shopper, store, moment))
 
         return visit
 
