@@ -30,6 +30,7 @@ from members.access import MemberRequiredMixin
 from members.codes import qr_svg
 from members.errors import InsufficientPoints
 from members.models import Member
+from members.selectors import points_spendable
 from rewards import locks
 from rewards.errors import LimitReached, RewardNotFound
 from rewards.models import (
@@ -137,7 +138,8 @@ def reward_offers(
 
 
 def _balance(member: Member) -> int:
-    return member.account.balance
+    """What the member can spend now (lots past their expiry left out)."""
+    return points_spendable(member=member, now=timezone.now())
 
 
 def _latest_redemption_id(member: Member) -> int:
