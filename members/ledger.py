@@ -16,10 +16,21 @@ Rules kept here and checked by `ledger_check`:
   lot that arrives already expired (a sale backdated beyond the expiry) gets
   its `expire` entry at once;
 - debits consume available lots oldest expiry first (FIFO);
+- a reversal (a return) settles its points out of what is still alive of its
+  source's own lots (pending first, then spendable); what of them expired
+  stays expired and nothing is taken for it; only what the member spent comes
+  off the balance, and past it is a clawback owed (`points_reverse`). The
+  share each return settles is the caller's: purchases.returns derives it
+  from the cumulative amount returned, so a sale returned in full nets to
+  exactly zero;
 - a clawback owed is collected only from new earnings (earn and bonus credits,
   releases of pending points), never from refunds or manual adjustments;
+- the counters follow the entries: `lifetime_earned` is the earn and bonus
+  entries less what reversals took or left owed; `redeemed` the redeem
+  entries less the refunds of points paid (a cancelled redemption, a returned
+  sale paid with points); `expired` the expire entries;
 - entries are dated when they are written: history read by `created_at` (then
-  id) adds up to each entry's `balance_after`. The jobs date their entries at
+  id) adds up to each entry's `balance_after` (a running total the check follows). The jobs date their entries at
   their `as_of`, never before the member's latest entry; the due time stays on
   the entry (`expires_at` of an expiry, `available_at` of a release);
 - an idempotency key posts once: a second call with it returns the first entry.
