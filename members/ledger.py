@@ -29,8 +29,10 @@ Rules kept here and checked by `ledger_check`:
   entries less what reversals took or left owed; `redeemed` the redeem
   entries less the refunds of points paid (a cancelled redemption, a returned
   sale paid with points); `expired` the expire entries;
-- entries are dated when they are written: history read by `created_at` (then
-  id) adds up to each entry's `balance_after` (a running total the check follows). The jobs date their entries at
+- entries are dated when they are written, under the account lock and never
+  before the member's latest entry: history read by `created_at` (then id)
+  adds up to each entry's `balance_after` (a running total the check
+  follows), also when requests queue for the lock. The jobs date their entries at
   their `as_of`, never before the member's latest entry; the due time stays on
   the entry (`expires_at` of an expiry, `available_at` of a release);
 - an idempotency key posts once: a second call with it returns the first entry.
@@ -120,6 +122,7 @@ def points_credit(
     account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
+    now = _entry_time(member_id, now)
     becomes_available = available_at or now
     pending = becomes_available > now
     entry = PointsEntry(
@@ -278,6 +281,7 @@ def points_debit(
     account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
+    now = _entry_time(member_id, now)
     _expire_due_locked(account, due=now, at=now)
     return _debit_locked(
         account,
@@ -354,6 +358,7 @@ def points_reverse(
     if points <= 0:
         return Reversal(0, 0, 0)
     account = account_lock(member_id=member_id)
+    now = _entry_time(member_id, now)
     _expire_due_locked(account, due=now, at=now)
     own = PointsEntry.objects.filter(_own_lots(source), member_id=member_id, remaining__gt=0)
     left = points
@@ -444,10 +449,12 @@ def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -
     return sum(_expire_lot_locked(account, lot, at=at) for lot in lots)
 
 
-def _job_time(member_id: int, as_of: datetime) -> datetime:
-    """When a job's entry for the member is dated: its `as_of`, or the member's
-    latest entry if a replay runs for an earlier time, so the history stays in
-    the order of its balances."""
+def _entry_time(member_id: int, as_of: datetime) -> datetime:
+    """When an entry for the member is dated (read under the account lock):
+    `as_of`, or the member's latest entry if that is later — a job replayed
+    for an earlier time, or a request that read the clock before waiting for
+    the lock behind another — so the history stays in the order of its
+    balances."""
     latest = PointsEntry.objects.filter(member_id=member_id).aggregate(at=Max("created_at"))["at"]
     return max(as_of, latest) if latest is not None else as_of
 
@@ -470,7 +477,7 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
             if lot.remaining <= 0:
                 continue
             points, when = lot.remaining, lot.available_at
-            at = _job_time(member_id, as_of)
+            at = _entry_time(member_id, as_of)
             PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
             account.pending -= points
             account.balance += points
@@ -518,5 +525,5 @@ def points_expire_due(*, as_of: datetime) -> int:
     for member_id in due.iterator(chunk_size=500):
         with transaction.atomic():
             account = account_lock(member_id=member_id)
-            expired += _expire_due_locked(account, due=as_of, at=_job_time(member_id, as_of))
+            expired += _expire_due_locked(account, due=as_of, at=_entry_time(member_id, as_of))
     return expired

@@ -68,7 +68,9 @@ class LedgerMachine(RuleBasedStateMachine):
         # At a ×1.5 tier (out of reach by spend, so no review moves the member)
         # each sale earns a base and a tier entry.
         tier = TierFactory(
-            code=f"x{multiplier}", threshold=Decimal(multiplier) * 10**6, multiplier=multiplier
+            code=f"x{multiplier}",
+            threshold=Decimal(multiplier) * 10**6,
+            multiplier=Decimal(multiplier),
         )
         Member.objects.filter(pk=self.member.pk).update(tier=tier)
         self.member.tier = tier
