@@ -151,7 +151,10 @@ def _visit(shop: Shop, shopper: Shopper, kind: str, index: int) -> Callable[[dat
         # Each named member brings back something bought on their fifth visit.
         _sale(shop, shopper, store, kind, when, named_return=shopper.named and index == 4)
         if shop.rng.random() < (0.12 if shopper.named else 0.05):
-            rewards.redeem(shop, shopper, store, when + timedelta(minutes=shop.rng.randint(5, 90)))
+            # Queued like every other move, so its entry sits in time order
+            # with a visit that comes in the meantime.
+            later = when + timedelta(minutes=shop.rng.randint(5, 90))
+            shop.at(later, lambda moment: rewards.redeem(shop, shopper, store, moment))
 
     return visit
 

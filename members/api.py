@@ -119,7 +119,7 @@ class MemberStatusSerializer(serializers.Serializer):
             "home_store": member.home_store.code if member.home_store else None,
             "referral_code": member.referral_code,
             "points": {
-                "balance": account.balance,
+                "balance": view.balance,
                 "pending": account.pending,
                 "lifetime_earned": account.lifetime_earned,
                 "redeemed": account.redeemed,

@@ -16,10 +16,23 @@ Rules kept here and checked by `ledger_check`:
   lot that arrives already expired (a sale backdated beyond the expiry) gets
   its `expire` entry at once;
 - debits consume available lots oldest expiry first (FIFO);
+- a reversal (a return) settles its points out of what is still alive of its
+  source's own lots (pending first, then spendable); what of them expired
+  stays expired and nothing is taken for it; only what the member spent comes
+  off the balance, and past it is a clawback owed (`points_reverse`). The
+  share each return settles is the caller's: purchases.returns derives it
+  from the cumulative amount returned, so a sale returned in full nets to
+  exactly zero;
 - a clawback owed is collected only from new earnings (earn and bonus credits,
   releases of pending points), never from refunds or manual adjustments;
-- entries are dated when they are written: history read by `created_at` (then
-  id) adds up to each entry's `balance_after`. The jobs date their entries at
+- the counters follow the entries: `lifetime_earned` is the earn and bonus
+  entries less what reversals took or left owed; `redeemed` the redeem
+  entries less the refunds of points paid (a cancelled redemption, a returned
+  sale paid with points); `expired` the expire entries;
+- entries are dated when they are written, under the account lock and never
+  before the member's latest entry: history read by `created_at` (then id)
+  adds up to each entry's `balance_after` (a running total the check
+  follows), also when requests queue for the lock. The jobs date their entries at
   their `as_of`, never before the member's latest entry; the due time stays on
   the entry (`expires_at` of an expiry, `available_at` of a release);
 - an idempotency key posts once: a second call with it returns the first entry.
@@ -34,7 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Max, Q, QuerySet, Sum
 
 from members.errors import InsufficientPoints
 from members.locks import account_lock
@@ -43,6 +56,8 @@ from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
 # Credits that are earnings: what a member owes from a return is taken out of these.
 EARNING_KINDS = {EntryKind.EARN, EntryKind.BONUS}
+# The lots holding what a source earned: its earnings and their releases.
+EARNED_LOT_KINDS = [EntryKind.EARN, EntryKind.BONUS, EntryKind.RELEASE]
 DEBIT_KINDS = {
     EntryKind.REDEEM,
     EntryKind.ADJUST,
@@ -111,6 +126,7 @@ def points_credit(
         account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
+    now = _entry_time(member_id, now)
     becomes_available = available_at or now
     pending = becomes_available > now
     entry = PointsEntry(
@@ -134,11 +150,14 @@ def points_credit(
     entry = _insert(entry)
     if counts_as_earned and kind in EARNING_KINDS:
         account.lifetime_earned += points
+    elif kind == EntryKind.REFUND:
+        # Points paid come back: they no longer count as redeemed.
+        account.redeemed -= points
     if pending:
         account.pending += points
     else:
         account.balance += points
-    _save_account(account, "balance", "pending", "lifetime_earned")
+    _save_account(account, "balance", "pending", "lifetime_earned", "redeemed")
     if pending:
         return entry
     if entry.expires_at is not None and entry.expires_at <= now:
@@ -172,6 +191,28 @@ def _collect_clawback(
     _save_account(account, "clawback_owed")
 
 
+def _open_lots(member_id: int, now: datetime) -> QuerySet[PointsEntry]:
+    """The member's spendable lots at `now`, oldest expiry first (FIFO)."""
+    return PointsEntry.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        member_id=member_id,
+        status=EntryStatus.AVAILABLE,
+        remaining__gt=0,
+    ).order_by(F("expires_at").asc(nulls_last=True), "id")
+
+
+def _consume(lots: QuerySet[PointsEntry], points: int) -> int:
+    """Take up to `points` out of `lots`, in their order. Returns what was taken."""
+    left = points
+    for lot in lots.only("id", "remaining").iterator(chunk_size=50):
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
+        left -= take
+    return points - left
+
+
 def _debit_locked(
     account: PointsAccount,
     *,
@@ -182,32 +223,22 @@ def _debit_locked(
     source: Source,
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
+    first_from: Q | None = None,
 ) -> PointsEntry:
-    """Take `points` from the locked account's available lots, oldest expiry first.
+    """Take `points` from the locked account's available lots, oldest expiry
+    first — those matching `first_from` (a reversal: the source's own lots)
+    before any other.
 
     The caller has expired the member's lots due by `now` (`_expire_due_locked`)
     under the same lock, so the balance it checked is what can be spent; a lot
     past its expiry is skipped all the same. Raises InsufficientPoints."""
     if points > account.balance:
         raise InsufficientPoints()
-    left = points
-    lots = (
-        PointsEntry.objects.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            member_id=account.member_id,
-            status=EntryStatus.AVAILABLE,
-            remaining__gt=0,
-        )
-        .order_by(F("expires_at").asc(nulls_last=True), "id")
-        .only("id", "remaining")
-    )
-    for lot in lots.iterator(chunk_size=50):
-        take = min(lot.remaining, left)
-        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        left -= take
-        if left == 0:
-            break
-    if left:
+    lots = _open_lots(account.member_id, now)
+    taken = _consume(lots.filter(first_from), points) if first_from is not None else 0
+    if taken < points:
+        taken += _consume(lots, points - taken)
+    if taken < points:
         # The lots disagree with the balance: refuse rather than corrupt the ledger.
         raise InsufficientPoints("The member's points lots do not cover the balance.")
     account.balance -= points
@@ -257,6 +288,7 @@ def points_debit(
         account = account_lock(member_id=member_id)
     if (found := _existing(idempotency_key)) is not None:
         return found
+    now = _entry_time(member_id, now)
     _expire_due_locked(account, due=now, at=now)
     return _debit_locked(
         account,
@@ -272,42 +304,74 @@ def points_debit(
 
 @dataclass(frozen=True)
 class Reversal:
+    """How a reversal's points were settled: taken from pending or spendable
+    points, owed as a clawback, or found already expired (nothing taken)."""
+
     pending: int
     available: int
     clawback: int
+    expired: int = 0
+
+    @property
+    def taken(self) -> int:
+        return self.pending + self.available + self.clawback
 
     @property
     def total(self) -> int:
-        return self.pending + self.available + self.clawback
+        return self.taken + self.expired
+
+
+def _own_lots(source: Source) -> Q:
+    """The lots a source earned: its earn and bonus credits, and the lots their
+    pending points were released into (not refunds of points paid)."""
+    return Q(source_type=source.type, source_id=source.id, kind__in=EARNED_LOT_KINDS)
+
+
+def _expired_of(member_id: int, source: Source) -> int:
+    """The points `source` earned that expired before anything took them back."""
+    expired = PointsEntry.objects.filter(
+        member_id=member_id,
+        kind=EntryKind.EXPIRE,
+        source_type=source.type,
+        source_id=source.id,
+        lot__kind__in=EARNED_LOT_KINDS,
+    ).aggregate(points=Sum("points"))["points"]
+    return -(expired or 0)
 
 
 @transaction.atomic
 def points_reverse(
-    *, member_id: int, points: int, now: datetime, source: Source, description: str = ""
+    *,
+    member_id: int,
+    points: int,
+    now: datetime,
+    source: Source,
+    description: str = "",
+    expired_counted: int = 0,
 ) -> Reversal:
-    """Take back `points` earned from `source` (a return): still-pending points
-    of that source first, then spendable ones; what the member already spent
-    becomes a clawback owed, collected from future earnings."""
+    """Settle `points` of what `source` earned (a return's share), in this order:
+
+    1. what is still alive of the source's own lots: pending first, then
+       spendable (after expiring the member's lots due by `now`);
+    2. what of them expired: it stays expired and nothing is taken for it, as
+       far as earlier reversals of the source (`expired_counted` points) have
+       not already counted it;
+    3. the rest the member spent: taken from the balance and, past it, owed
+       as a clawback collected from future earnings.
+
+    So a reversal never takes points that came from elsewhere for points of
+    the source that expired. `lifetime_earned` goes down by what is taken or
+    owed (what expired was earned, and is counted in `expired`)."""
     if points <= 0:
         return Reversal(0, 0, 0)
     account = account_lock(member_id=member_id)
+    now = _entry_time(member_id, now)
     _expire_due_locked(account, due=now, at=now)
+    own = PointsEntry.objects.filter(_own_lots(source), member_id=member_id, remaining__gt=0)
     left = points
-    taken_pending = 0
-    pending_lots = PointsEntry.objects.filter(
-        member_id=member_id,
-        status=EntryStatus.PENDING,
-        remaining__gt=0,
-        source_type=source.type,
-        source_id=source.id,
-    ).order_by("-id")
-    for lot in pending_lots:
-        take = min(lot.remaining, left)
-        PointsEntry.objects.filter(pk=lot.pk).update(remaining=F("remaining") - take)
-        taken_pending += take
-        left -= take
-        if left == 0:
-            break
+    pending_lots = own.filter(status=EntryStatus.PENDING).order_by("-id")
+    taken_pending = _consume(pending_lots, left)
+    left -= taken_pending
     if taken_pending:
         account.pending -= taken_pending
         _save_account(account, "pending")
@@ -324,23 +388,32 @@ def points_reverse(
                 created_at=now,
             )
         )
-    taken_available = min(left, account.balance)
-    if taken_available:
+    alive = own.filter(status=EntryStatus.AVAILABLE).aggregate(points=Sum("remaining"))["points"]
+    from_own = min(left, alive or 0)
+    left -= from_own
+    expired = 0
+    if left:
+        expired = min(left, max(0, _expired_of(member_id, source) - expired_counted))
+        left -= expired
+    from_balance = min(left, account.balance - from_own)
+    if from_own + from_balance:
         _debit_locked(
             account,
-            points=taken_available,
+            points=from_own + from_balance,
             kind=EntryKind.REVERSE,
             now=now,
             description=description,
             source=source,
+            first_from=_own_lots(source),
         )
-    clawback = left - taken_available
+    clawback = left - from_balance
     if clawback:
         account.clawback_owed += clawback
         _save_account(account, "clawback_owed")
-    account.lifetime_earned -= points
+    reversal = Reversal(taken_pending, from_own + from_balance, clawback, expired)
+    account.lifetime_earned -= reversal.taken
     _save_account(account, "lifetime_earned")
-    return Reversal(taken_pending, taken_available, clawback)
+    return reversal
 
 
 def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:
@@ -383,10 +456,12 @@ def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -
     return sum(_expire_lot_locked(account, lot, at=at) for lot in lots)
 
 
-def _job_time(member_id: int, as_of: datetime) -> datetime:
-    """When a job's entry for the member is dated: its `as_of`, or the member's
-    latest entry if a replay runs for an earlier time, so the history stays in
-    the order of its balances."""
+def _entry_time(member_id: int, as_of: datetime) -> datetime:
+    """When an entry for the member is dated (read under the account lock):
+    `as_of`, or the member's latest entry if that is later — a job replayed
+    for an earlier time, or a request that read the clock before waiting for
+    the lock behind another — so the history stays in the order of its
+    balances."""
     latest = PointsEntry.objects.filter(member_id=member_id).aggregate(at=Max("created_at"))["at"]
     return max(as_of, latest) if latest is not None else as_of
 
@@ -409,7 +484,7 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
             if lot.remaining <= 0:
                 continue
             points, when = lot.remaining, lot.available_at
-            at = _job_time(member_id, as_of)
+            at = _entry_time(member_id, as_of)
             PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
             account.pending -= points
             account.balance += points
@@ -457,5 +532,5 @@ def points_expire_due(*, as_of: datetime) -> int:
     for member_id in due.iterator(chunk_size=500):
         with transaction.atomic():
             account = account_lock(member_id=member_id)
-            expired += _expire_due_locked(account, due=as_of, at=_job_time(member_id, as_of))
+            expired += _expire_due_locked(account, due=as_of, at=_entry_time(member_id, as_of))
     return expired

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
@@ -47,7 +48,10 @@ class PortalHomeView(MemberRequiredMixin, TemplateView):
                 member_id=member.pk, status=EntryStatus.PENDING, column="available_at"
             ),
             expiring=points_by_day(
-                member_id=member.pk, status=EntryStatus.AVAILABLE, column="expires_at"
+                member_id=member.pk,
+                status=EntryStatus.AVAILABLE,
+                column="expires_at",
+                after=timezone.now(),
             ),
             recent=list(ledger_list(member=member)[:RECENT_ENTRIES]),
             card_number=card_number_grouped(member.card_number),

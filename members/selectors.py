@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -16,7 +16,9 @@ from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get
 from members.errors import MemberNotFound
 from members.identifiers import normalise_email, normalise_external_id, normalise_phone
+from members.ledger import Source
 from members.models import (
+    EntryKind,
     EntryStatus,
     Member,
     MemberActivity,
@@ -153,31 +155,59 @@ def tier_progress(
     return TierProgress(tier=target, remaining=remaining, progress=round(progress, 4), basis=basis)
 
 
-def points_expiring(*, member: Member, limit: int = EXPIRING_SHOWN) -> list[dict[str, Any]]:
-    """The next expiries, soonest first: `[{"points", "expires_at"}]`."""
+def _lots_by_expiry(
+    *, member_id: int, now: datetime, limit: int = EXPIRING_SHOWN
+) -> tuple[int, list[dict[str, Any]]]:
+    """(points of lots past their expiry that the nightly job has not expired
+    yet, the next `limit` expiries soonest first as `[{"points", "expires_at"}]`),
+    in one grouped query: the lots already due group together under NULL."""
+    due_at = Case(
+        When(expires_at__lte=now, then=Value(None)),
+        default=F("expires_at"),
+        output_field=DateTimeField(),
+    )
     rows = (
         PointsEntry.objects.filter(
-            member=member, status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__isnull=False
+            member_id=member_id,
+            status=EntryStatus.AVAILABLE,
+            remaining__gt=0,
+            expires_at__isnull=False,
         )
-        .values("expires_at")
+        .annotate(due_at=due_at)
+        .values("due_at")
         .annotate(points=Sum("remaining"))
-        .order_by("expires_at")[:limit]
+        .order_by(F("due_at").asc(nulls_first=True))[: limit + 1]
     )
-    return [{"points": row["points"], "expires_at": row["expires_at"]} for row in rows]
+    lapsed, expiring = 0, []
+    for row in rows:
+        if row["due_at"] is None:
+            lapsed = row["points"]
+        else:
+            expiring.append({"points": row["points"], "expires_at": row["due_at"]})
+    return lapsed, expiring[:limit]
 
 
 def points_by_day(
-    *, member_id: int, status: str, column: str, limit: int = EXPIRING_SHOWN
+    *,
+    member_id: int,
+    status: str,
+    column: str,
+    limit: int = EXPIRING_SHOWN,
+    after: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Open lots summed by the local day of `column` (`available_at`: when pending
     points become spendable; `expires_at`: when spendable ones expire), soonest
-    first: `[{"points", "day"}]`. By day, not by timestamp: seven purchases on one
-    day read as one line "140 points expire on 3 Jan 2027". One grouped query."""
+    first: `[{"points", "day"}]`; with `after`, only those due after it (points
+    past their expiry are gone, not expiring). By day, not by timestamp: seven
+    purchases on one day read as one line "140 points expire on 3 Jan 2027".
+    One grouped query."""
+    lots = PointsEntry.objects.filter(
+        member_id=member_id, status=status, remaining__gt=0, **{f"{column}__isnull": False}
+    )
+    if after is not None:
+        lots = lots.filter(**{f"{column}__gt": after})
     rows = (
-        PointsEntry.objects.filter(
-            member_id=member_id, status=status, remaining__gt=0, **{f"{column}__isnull": False}
-        )
-        .annotate(day=TruncDate(column, tzinfo=timezone.get_current_timezone()))
+        lots.annotate(day=TruncDate(column, tzinfo=timezone.get_current_timezone()))
         .values("day")
         .annotate(points=Sum("remaining"))
         .order_by("day")[:limit]
@@ -188,6 +218,7 @@ def points_by_day(
 @dataclass(frozen=True)
 class MemberStatusView:
     member: Member
+    balance: int  # what the member can spend now: lots past their expiry left out
     expiring: list[dict[str, Any]]
     next_tier: TierProgress | None
     qualifying_value: Decimal
@@ -195,13 +226,18 @@ class MemberStatusView:
 
 def member_status(*, member: Member, now: datetime | None = None) -> MemberStatusView:
     """Everything the status endpoint and the portal home show, in a constant
-    number of queries whatever the history length (a test counts them)."""
+    number of queries whatever the history length (a test counts them).
+
+    `balance` is what the member can spend now: lots whose expiry has come do
+    not count, even before the nightly job writes their `expire` entries."""
     now = now or timezone.now()
     program = program_settings_get()
     value = member_qualifying_value(member_id=member.pk, now=now, program=program)
+    lapsed, expiring = _lots_by_expiry(member_id=member.pk, now=now)
     return MemberStatusView(
         member=member,
-        expiring=points_expiring(member=member),
+        balance=member.account.balance - lapsed,
+        expiring=expiring,
         next_tier=tier_progress(
             member=member, tiers=tier_list(), value=value, basis=program.tier_basis
         ),
@@ -216,6 +252,29 @@ def points_spendable(*, member: Member, now: datetime) -> int:
         member=member, status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=now
     ).aggregate(points=Sum("remaining"))["points"]
     return member.account.balance - (due or 0)
+
+
+@dataclass(frozen=True)
+class SourcePoints:
+    """What one source (a sale) did to a member's points, read from its entries."""
+
+    earned: int  # its earn and bonus entries, whatever awarded them
+    paid: int  # points spent on it
+    refunded: int  # of those, given back
+
+
+def source_points(*, member_id: int, source: Source) -> SourcePoints:
+    """The points a source earned, was paid with and refunded: one aggregate."""
+    sums = PointsEntry.objects.filter(
+        member_id=member_id, source_type=source.type, source_id=source.id
+    ).aggregate(
+        earned=Sum("points", filter=Q(kind__in=[EntryKind.EARN, EntryKind.BONUS])),
+        paid=Sum("points", filter=Q(kind=EntryKind.REDEEM)),
+        refunded=Sum("points", filter=Q(kind=EntryKind.REFUND)),
+    )
+    return SourcePoints(
+        earned=sums["earned"] or 0, paid=-(sums["paid"] or 0), refunded=sums["refunded"] or 0
+    )
 
 
 def ledger_list(*, member: Member) -> QuerySet[PointsEntry]:

@@ -567,11 +567,25 @@ def points_refund(
 
 
 def points_reverse(
-    *, member: Member, points: int, description: str, source: Source, now: datetime
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    expired_counted: int = 0,
 ) -> Reversal:
-    """Take back points earned from `source` (see ledger.points_reverse)."""
+    """Take back points earned from `source`: what is alive of them, nothing
+    for what expired (beyond `expired_counted`, what earlier reversals of the
+    source counted), the rest from the balance or as a clawback (see
+    ledger.points_reverse)."""
     return ledger.points_reverse(
-        member_id=member.pk, points=points, now=now, source=source, description=description
+        member_id=member.pk,
+        points=points,
+        now=now,
+        source=source,
+        description=description,
+        expired_counted=expired_counted,
     )
 
 

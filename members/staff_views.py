@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView, TemplateView
@@ -158,7 +159,10 @@ class MemberDetailView(MemberPageMixin, TemplateView):
         return super().get_context_data(
             status=member_status(member=member),
             expiring=points_by_day(
-                member_id=member.pk, status=EntryStatus.AVAILABLE, column="expires_at"
+                member_id=member.pk,
+                status=EntryStatus.AVAILABLE,
+                column="expires_at",
+                after=timezone.now(),
             ),
             account=member.account,
             program=program_settings_get(),

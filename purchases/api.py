@@ -210,6 +210,7 @@ class ReturnReceiptSerializer(serializers.Serializer):
     points_reversed = serializers.IntegerField()
     points_refunded = serializers.IntegerField()
     clawback = serializers.IntegerField()
+    points_expired = serializers.IntegerField()
     balance = serializers.IntegerField(allow_null=True)
     gift_cards_refunded = serializers.ListField(child=serializers.DictField())
 

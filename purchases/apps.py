@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class PurchasesConfig(AppConfig):
     name = "purchases"
     verbose_name = _("Purchases")
+
+    def ready(self) -> None:
+        # ledger_check (members, a lower layer) runs the checks of returns.
+        from members.checks import ledger_check_register
+        from purchases.ledger_checks import return_problems
+
+        ledger_check_register(return_problems)

@@ -96,6 +96,9 @@ class Return(models.Model):
     points_reversed = models.IntegerField(default=0)
     points_refunded = models.IntegerField(default=0)
     clawback = models.IntegerField(default=0)
+    # Of the points this return settled, those that had expired: nothing was
+    # taken for them (DESIGN.md §4), but they count towards the sale's zero net.
+    points_expired = models.IntegerField(default=0)
     fingerprint = models.CharField(max_length=64)
     response = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,6 +1,12 @@
 """Returns: give back part or all of a sale, with its points reversed in
-proportion (pending first, then spendable, the rest a clawback owed), the
-points paid with refunded, and gift cards paid with refunded their share.
+proportion, the points paid with refunded, and gift cards paid with refunded
+their share.
+
+Every share is derived from the cumulative amount returned so far, never
+from per-return rounding: each return settles what is due for everything
+returned up to it less what earlier returns settled, so the last one takes
+exactly what is left and a sale returned in full, by any mix of items and
+amounts in any number of parts, nets to zero of what it earned (DESIGN.md §4).
 
 A return is unique per (purchase, reference): the same return again replays.
 """
@@ -22,13 +28,15 @@ from loyalty.errors import ValidationFailed
 from loyalty.money import CENT
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
-from members.ledger import Source
+from members.ledger import Reversal, Source
 from members.models import PointsAccount
+from members.selectors import source_points
 from members.services import (
     member_record_activity,
     points_refund,
     points_reverse,
 )
+from purchases.earning import floor_points
 from purchases.errors import DuplicateReference
 from purchases.inputs import Recorded, body_fingerprint
 from purchases.locks import purchase_gift_cards_lock
@@ -55,21 +63,69 @@ def _line_value(line: PurchaseLine, quantity: int) -> Decimal:
     ).quantize(CENT)
 
 
+@dataclass(frozen=True)
+class _SoFar:
+    """What the sale's earlier returns gave back."""
+
+    amount: Decimal
+    eligible: Decimal
+    settled: int  # points reversed, owed as clawback, or found expired
+    expired: int
+
+    @classmethod
+    def of(cls, purchase: Purchase) -> _SoFar:
+        sums = Return.objects.filter(purchase=purchase).aggregate(
+            amount=Sum("amount"),
+            eligible=Sum("eligible_amount"),
+            reversed=Sum("points_reversed"),
+            clawback=Sum("clawback"),
+            expired=Sum("points_expired"),
+        )
+        return cls(
+            amount=sums["amount"] or Decimal("0.00"),
+            eligible=sums["eligible"] or Decimal("0.00"),
+            settled=(sums["reversed"] or 0) + (sums["clawback"] or 0) + (sums["expired"] or 0),
+            expired=sums["expired"] or 0,
+        )
+
+
+def _eligible_part(
+    amount: Decimal, proposed: Decimal, *, left: Decimal, left_eligible: Decimal
+) -> Decimal:
+    """The part of `amount` that was on earning lines: `proposed`, kept within
+    what is left of the eligible amount and of the rest, so the sale's returns
+    reach its eligible amount exactly when they reach its total."""
+    return min(left_eligible, max(amount - (left - left_eligible), proposed))
+
+
+def _share(whole: int, part: Decimal, of: Decimal) -> int:
+    """floor(whole × part / of): the points due once `part` of `of` is returned,
+    exactly `whole` once all of it is."""
+    if part >= of:
+        return whole
+    return floor_points(whole * part / of) if of > 0 else 0
+
+
 def _return_amounts(
     purchase: Purchase,
     lines: list[PurchaseLine],
     items: list[ReturnItem] | None,
     amount: Decimal | None,
+    so_far: _SoFar,
 ) -> tuple[Decimal, Decimal, list[tuple[PurchaseLine, int]]]:
     """(amount returned, of which on earning lines, [(line, quantity)]).
 
     Item quantities never exceed what is left of each line, and the money of
     all the sale's returns together — by amount or by items, in any order —
-    never exceeds its total. Raises ValidationFailed otherwise (then nothing is
-    written)."""
+    never exceeds its total. The eligible part of items is their earning
+    lines' value; of an amount, what is left of the eligible amount in
+    proportion to what is left of the sale. Either way it stays within what is
+    left of each, so the whole sale returned is its whole eligible amount
+    returned, whatever the mix. Raises ValidationFailed otherwise (then nothing
+    is written)."""
     earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
-    already = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"]
-    left_to_return = purchase.total - (already or Decimal("0.00"))
+    left_to_return = purchase.total - so_far.amount
+    left_eligible = earning_net - so_far.eligible
     if items is not None:
         taken: list[tuple[PurchaseLine, int]] = []
         errors: dict[str, list[str]] = {}
@@ -108,7 +164,10 @@ def _return_amounts(
                     ]
                 }
             )
-        return returned, returned_eligible, taken
+        eligible = _eligible_part(
+            returned, returned_eligible, left=left_to_return, left_eligible=left_eligible
+        )
+        return returned, eligible, taken
     assert amount is not None
     if amount <= 0 or amount > left_to_return:
         raise ValidationFailed(
@@ -119,8 +178,9 @@ def _return_amounts(
                 ]
             }
         )
-    share = earning_net / purchase.total if purchase.total else Decimal("0")
-    return amount, (amount * share).quantize(CENT), []
+    proposed = (left_eligible * amount / left_to_return).quantize(CENT)
+    eligible = _eligible_part(amount, proposed, left=left_to_return, left_eligible=left_eligible)
+    return amount, eligible, []
 
 
 def _gift_cards_refund(
@@ -187,14 +247,20 @@ def purchase_return(
 ) -> Recorded:
     """Record a return of some items (or an amount) of a sale.
 
-    Earned points are reversed in proportion to the returned amount on earning
-    lines (never more than was earned), pending first; what the member already
-    spent becomes a clawback. Points paid at the till come back in proportion
-    to the returned amount, and so does what gift cards paid (back on each
-    card while it is usable; otherwise the answer's `refund_to_till` names
-    it). A return by a staff user writes an AuditEvent (the return, its
-    receipt as `after`) in the same transaction, as sales do. Raises
-    ValidationFailed, DuplicateReference.
+    Of everything the sale earned (all its earn and bonus entries), the
+    return settles floor(earned × eligible returned so far / the sale's
+    eligible amount) less what earlier returns settled: all of it once the
+    whole sale is back. It is taken from what is still alive of the sale's
+    points, pending first; what of them expired stays expired (nothing is
+    taken for it); what the member spent comes off the balance, the rest a
+    clawback owed. Points paid at the till come back the same way, in
+    proportion to the amount returned so far (all of them with the whole
+    sale), and so does what gift cards paid (back on each card while it is
+    usable; otherwise the answer's `refund_to_till` names it). The return
+    counts against the tier window of the sale it returns. A return by a
+    staff user writes an AuditEvent (the return, its receipt as `after`) in
+    the same transaction, as sales do. Raises ValidationFailed,
+    DuplicateReference.
     """
     now = now or timezone.now()
     if (items is None) == (amount is None):
@@ -215,31 +281,13 @@ def purchase_return(
         return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
 
     lines = list(purchase.lines.all())
-    returned, returned_eligible, taken = _return_amounts(purchase, lines, items, amount)
+    so_far = _SoFar.of(purchase)
+    returned, returned_eligible, taken = _return_amounts(purchase, lines, items, amount, so_far)
     if returned <= 0:
         raise ValidationFailed(fields={"items": [_("Nothing to return.")]})
-    previous = Return.objects.filter(purchase=purchase).aggregate(
-        amount=Sum("amount"),
-        eligible=Sum("eligible_amount"),
-        reversed=Sum("points_reversed"),
-        clawback=Sum("clawback"),
-        refunded=Sum("points_refunded"),
-    )
     earning_net = sum((line.net for line in lines if line.earns), Decimal("0.00"))
-    cum_eligible = (previous["eligible"] or 0) + returned_eligible
-    cum_amount = (previous["amount"] or 0) + returned
-    reverse_target = (
-        min(purchase.points_earned, int(purchase.points_earned * cum_eligible / earning_net))
-        if earning_net
-        else 0
-    )
-    to_reverse = max(0, reverse_target - (previous["reversed"] or 0) - (previous["clawback"] or 0))
-    refund_target = (
-        min(purchase.points_redeemed, int(purchase.points_redeemed * cum_amount / purchase.total))
-        if purchase.total
-        else 0
-    )
-    to_refund = max(0, refund_target - (previous["refunded"] or 0))
+    cum_eligible = so_far.eligible + returned_eligible
+    cum_amount = so_far.amount + returned
 
     record = Return.objects.create(
         purchase=purchase,
@@ -258,22 +306,33 @@ def purchase_return(
         line.returned_quantity += quantity
 
     member = purchase.member
-    reversal_available = reversal_clawback = reversal_pending = 0
+    reversal = Reversal(0, 0, 0)
+    to_refund = 0
     balance = None
     if member is not None:
         source = Source("purchase", str(purchase.pk))
+        points = source_points(member_id=member.pk, source=source)
+        # Every earning of the sale (base, tier, campaigns) in one: the share
+        # due so far less what earlier returns settled, so the last return
+        # settles exactly what is left.
+        due = (
+            _share(points.earned, cum_eligible, earning_net)
+            if earning_net > 0
+            else _share(points.earned, cum_amount, purchase.total)
+        )
+        to_refund = max(0, _share(points.paid, cum_amount, purchase.total) - points.refunded)
         with translation.override(member.language):
             description = _("Return %(reference)s of receipt %(purchase)s") % {
                 "reference": reference,
                 "purchase": purchase.reference,
             }
         reversal = points_reverse(
-            member=member, points=to_reverse, description=description, source=source, now=now
-        )
-        reversal_pending, reversal_available, reversal_clawback = (
-            reversal.pending,
-            reversal.available,
-            reversal.clawback,
+            member=member,
+            points=max(0, due - so_far.settled),
+            description=description,
+            source=source,
+            now=now,
+            expired_counted=so_far.expired,
         )
         points_refund(
             member=member,
@@ -283,11 +342,13 @@ def purchase_return(
             now=now,
             program=program_settings_get(),
         )
+        # Counted in the period of the sale it returns, not today's: a year-old
+        # sale returned now leaves the current tier window alone.
         member_record_activity(
             member=member,
-            occurred_at=now,
+            occurred_at=purchase.occurred_at,
             spend=-returned,
-            points=-to_reverse,
+            points=-reversal.total,
             source=Source("return", str(record.pk)),
         )
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
@@ -297,16 +358,18 @@ def purchase_return(
         "purchase_id": purchase.pk,
         "reference": reference,
         "amount": str(returned),
-        "points_reversed": reversal_pending + reversal_available,
+        "points_reversed": reversal.pending + reversal.available,
         "points_refunded": to_refund,
-        "clawback": reversal_clawback,
+        "clawback": reversal.clawback,
+        "points_expired": reversal.expired,
         "balance": balance,
         **gift_cards,
     }
     Return.objects.filter(pk=record.pk).update(
-        points_reversed=reversal_pending + reversal_available,
+        points_reversed=reversal.pending + reversal.available,
         points_refunded=to_refund,
-        clawback=reversal_clawback,
+        clawback=reversal.clawback,
+        points_expired=reversal.expired,
         response=json.dumps(receipt),
     )
     if actor.user is not None:

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class RewardsConfig(AppConfig):
     name = "rewards"
     verbose_name = _("Rewards")
+
+    def ready(self) -> None:
+        # ledger_check (members, a lower layer) runs the checks of gift cards.
+        from members.checks import ledger_check_register
+        from rewards.ledger_checks import gift_card_problems
+
+        ledger_check_register(gift_card_problems)

@@ -21,6 +21,7 @@ from members.access import MemberRequiredMixin
 from members.card_images import qr_svg
 from members.errors import InsufficientPoints
 from members.models import Member
+from members.selectors import points_spendable
 from rewards.errors import (
     LimitReached,
     RedeemConfirmationExpired,
@@ -44,7 +45,8 @@ PAST_VOUCHERS_SHOWN = 50
 
 
 def _balance(member: Member) -> int:
-    return member.account.balance
+    """What the member can spend now (lots past their expiry left out)."""
+    return points_spendable(member=member, now=timezone.now())
 
 
 def _friendly_message(error: DomainError) -> str:

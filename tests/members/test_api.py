@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from loyalty.models import AuditEvent
 from members.identifiers import card_number_is_valid
@@ -155,3 +158,20 @@ def test_a_tier_only_the_tier_history_names_cannot_be_deleted(admin_api, shopper
     assert response.status_code == 400 and response.json()["code"] == "invalid"
     assert "tier history" in response.json()["detail"]
     assert Tier.objects.filter(code="bronze").exists()
+
+
+def test_status_shows_what_can_be_spent_now_even_before_the_expiry_job(pos_api, shopper):
+    """Issue 8: lots past their expiry do not count, though the nightly job has
+    not written their `expire` entries yet."""
+    pos_api.post(
+        "/api/v1/purchases", sale("OLD", ("TEA", 1, "30.00"), member=shopper), format="json"
+    )
+    pos_api.post(
+        "/api/v1/purchases", sale("NEW", ("TEA", 1, "70.00"), member=shopper), format="json"
+    )
+    PointsEntry.objects.filter(member=shopper, points=30).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    points = pos_api.get(f"/api/v1/members/{shopper.public_id}").json()["points"]
+    assert points["balance"] == 70
+    assert [lot["points"] for lot in points["expiring"]] == [70]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from loyalty.services import program_settings_update
 from members import ledger
-from members.checks import ledger_problems
+from members.checks import ledger_problems, points_problems
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount, PointsEntry
@@ -162,7 +162,7 @@ def test_a_return_after_spending_leaves_a_clawback_paid_by_later_earnings(member
     earn(member, 50, T0 + timedelta(days=2), program, "later")
     assert account(member).balance == 20 and account(member).clawback_owed == 0
     assert PointsEntry.objects.filter(member=member, kind="clawback").count() == 2
-    assert ledger_problems() == []
+    assert points_problems() == []  # a reversal with no sale behind it
 
 
 def test_a_return_reverses_pending_points_first(member):
@@ -237,7 +237,7 @@ def test_a_goodwill_adjustment_does_not_pay_a_clawback_but_a_later_earn_does(mem
     assert (account(member).balance, account(member).clawback_owed) == (90, 0)
     clawback = PointsEntry.objects.get(member=member, kind="clawback")
     assert (clawback.points, clawback.balance_after) == (-100, 90)
-    assert ledger_problems() == []
+    assert points_problems() == []  # a reversal with no sale behind it
 
 
 def test_a_refund_of_points_spent_does_not_pay_a_clawback(member):
@@ -273,16 +273,23 @@ def test_a_clawback_takes_at_most_the_points_just_earned(member):
 def test_released_points_pay_a_clawback_owed(member):
     program = settings_with(pending_days=14, expiry_days=None)
     earn(member, 50, T0, program, "first")
-    ledger.points_release_due(as_of=T0 + timedelta(days=14), expiry_days=None)
-    points_pay(member=member, points=50, description="Reward", source=Source("r", "1"), now=T0)
+    released = T0 + timedelta(days=14)
+    ledger.points_release_due(as_of=released, expiry_days=None)
+    points_pay(
+        member=member, points=50, description="Reward", source=Source("r", "1"), now=released
+    )
     points_reverse(
-        member=member, points=50, description="Return", source=Source("purchase", "first"), now=T0
+        member=member,
+        points=50,
+        description="Return",
+        source=Source("purchase", "first"),
+        now=released,
     )
     earn(member, 80, T0 + timedelta(days=15), program, "second")
     assert account(member).clawback_owed == 50
     ledger.points_release_due(as_of=T0 + timedelta(days=29), expiry_days=None)
     assert (account(member).balance, account(member).clawback_owed) == (30, 0)
-    assert ledger_problems() == []
+    assert points_problems() == []  # a reversal with no sale behind it
 
 
 def test_a_debit_expires_the_lots_past_their_expiry_first_and_cannot_spend_them(member):
@@ -374,3 +381,52 @@ def test_a_late_release_is_dated_when_it_runs_and_keeps_the_expiry_of_its_due_ti
     assert release.available_at == T0 + timedelta(days=14)
     assert release.expires_at == T0 + timedelta(days=14 + 365)
     assert ledger_problems() == []
+
+
+def test_a_refund_of_points_paid_takes_them_off_redeemed(member):
+    """A cancelled redemption or a returned sale paid with points: the points
+    are no longer redeemed (issue 8)."""
+    program = settings_with(expiry_days=365)
+    earn(member, 100, T0, program)
+    points_pay(member=member, points=60, description="Reward", source=Source("r", "1"), now=T0)
+    assert account(member).redeemed == 60
+    points_refund(
+        member=member,
+        points=60,
+        description="Cancelled",
+        source=Source("r", "1"),
+        now=T0,
+        program=program,
+    )
+    assert (account(member).redeemed, account(member).balance) == (0, 100)
+    assert ledger_problems() == []
+
+
+@pytest.mark.parametrize(
+    ("counter", "named"),
+    [
+        ("lifetime_earned", "lifetime_earned 99 but the entries say 100"),
+        ("redeemed", "redeemed 99 but the entries say 30"),
+        ("expired", "expired 99 but the entries say 0"),
+    ],
+)
+def test_ledger_check_holds_each_counter_against_the_entries(member, counter, named):
+    program = settings_with(pending_days=0, expiry_days=None)
+    earn(member, 100, T0, program)
+    points_pay(member=member, points=30, description="Reward", source=Source("r", "1"), now=T0)
+    assert ledger_problems() == []
+    PointsAccount.objects.filter(member=member).update(**{counter: 99})
+    assert f"{member.public_id}: {named}" in ledger_problems()
+
+
+def test_ledger_check_follows_each_balance_after_as_a_running_total(member):
+    program = settings_with(pending_days=0, expiry_days=None)
+    first = earn(member, 100, T0, program, "a")
+    earn(member, 50, T0 + timedelta(days=1), program, "b")
+    # The first entry now claims a balance its history does not add up to,
+    # though the account and the lots still agree.
+    PointsEntry.objects.filter(pk=first.pk).update(balance_after=150)
+    assert ledger_problems() == [
+        f"{member.public_id}: entry {first.pk} (earn) says balance 150 after it, "
+        "the history adds up to 100"
+    ]

@@ -1,7 +1,11 @@
 """Property test: random sequences of purchases (some backdated, some beyond
-the expiry), replayed receipts, returns by items on any line or by amount
-(replayed too), payments with points, keyed bonuses posted again, adjustments,
-releases and expiries keep every ledger invariant after every step."""
+the expiry, with lines that earn and lines that do not, at a tier with or
+without a bonus), replayed receipts, returns in random mixes of items and
+amounts in any number of parts (replayed too), payments with points, keyed
+bonuses posted again, adjustments, releases and expiries keep every ledger
+invariant after every step: `ledger_check` is clean, a sale returned in full
+nets to exactly zero of what it earned and was paid with, and a partial
+return never settles more than its share."""
 
 from __future__ import annotations
 
@@ -31,13 +35,13 @@ from loyalty.services import program_settings_update
 from members import ledger
 from members.errors import InsufficientPoints
 from members.ledger import Source
-from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
+from members.models import EntryKind, EntryStatus, Member, PointsAccount, PointsEntry
 from members.services import points_adjust, points_pay
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, PurchaseLine, Return
 from purchases.returns import ReturnItem, purchase_return
 from purchases.services import purchase_record
-from tests.factories import MemberFactory, StoreFactory
+from tests.factories import MemberFactory, StoreFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +51,12 @@ money = st.decimals(min_value=Decimal("0.50"), max_value=Decimal("400.00"), plac
 class LedgerMachine(RuleBasedStateMachine):
     counter = 0
 
-    @initialize(pending_days=st.sampled_from([0, 3]), expiry_days=st.sampled_from([None, 20, 60]))
-    def start(self, pending_days: int, expiry_days: int | None) -> None:
+    @initialize(
+        pending_days=st.sampled_from([0, 3]),
+        expiry_days=st.sampled_from([None, 20, 60]),
+        multiplier=st.sampled_from(["1.00", "1.50"]),
+    )
+    def start(self, pending_days: int, expiry_days: int | None, multiplier: str) -> None:
         LedgerMachine.counter += 1
         self.program = program_settings_update(
             actor=Actor.system(),
@@ -58,6 +66,15 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.store = StoreFactory(code="prop")
         self.member = MemberFactory(user=None, email=f"prop{LedgerMachine.counter}@example.com")
+        # At a ×1.5 tier (out of reach by spend, so no review moves the member)
+        # each sale earns a base and a tier entry.
+        tier = TierFactory(
+            code=f"x{multiplier}",
+            threshold=Decimal(multiplier) * 10**6,
+            multiplier=Decimal(multiplier),
+        )
+        Member.objects.filter(pk=self.member.pk).update(tier=tier)
+        self.member.tier = tier
         self.now = timezone.now() - timedelta(days=400)
         self.receipts = 0
         self.sales: list[SaleInput] = []
@@ -81,15 +98,20 @@ class LedgerMachine(RuleBasedStateMachine):
         )
 
     @rule(
-        prices=st.lists(money, min_size=1, max_size=3),
-        quantity=st.integers(1, 3),
+        lines=st.lists(st.tuples(money, st.integers(1, 3), st.booleans()), min_size=1, max_size=3),
         pay_share=st.sampled_from([0, 0, 0.5, 1.2]),
         days_back=st.sampled_from([0, 0, 0, 2, 30, 90, 400]),
+        discount=st.sampled_from(["0.00", "0.00", "1.99"]),
     )
     def purchase(
-        self, prices: list[Decimal], quantity: int, pay_share: float, days_back: int
+        self,
+        lines: list[tuple[Decimal, int, bool]],
+        pay_share: float,
+        days_back: int,
+        discount: str,
     ) -> None:
-        """Some sales reach us late: a till that was offline, even past the expiry."""
+        """Some sales reach us late: a till that was offline, even past the
+        expiry. Some lines earn nothing (a gift box, a service charge)."""
         self.receipts += 1
         sale = SaleInput(
             store=self.store,
@@ -97,9 +119,10 @@ class LedgerMachine(RuleBasedStateMachine):
             member=self.member,
             occurred_at=self.now - timedelta(days=days_back),
             items=[
-                LineInput(sku=f"SKU{index}", quantity=quantity, unit_price=price)
-                for index, price in enumerate(prices)
+                LineInput(sku=f"SKU{index}", quantity=quantity, unit_price=price, earns=earns)
+                for index, (price, quantity, earns) in enumerate(lines)
             ],
+            discount_total=Decimal(discount),
             points_to_redeem=int(self.balance() * pay_share),
         )
         before = self.writes()
@@ -119,24 +142,11 @@ class LedgerMachine(RuleBasedStateMachine):
         recorded = purchase_record(sale=sale, actor=Actor.system(), now=self.now)
         assert recorded.replayed and self.writes() == before
 
-    @rule(data=st.data())
-    def give_back(self, data: st.DataObject) -> None:
-        """A return by items of any line, or by an amount, sometimes more than is left."""
-        purchases = list(Purchase.objects.filter(member=self.member).prefetch_related("lines"))
-        if not purchases:
-            return
-        purchase = data.draw(st.sampled_from(purchases))
-        if data.draw(st.booleans()):
-            line = data.draw(st.sampled_from(list(purchase.lines.all())))
-            quantity = data.draw(st.integers(1, line.quantity))
-            what: dict[str, Any] = {"items": [ReturnItem(sku=line.sku, quantity=quantity)]}
-        else:
-            amount = data.draw(
-                st.decimals(
-                    min_value=Decimal("0.01"), max_value=purchase.total + Decimal("5"), places=2
-                )
-            )
-            what = {"amount": amount}
+    def _left(self, purchase: Purchase) -> Decimal:
+        returned = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))
+        return purchase.total - (returned["total"] or Decimal("0.00"))
+
+    def _return(self, purchase: Purchase, what: dict[str, Any]) -> None:
         self.receipts += 1
         call = {"purchase": purchase, "reference": f"R{self.receipts}", **what}
         before = self.writes()
@@ -146,8 +156,62 @@ class LedgerMachine(RuleBasedStateMachine):
             assert self.writes() == before
         else:
             self.returns.append(call)
-        returned = Return.objects.filter(purchase=purchase).aggregate(total=Sum("amount"))["total"]
-        assert (returned or 0) <= purchase.total
+        assert self._left(purchase) >= 0
+
+    def _draw_items(self, data: st.DataObject, purchase: Purchase) -> list[ReturnItem]:
+        """Some units of one or more lines (maybe more than is left: refused)."""
+        lines = data.draw(
+            st.lists(st.sampled_from(list(purchase.lines.all())), min_size=1, max_size=3)
+        )
+        return [
+            ReturnItem(sku=line.sku, quantity=data.draw(st.integers(1, line.quantity)))
+            for line in lines
+        ]
+
+    @rule(data=st.data())
+    def give_back(self, data: st.DataObject) -> None:
+        """A return by items of any lines, or by an amount, sometimes more than is left."""
+        purchases = list(Purchase.objects.filter(member=self.member).prefetch_related("lines"))
+        if not purchases:
+            return
+        purchase = data.draw(st.sampled_from(purchases))
+        if data.draw(st.booleans()):
+            what: dict[str, Any] = {"items": self._draw_items(data, purchase)}
+        else:
+            amount = data.draw(
+                st.decimals(
+                    min_value=Decimal("0.01"), max_value=purchase.total + Decimal("5"), places=2
+                )
+            )
+            what = {"amount": amount}
+        self._return(purchase, what)
+
+    @rule(data=st.data(), parts=st.integers(1, 4))
+    def give_back_the_rest(self, data: st.DataObject, parts: int) -> None:
+        """What is left of a sale comes back in `parts` returns, each by items
+        or by an amount, the last by the amount left: the sale is then back in
+        full (unless an earlier part by items was refused for want of room)."""
+        purchases = [
+            p
+            for p in Purchase.objects.filter(member=self.member).prefetch_related("lines")
+            if self._left(p) > 0
+        ]
+        if not purchases:
+            return
+        purchase = data.draw(st.sampled_from(purchases))
+        for part in range(parts):
+            left = self._left(purchase)
+            if left <= 0:
+                break
+            if part == parts - 1:
+                what: dict[str, Any] = {"amount": left}
+            elif data.draw(st.booleans()):
+                what = {"items": self._draw_items(data, purchase)}
+            else:
+                cents = data.draw(st.integers(1, int(left * 100)))
+                what = {"amount": Decimal(cents) / 100}
+            self._return(purchase, what)
+        assert self._left(purchase) == 0
 
     @precondition(lambda self: bool(self.returns))
     @rule(data=st.data())
@@ -240,6 +304,43 @@ class LedgerMachine(RuleBasedStateMachine):
             if entry.status == EntryStatus.AVAILABLE:
                 balance += entry.points
             assert entry.balance_after == balance, entry
+
+    @invariant()
+    def a_sale_back_in_full_nets_to_zero_and_a_part_never_settles_more_than_its_share(
+        self,
+    ) -> None:
+        if not hasattr(self, "member"):
+            return
+        for purchase in Purchase.objects.filter(
+            member=self.member, returns__isnull=False
+        ).distinct():
+            returns = Return.objects.filter(purchase=purchase).aggregate(
+                amount=Sum("amount"),
+                eligible=Sum("eligible_amount"),
+                reversed=Sum("points_reversed"),
+                clawback=Sum("clawback"),
+                expired=Sum("points_expired"),
+                refunded=Sum("points_refunded"),
+            )
+            entries = PointsEntry.objects.filter(
+                member=self.member, source_type="purchase", source_id=str(purchase.pk)
+            )
+            earned = entries.filter(kind__in=["earn", "bonus"]).aggregate(p=Sum("points"))["p"] or 0
+            paid = -(entries.filter(kind="redeem").aggregate(p=Sum("points"))["p"] or 0)
+            settled = returns["reversed"] + returns["clawback"] + returns["expired"]
+            earning_net = sum(
+                (line.net for line in purchase.lines.all() if line.earns), Decimal("0.00")
+            )
+            assert 0 <= returns["eligible"] <= earning_net
+            assert returns["amount"] - returns["eligible"] <= purchase.total - earning_net
+            if returns["amount"] == purchase.total:
+                assert returns["eligible"] == earning_net
+                assert (settled, returns["refunded"]) == (earned, paid), purchase
+            else:
+                share = returns["eligible"] / earning_net if earning_net else Decimal(0)
+                amount_share = returns["amount"] / purchase.total
+                assert settled <= earned * (share if earning_net else amount_share)
+                assert returns["refunded"] <= paid * amount_share
 
     @invariant()
     def no_line_returns_more_than_was_bought(self) -> None:

@@ -16,7 +16,7 @@ from loyalty.models import AuditEvent
 from loyalty.services import program_settings_update
 from loyalty.urls import urlpatterns
 from members.card_images import card_number_grouped, code128_modules, code128_svg, qr_svg
-from members.models import EntryKind, Member
+from members.models import EntryKind, Member, PointsEntry
 from members.services import points_adjust
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase
@@ -362,3 +362,16 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     for params in ({"member": other.pk}, {"id": their_entry.pk}, {"member_id": other.public_id}):
         history = portal.get(reverse("portal:history"), params)
         assert {entry.member_id for entry in history.context["entries"]} <= {member.pk}
+
+
+def test_home_shows_only_the_points_that_can_be_spent_now(portal, member):
+    """Points past their expiry are neither to spend nor 'expiring', even
+    before the nightly job writes their `expire` entries (issue 8)."""
+    buy(member, "OLD", "30.00")
+    buy(member, "NEW", "70.00")
+    past = timezone.now() - timedelta(minutes=1)
+    PointsEntry.objects.filter(member=member, points=30).update(expires_at=past)
+    response = portal.get(reverse("portal:home"))
+    page = response.content.decode()
+    assert '<span class="portal-balance-value" data-testid="balance">70</span>' in page
+    assert [lot["points"] for lot in response.context["expiring"]] == [70]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from loyalty.actors import Actor
-from members.models import Member, PointsAccount
+from members.models import Member, PointsAccount, PointsEntry
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCardDesign, Redemption, RewardCategory, RewardKind, Voucher
 from rewards.selectors import redemption_token_get
@@ -281,3 +283,16 @@ def test_gift_card_is_drawn_with_its_design_balance_and_qr(portal, member):
     assert "--gift-bg: #123456" in content
     assert 'data-testid="gift-card-balance">RM 25.00<' in content
     assert f'aria-label="Gift card code {card.code}"' in content
+
+
+def test_the_catalogue_counts_only_points_that_can_be_spent_now(portal, member):
+    """The 1,000 points are past their expiry (the nightly job has not run
+    yet) and 400 more came since: a 500-point reward is out of reach (issue 8)."""
+    make_reward(name="Tote bag", points_cost=500)
+    PointsEntry.objects.filter(member=member).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    fund(member, 400)
+    response = portal.get(reverse("portal:rewards"))
+    assert response.context["balance"] == 400
+    assert [offer.short_by for offer in response.context["offers"]] == [100]
