@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
@@ -92,7 +93,9 @@ class MemberStatusSerializer(serializers.Serializer):
     points = PointsSerializer()
     tier = MemberTierSerializer(allow_null=True)
     next_tier = NextTierSerializer(allow_null=True)
-    lifetime_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    lifetime_spend = serializers.DecimalField(
+        max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2
+    )
 
     def to_representation(self, view: MemberStatusView) -> dict[str, Any]:
         member = view.member
@@ -178,7 +181,9 @@ class MemberListApi(APIView):
         class Meta:
             ref_name = "MemberEnrol"
 
-        email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+        email = serializers.EmailField(
+            required=False, allow_null=True, allow_blank=True, max_length=limits.EMAIL_MAX_LENGTH
+        )
         phone = serializers.CharField(
             required=False, allow_null=True, allow_blank=True, max_length=32
         )
@@ -192,15 +197,15 @@ class MemberListApi(APIView):
         language = serializers.ChoiceField(choices=["en", "ms"], required=False, default="en")
         marketing_consent = serializers.BooleanField(required=False, default=False)
         tags = serializers.ListField(
-            child=serializers.CharField(max_length=40), required=False, default=list
+            child=serializers.CharField(max_length=40), required=False, default=list, max_length=50
         )
         referral_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
 
     class FilterSerializer(serializers.Serializer):
-        card_number = serializers.CharField(required=False)
-        email = serializers.CharField(required=False)
-        phone = serializers.CharField(required=False)
-        search = serializers.CharField(required=False)
+        card_number = serializers.CharField(required=False, max_length=64)
+        email = serializers.CharField(required=False, max_length=limits.EMAIL_MAX_LENGTH)
+        phone = serializers.CharField(required=False, max_length=64)
+        search = serializers.CharField(required=False, max_length=150)
 
     @extend_schema(
         parameters=[
@@ -267,7 +272,7 @@ class MemberAdjustmentApi(APIView):
         class Meta:
             ref_name = "AdjustmentInput"
 
-        points = serializers.IntegerField()
+        points = serializers.IntegerField(min_value=-limits.POINTS_MAX, max_value=limits.POINTS_MAX)
         reason = serializers.CharField(max_length=255)
 
     class OutputSerializer(serializers.Serializer):

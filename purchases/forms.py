@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import limits
 from loyalty.models import Store
 from purchases.returns import ReturnItem
 from purchases.services import LineInput, SaleInput
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 # A sale recorded by its total alone is one line of this SKU.
 MANUAL_SKU = "MANUAL"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
-MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "max_value": limits.MONEY_MAX}
 LINE_ROWS = 4
 
 
@@ -34,7 +35,9 @@ class LineForm(forms.Form):
         error_messages={"invalid": _("Use letters, digits and . _ : / - only.")},
     )
     name = forms.CharField(label=_("Item"), max_length=200, required=False)
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=100000, initial=1)
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, max_value=limits.QUANTITY_MAX, initial=1
+    )
     unit_price = forms.DecimalField(label=_("Unit price"), min_value=Decimal("0"), **MONEY)
 
 
@@ -71,6 +74,7 @@ class SaleForm(forms.Form):
     points_to_redeem = forms.IntegerField(
         label=_("Points to pay with"),
         min_value=0,
+        max_value=limits.POINTS_MAX,
         required=False,
         help_text=_("Part of the sale paid with the member's points."),
     )
@@ -105,6 +109,10 @@ class SaleForm(forms.Form):
             raise forms.ValidationError(_("Give the total or the item lines, not both."))
         if total is None and not rows and "total" not in self.errors:
             raise forms.ValidationError(_("Give the sale's total or at least one item line."))
+        if sum(row["quantity"] * row["unit_price"] for row in rows) > limits.MONEY_MAX:
+            raise forms.ValidationError(
+                _("A sale adds up to at most %(amount)s.") % {"amount": limits.MONEY_MAX}
+            )
         if total is not None:
             cleaned["items"] = [LineInput(sku=MANUAL_SKU, quantity=1, unit_price=total)]
         else:

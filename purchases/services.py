@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.limits import MONEY_MAX
 from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
@@ -246,6 +247,9 @@ def sale_quote(
         errors["points_to_redeem"] = [_("Only a member can pay with points.")]
     gross = [item.unit_price * item.quantity for item in sale.items]
     subtotal = sum(gross, Decimal("0.00"))
+    if subtotal > MONEY_MAX:  # so that every sum of the sale fits its column
+        errors["items"] = [_("A sale adds up to at most %(amount)s.") % {"amount": MONEY_MAX}]
+        raise ValidationFailed(fields=errors)
     if sale.discount_total > subtotal:
         errors["discount_total"] = [_("The discount is larger than the sale.")]
         raise ValidationFailed(fields=errors)

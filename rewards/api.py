@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import paginated_response
@@ -328,7 +329,9 @@ class GiftCardListApi(APIView):
         class Meta:
             ref_name = "GiftCardIssueInput"
 
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+        amount = serializers.DecimalField(
+            **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX
+        )
         member_id = serializers.CharField(required=False, allow_null=True, max_length=20)
         design = serializers.PrimaryKeyRelatedField(
             queryset=GiftCardDesign.objects.filter(active=True), required=False, allow_null=True
@@ -361,7 +364,9 @@ class GiftCardChargeApi(CodeLookupApi):
         class Meta:
             ref_name = "GiftCardChargeInput"
 
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+        amount = serializers.DecimalField(
+            **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX
+        )
         reference = serializers.CharField(max_length=100)
         allow_partial = serializers.BooleanField(required=False, default=False)
 
