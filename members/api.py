@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
 from members.models import Member, PointsEntry, Tier
@@ -209,10 +209,14 @@ class MemberListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False)
-            for name in ("card_number", "email", "phone", "search")
+            *PAGE_PARAMETERS,
+            *(
+                OpenApiParameter(name, str, required=False)
+                for name in ("card_number", "email", "phone", "search")
+            ),
         ],
-        responses=MemberStatusSerializer(many=True),
+        responses=page_of(MemberStatusSerializer(many=True), name="MemberStatusPage"),
+        operation_id="members_list",
     )
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
@@ -254,7 +258,11 @@ class MemberDetailApi(APIView):
 
 
 class MemberLedgerApi(APIView):
-    @extend_schema(responses=LedgerEntrySerializer(many=True))
+    @extend_schema(
+        responses=page_of(LedgerEntrySerializer(many=True), name="LedgerEntryPage"),
+        operation_id="members_ledger_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request, public_id: str) -> Response:
         member = member_get(public_id=public_id)
         return paginated_response(
@@ -308,7 +316,11 @@ class TierSerializer(serializers.ModelSerializer):
 class TierListApi(APIView):
     permission_classes = [HasAdminScope]
 
-    @extend_schema(responses=TierSerializer(many=True))
+    @extend_schema(
+        responses=page_of(TierSerializer(many=True), name="TierPage"),
+        operation_id="tiers_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=Tier.objects.order_by("threshold"),

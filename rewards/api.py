@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
 from members.models import Member, PointsAccount, Tier
 from members.selectors import member_get
@@ -119,7 +119,11 @@ class _AdminWrites(BasePermission):
 class RewardListApi(APIView):
     permission_classes = [_AdminWrites]
 
-    @extend_schema(responses=RewardSerializer(many=True))
+    @extend_schema(
+        responses=page_of(RewardSerializer(many=True), name="RewardPage"),
+        operation_id="rewards_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=reward_list(), serializer_class=RewardSerializer, request=request, view=self

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
 from loyalty.models import ProgramSettings, Store, TierBasis
@@ -119,7 +119,11 @@ class StoreListApi(APIView):
         phone = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
         is_active = serializers.BooleanField(required=False, default=True)
 
-    @extend_schema(responses=StoreOutputSerializer(many=True))
+    @extend_schema(
+        responses=page_of(StoreOutputSerializer(many=True), name="StorePage"),
+        operation_id="stores_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=store_list().order_by("code"),
