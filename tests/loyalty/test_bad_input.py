@@ -224,3 +224,86 @@ def test_services_refuse_what_the_api_refuses(program, shopper):
         program_settings_update(actor=Actor.system(), expiry_days=1_000_000_000)
     with pytest.raises(ValidationFailed):
         points_adjust(actor=Actor.system(), member=shopper, points=POINTS_MAX + 1, reason="x")
+
+
+# --- The same bounds on the staff and portal forms ----------------------------------------
+
+LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 63, "ee", "my"])
+
+
+def test_the_program_settings_page_refuses_what_cannot_work(client, manager):
+    client.force_login(manager)
+    form = {
+        "name": "Kedai Rewards",
+        "merchant_name": "Kedai",
+        "earn_points": "1000",
+        "earn_per_amount": "1.00",
+        "point_value": "0.01",
+        "pending_days": "400",
+        "expiry_days": "1000000000",
+        "tier_basis": "points",
+        "tier_window_days": str(DAYS_MAX + 1),
+        "staff_adjust_limit": str(POINTS_MAX + 1),
+        "main_store": "",
+    }
+    response = client.post("/staff/program/", form)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert {
+        "earn_points",
+        "pending_days",
+        "expiry_days",
+        "tier_window_days",
+        "staff_adjust_limit",
+    } <= set(errors)
+
+
+def test_the_tier_and_reward_forms_refuse_what_cannot_work(program):
+    from members.forms import TierForm
+    from rewards.staff_forms import RewardCategoryForm, RewardForm
+
+    tier = TierForm(
+        data={"code": "plat", "name": "Plat", "threshold": "1", "multiplier": "11.00"}
+        | {"retention_days": "2000000000", "color": "#000000"}
+    )
+    assert {"multiplier", "retention_days"} <= set(tier.errors)
+    reward = RewardForm(
+        data={"name": "X", "kind": "discount_fixed", "points_cost": str(POINTS_MAX + 1)}
+        | {"value": "1.00", "voucher_valid_days": "2000000000", "stock": "3000000000"}
+    )
+    assert {"points_cost", "voucher_valid_days", "stock"} <= set(reward.errors)
+    category = RewardCategoryForm(data={"name": "X", "slug": "x", "position": "3000000000"})
+    assert "position" in category.errors
+
+
+def test_the_counter_sale_form_refuses_a_sale_past_the_cap(shopper):
+    from purchases.forms import SaleForm
+
+    data = {"reference": "R1", "store": shopper.home_store_id or "", "total": "9999999999.99"}
+    assert "total" in SaleForm(data=data, member=shopper).errors
+    lines = {
+        "items-TOTAL_FORMS": "2",
+        "items-INITIAL_FORMS": "0",
+        "items-0-sku": "A",
+        "items-0-quantity": "100000",
+        "items-0-unit_price": "99999.99",
+        "items-1-sku": "B",
+        "items-1-quantity": "1",
+        "items-1-unit_price": "1.00",
+    }
+    form = SaleForm(data={"reference": "R1", **lines}, member=shopper)
+    assert not form.is_valid()
+    assert any("at most" in str(e) for e in form.non_field_errors())
+
+
+def test_email_fields_refuse_what_the_column_cannot_hold(program):
+    from loyalty.forms import StaffUserCreateForm
+    from members.forms import MemberEnrolForm, MemberSignupForm
+
+    assert "email" in MemberEnrolForm(data={"first_name": "A", "email": LONG_EMAIL}).errors
+    staff = StaffUserCreateForm(data={"first_name": "A", "email": LONG_EMAIL, "role": "Manager"})
+    assert "email" in staff.errors
+    signup = MemberSignupForm(
+        data={"first_name": "A", "email": LONG_EMAIL, "password1": "x", "password2": "x"}
+    )
+    assert "email" in signup.errors
