@@ -93,3 +93,24 @@ def test_json_nested_5000_deep_is_a_400(pos_api, program, with_key):
     body = b"[" * 5000 + b"]" * 5000
     response = pos_api.post("/api/v1/purchases", body, content_type="application/json", **headers)
     assert_invalid(response)
+
+
+def test_an_id_past_64_bits_is_a_400_or_a_404(pos_api, shopper):
+    response = pos_api.post(
+        f"/api/v1/members/{shopper.public_id}/redemptions", {"reward": 10**30}, format="json"
+    )
+    assert_invalid(response, "reward")
+    assert pos_api.get(f"/api/v1/rewards/{10**30}").status_code == 404
+    assert pos_api.get(f"/api/v1/purchases/{10**30}").status_code == 404
+
+
+def test_a_nul_byte_in_a_key_or_the_idempotency_key_is_a_400(pos_api, shopper):
+    body = sale("R1", ("TEA", 1, "10.00")) | {"x\x00": 1}
+    assert_invalid(pos_api.post("/api/v1/purchases", body, format="json"))
+    response = pos_api.post(
+        "/api/v1/purchases",
+        sale("R2", ("TEA", 1, "10.00")),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="a\x00b",
+    )
+    assert_invalid(response, "Idempotency-Key")
