@@ -42,13 +42,14 @@ def _child(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _check(document: Any) -> None:
-    """Walk the decoded document (without recursion) and refuse what no field can use."""
+def _check(document: Any, *, text: bool) -> None:
+    """Walk the decoded document (without recursion) and refuse what no field
+    can use; strings and keys only when `text`."""
     stack: list[tuple[Any, str, int]] = [(document, "", 1)]
     while stack:
         value, path, depth = stack.pop()
         if isinstance(value, str):
-            problem = text_problem(value)
+            problem = text and text_problem(value)
             if problem:
                 raise JsonInputError(problem, path)
         elif isinstance(value, float):
@@ -62,7 +63,7 @@ def _check(document: Any) -> None:
                 )
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
-                if isinstance(key, str):
+                if text and isinstance(key, str):
                     problem = text_problem(key)
                     if problem:
                         raise JsonInputError(problem, path)
@@ -83,7 +84,11 @@ def json_decode(raw: bytes | str) -> Any:
         raise
     except ValueError as exc:
         raise JsonInputError(_("JSON parse error: %(error)s") % {"error": exc}) from exc
-    _check(document)
+    # Strict JSON has no raw control characters, and UTF-8 no lone surrogates:
+    # both can only come as \u escapes, so a body without one skips the text
+    # check (most bodies: it is the costly part of the walk).
+    escaped = (b"\\u" if isinstance(raw, bytes) else "\\u") in raw
+    _check(document, text=escaped)
     return document
 
 
