@@ -10,6 +10,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import DomainError
+from loyalty.limits import EMAIL_MAX_LENGTH
 from loyalty.models import ApiScope, ProgramSettings, Store
 from loyalty.roles import Role
 
@@ -98,7 +99,7 @@ class ApiKeyCreateForm(forms.Form):
 class StaffUserCreateForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("Email"))
+    email = forms.EmailField(label=_("Email"), max_length=EMAIL_MAX_LENGTH)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, widget=forms.RadioSelect)
 
 

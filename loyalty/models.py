@@ -6,10 +6,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+from loyalty import limits
 
 
 class UserManager(BaseUserManager["User"]):
@@ -109,7 +112,9 @@ class ProgramSettings(models.Model):
     name = models.CharField(_("program name"), max_length=80, default="Setia Rewards")
     merchant_name = models.CharField(_("merchant name"), max_length=120, default="Setia")
     earn_points = models.PositiveIntegerField(
-        _("points earned"), default=1, validators=[MinValueValidator(1)]
+        _("points earned"),
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(limits.EARN_POINTS_MAX)],
     )
     earn_per_amount = models.DecimalField(
         _("per amount spent"),
@@ -123,20 +128,28 @@ class ProgramSettings(models.Model):
         max_digits=10,
         decimal_places=2,
         default=Decimal("0.01"),
-        validators=[MinValueValidator(Decimal("0.00"))],
+        validators=[MinValueValidator(Decimal("0.00")), MaxValueValidator(limits.POINT_VALUE_MAX)],
     )
-    pending_days = models.PositiveIntegerField(_("pending days"), default=0)
+    pending_days = models.PositiveIntegerField(
+        _("pending days"), default=0, validators=limits.days_validators(0, limits.PENDING_DAYS_MAX)
+    )
     expiry_days = models.PositiveIntegerField(
-        _("expiry days"), null=True, blank=True, default=365, validators=[MinValueValidator(1)]
+        _("expiry days"), null=True, blank=True, default=365, validators=limits.days_validators()
     )
     tier_basis = models.CharField(
         _("tier basis"), max_length=10, choices=TierBasis.choices, default=TierBasis.SPEND
     )
     tier_window_days = models.PositiveIntegerField(
-        _("tier window days"), null=True, blank=True, default=365, validators=[MinValueValidator(1)]
+        _("tier window days"),
+        null=True,
+        blank=True,
+        default=365,
+        validators=limits.days_validators(),
     )
-    staff_adjust_limit = models.PositiveIntegerField(
-        _("store staff adjustment limit (points)"), default=500
+    staff_adjust_limit = models.PositiveBigIntegerField(
+        _("store staff adjustment limit (points)"),
+        default=500,
+        validators=limits.points_validators(),
     )
     main_store = models.ForeignKey(
         Store,
@@ -163,6 +176,25 @@ class ProgramSettings(models.Model):
 
     def __str__(self) -> str:
         return str(self.name)
+
+    def clean(self) -> None:
+        # The rate bounds what one sale can earn (loyalty/limits.py), whichever
+        # of its two fields moves.
+        if (
+            isinstance(self.earn_points, int)
+            and isinstance(self.earn_per_amount, Decimal)
+            and self.earn_per_amount > 0
+            and self.earn_points > self.earn_per_amount * limits.EARN_RATE_MAX
+        ):
+            raise ValidationError(
+                {
+                    "earn_points": _(
+                        "At most %(rate)s points per 1.00 spent: raise the amount or lower "
+                        "the points."
+                    )
+                    % {"rate": limits.EARN_RATE_MAX}
+                }
+            )
 
     @property
     def currency(self) -> str:

@@ -81,10 +81,11 @@ def audit_record(
     )
 
 
-def _full_clean(obj: models.Model) -> None:
-    """Model validation, raised as our ValidationFailed with the field messages."""
+def model_validate(obj: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Model validation (the field bounds of loyalty/limits.py included), raised
+    as our ValidationFailed with the field messages."""
     try:
-        obj.full_clean()
+        obj.full_clean(exclude=exclude)
     except ValidationError as exc:
         raise ValidationFailed(
             fields={k: [str(m) for m in v] for k, v in exc.message_dict.items()}
@@ -119,9 +120,9 @@ def store_create(
     """Create a store. Raises ValidationFailed if the code is taken."""
     if Store.objects.filter(code=code).exists():
         raise ValidationFailed(fields={"code": [_("A store with this code already exists.")]})
-    store = Store.objects.create(
-        code=code, name=name, address=address, phone=phone, is_active=is_active
-    )
+    store = Store(code=code, name=name, address=address, phone=phone, is_active=is_active)
+    model_validate(store)
+    store.save()
     # The first store becomes the main one: sales that name no store go there.
     program_settings_ensure()
     ProgramSettings.objects.filter(pk=ProgramSettings.SINGLETON_PK, main_store__isnull=True).update(
@@ -144,7 +145,7 @@ def store_update(*, actor: Actor, store: Store, **changes: Any) -> Store:
     before = snapshot(store, STORE_FIELDS)
     for name, value in changes.items():
         setattr(store, name, value)
-    _full_clean(store)
+    model_validate(store)
     store.save()
     audit_record(
         actor=actor,
@@ -190,7 +191,7 @@ def program_settings_update(*, actor: Actor, **changes: Any) -> ProgramSettings:
     before = snapshot(program, PROGRAM_FIELDS)
     for name, value in changes.items():
         setattr(program, name, value)
-    _full_clean(program)
+    model_validate(program)
     program.save()
     audit_record(
         actor=actor,
@@ -237,6 +238,11 @@ def api_key_create(
         raise ValidationFailed(fields={"scopes": [_("Choose one or more of: pos, admin.")]})
     if not name.strip():
         raise ValidationFailed(fields={"name": [_("Give the key a name.")]})
+    name_max = ApiKey._meta.get_field("name").max_length
+    if len(name.strip()) > name_max:
+        raise ValidationFailed(
+            fields={"name": [_("At most %(count)s characters.") % {"count": name_max}]}
+        )
     while True:
         prefix = secrets.token_hex(4)
         if not ApiKey.objects.filter(prefix=prefix).exists():

@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
 from loyalty.models import ApiScope
@@ -96,7 +97,9 @@ class MemberStatusSerializer(serializers.Serializer):
     points = PointsSerializer()
     tier = MemberTierSerializer(allow_null=True)
     next_tier = NextTierSerializer(allow_null=True)
-    lifetime_spend = serializers.DecimalField(max_digits=14, decimal_places=2)
+    lifetime_spend = serializers.DecimalField(
+        max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2
+    )
 
     def to_representation(self, view: MemberStatusView) -> dict[str, Any]:
         member = view.member
@@ -187,7 +190,9 @@ class MemberListApi(APIView):
         class Meta:
             ref_name = "MemberEnrol"
 
-        email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+        email = serializers.EmailField(
+            required=False, allow_null=True, allow_blank=True, max_length=limits.EMAIL_MAX_LENGTH
+        )
         phone = serializers.CharField(
             required=False, allow_null=True, allow_blank=True, max_length=32
         )
@@ -204,22 +209,28 @@ class MemberListApi(APIView):
         language = serializers.ChoiceField(choices=["en", "ms"], required=False, default="en")
         marketing_consent = serializers.BooleanField(required=False, default=False)
         tags = serializers.ListField(
-            child=serializers.CharField(max_length=40), required=False, default=list
+            child=serializers.CharField(max_length=40), required=False, default=list, max_length=50
         )
         referral_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
 
     class FilterSerializer(serializers.Serializer):
-        card_number = serializers.CharField(required=False, allow_blank=True)
-        email = serializers.CharField(required=False, allow_blank=True)
-        phone = serializers.CharField(required=False, allow_blank=True)
-        external_id = serializers.CharField(required=False, allow_blank=True)
-        search = serializers.CharField(required=False, allow_blank=True)
+        card_number = serializers.CharField(required=False, allow_blank=True, max_length=64)
+        email = serializers.CharField(
+            required=False, allow_blank=True, max_length=limits.EMAIL_MAX_LENGTH
+        )
+        phone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+        external_id = serializers.CharField(
+            required=False, allow_blank=True, max_length=EXTERNAL_ID_MAX_LENGTH
+        )
+        search = serializers.CharField(required=False, allow_blank=True, max_length=150)
 
     @extend_schema(
         parameters=[
-            OpenApiParameter(name, str, required=False) for name in (*EXACT_LOOKUPS, "search")
+            *PAGE_PARAMETERS,
+            *(OpenApiParameter(name, str, required=False) for name in (*EXACT_LOOKUPS, "search")),
         ],
-        responses=MemberStatusSerializer(many=True),
+        responses=page_of(MemberStatusSerializer(many=True), name="MemberStatusPage"),
+        operation_id="members_list",
     )
     def get(self, request: Request) -> Response:
         """Exact look-ups for every key; the free-text `search` and a list of
@@ -269,7 +280,11 @@ class MemberDetailApi(APIView):
 
 
 class MemberLedgerApi(APIView):
-    @extend_schema(responses=LedgerEntrySerializer(many=True))
+    @extend_schema(
+        responses=page_of(LedgerEntrySerializer(many=True), name="LedgerEntryPage"),
+        operation_id="members_ledger_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request, public_id: str) -> Response:
         member = member_get(public_id=public_id)
         return paginated_response(
@@ -287,7 +302,7 @@ class MemberAdjustmentApi(APIView):
         class Meta:
             ref_name = "AdjustmentInput"
 
-        points = serializers.IntegerField()
+        points = serializers.IntegerField(min_value=-limits.POINTS_MAX, max_value=limits.POINTS_MAX)
         reason = serializers.CharField(max_length=255)
 
     class OutputSerializer(serializers.Serializer):
@@ -323,7 +338,11 @@ class TierSerializer(serializers.ModelSerializer):
 class TierListApi(APIView):
     permission_classes = [HasAdminScope]
 
-    @extend_schema(responses=TierSerializer(many=True))
+    @extend_schema(
+        responses=page_of(TierSerializer(many=True), name="TierPage"),
+        operation_id="tiers_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=Tier.objects.order_by("threshold"),

@@ -8,9 +8,11 @@ from typing import Any
 from allauth.account.forms import SignupForm
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.limits import EMAIL_MAX_LENGTH
 from loyalty.models import Store, TierBasis
 from members.identifiers import EXTERNAL_ID_MAX_LENGTH, normalise_phone
 from members.models import MemberStatus, Tier
@@ -23,6 +25,14 @@ class MemberSignupForm(SignupForm):
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
 
     field_order = ["first_name", "last_name", "email", "password1", "password2"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # allauth allows 320 characters, the email column 254.
+        email = self.fields["email"]
+        email.max_length = EMAIL_MAX_LENGTH
+        email.validators.append(MaxLengthValidator(EMAIL_MAX_LENGTH))
+        email.widget.attrs["maxlength"] = str(EMAIL_MAX_LENGTH)
 
 
 # --- Back-office counter and tiers ------------------------------------------------------------
@@ -44,7 +54,7 @@ class MemberEnrolForm(forms.Form):
 
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
-    email = forms.EmailField(label=_("Email"), required=False)
+    email = forms.EmailField(label=_("Email"), required=False, max_length=EMAIL_MAX_LENGTH)
     phone = forms.CharField(
         label=_("Phone"),
         max_length=32,

@@ -6,12 +6,13 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import limits
 from members.identifiers import EXTERNAL_ID_MAX_LENGTH
 
 # Crockford's base32: no I, L, O or U, so an id read aloud is not misheard.
@@ -39,7 +40,7 @@ class Tier(models.Model):
         _("threshold"),
         max_digits=12,
         decimal_places=2,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=limits.money_validators(),
         help_text=_("Points earned or amount spent (see program settings) to reach this tier."),
     )
     multiplier = models.DecimalField(
@@ -47,11 +48,15 @@ class Tier(models.Model):
         max_digits=4,
         decimal_places=2,
         default=Decimal("1.00"),
-        validators=[MinValueValidator(Decimal("1.00"))],
+        validators=[
+            MinValueValidator(Decimal("1.00")),
+            MaxValueValidator(limits.TIER_MULTIPLIER_MAX),
+        ],
     )
     retention_days = models.PositiveIntegerField(
         _("retention days"),
         default=365,
+        validators=limits.days_validators(0),
         help_text=_("A member keeps the tier at least this long after reaching it."),
     )
     benefits = models.TextField(_("benefits"), blank=True)
@@ -156,13 +161,16 @@ class PointsAccount(models.Model):
     member = models.OneToOneField(
         Member, primary_key=True, on_delete=models.CASCADE, related_name="account"
     )
-    balance = models.IntegerField(default=0)
-    pending = models.IntegerField(default=0)
-    lifetime_earned = models.IntegerField(default=0)
-    redeemed = models.IntegerField(default=0)
-    expired = models.IntegerField(default=0)
-    clawback_owed = models.IntegerField(default=0)
-    lifetime_spend = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+    # 64-bit: sums of many sales (loyalty/limits.py).
+    balance = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    lifetime_earned = models.BigIntegerField(default=0)
+    redeemed = models.BigIntegerField(default=0)
+    expired = models.BigIntegerField(default=0)
+    clawback_owed = models.BigIntegerField(default=0)
+    lifetime_spend = models.DecimalField(
+        max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2, default=Decimal("0")
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -208,9 +216,9 @@ class PointsEntry(models.Model):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=10, choices=EntryKind.choices)
     status = models.CharField(max_length=10, choices=EntryStatus.choices)
-    points = models.IntegerField()
-    balance_after = models.IntegerField()
-    remaining = models.IntegerField(default=0)
+    points = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    remaining = models.BigIntegerField(default=0)
     available_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=255, blank=True)
@@ -261,7 +269,7 @@ class MemberActivity(models.Model):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="activity")
     occurred_at = models.DateTimeField()
     spend = models.DecimalField(max_digits=12, decimal_places=2)
-    points = models.IntegerField()
+    points = models.BigIntegerField()
     source_type = models.CharField(max_length=32)
     source_id = models.CharField(max_length=64)
 

@@ -20,10 +20,11 @@ from django.utils.translation import ngettext
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.limits import POINTS_MAX
 from loyalty.models import ProgramSettings, Store, TierBasis, User
 from loyalty.roles import MANAGE_PROGRAM
 from loyalty.selectors import program_settings_get
-from loyalty.services import audit_record, snapshot
+from loyalty.services import audit_record, model_validate, snapshot
 from members import ledger
 from members.errors import AdjustmentLimit, MemberExists, MemberInactive, TierInUse
 from members.identifiers import (
@@ -287,7 +288,9 @@ def tier_create(*, actor: Actor, **fields: Any) -> Tier:
         raise ValidationFailed(fields={"code": [_("A tier with this code already exists.")]})
     if Tier.objects.filter(threshold=fields.get("threshold")).exists():
         raise ValidationFailed(fields={"threshold": [_("Another tier has this threshold.")]})
-    tier = Tier.objects.create(**fields)
+    tier = Tier(**fields)
+    model_validate(tier)
+    tier.save()
     audit_record(actor=actor, action="tier.create", obj=tier, after=snapshot(tier, TIER_FIELDS))
     return tier
 
@@ -305,6 +308,7 @@ def tier_update(*, actor: Actor, tier: Tier, **changes: Any) -> Tier:
         if name not in TIER_FIELDS or name == "code":
             raise ValidationFailed(fields={name: [_("This field cannot be changed.")]})
         setattr(tier, name, value)
+    model_validate(tier)
     tier.save()
     audit_record(
         actor=actor,
@@ -600,6 +604,10 @@ def points_adjust(
     now = now or timezone.now()
     if points == 0:
         raise ValidationFailed(fields={"points": [_("A correction cannot be zero.")]})
+    if abs(points) > POINTS_MAX:
+        raise ValidationFailed(
+            fields={"points": [_("At most %(limit)s points at once.") % {"limit": POINTS_MAX}]}
+        )
     if not reason.strip():
         raise ValidationFailed(fields={"reason": [_("Say why the points change.")]})
     if member.status == MemberStatus.DELETED:

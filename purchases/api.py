@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.errors import StoreOutOfScope, ValidationFailed
@@ -37,8 +38,10 @@ class ItemSerializer(serializers.Serializer):
     sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
     name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
     category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
-    quantity = serializers.IntegerField(min_value=1, max_value=100000)
-    unit_price = serializers.DecimalField(**MONEY, min_value=Decimal("0"))
+    quantity = serializers.IntegerField(min_value=1, max_value=limits.QUANTITY_MAX)
+    unit_price = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0"), max_value=limits.MONEY_MAX
+    )
     earns = serializers.BooleanField(required=False, default=True)
 
 
@@ -47,7 +50,9 @@ class GiftCardUseSerializer(serializers.Serializer):
         ref_name = "PurchaseGiftCard"
 
     code = serializers.CharField(max_length=30)
-    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+    amount = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX
+    )
 
 
 class SaleSerializer(serializers.Serializer):
@@ -56,23 +61,34 @@ class SaleSerializer(serializers.Serializer):
 
     reference = serializers.CharField(max_length=100)
     store = serializers.SlugField(required=False)
-    member_id = serializers.CharField(required=False, allow_null=True)
-    card_number = serializers.CharField(required=False, allow_null=True)
+    member_id = serializers.CharField(required=False, allow_null=True, max_length=64)
+    card_number = serializers.CharField(required=False, allow_null=True, max_length=64)
     occurred_at = serializers.DateTimeField(required=False)
-    items = ItemSerializer(many=True, allow_empty=False)
+    items = ItemSerializer(many=True, allow_empty=False, max_length=limits.SALE_LINES_MAX)
     discount_total = serializers.DecimalField(
-        **MONEY, min_value=Decimal("0"), required=False, default=Decimal("0.00")
+        **MONEY,
+        min_value=Decimal("0"),
+        max_value=limits.MONEY_MAX,
+        required=False,
+        default=Decimal("0.00"),
     )
     vouchers = serializers.ListField(
         child=serializers.CharField(max_length=30), required=False, default=list, max_length=20
     )
-    points_to_redeem = serializers.IntegerField(min_value=0, required=False, default=0)
+    points_to_redeem = serializers.IntegerField(
+        min_value=0, max_value=limits.POINTS_MAX, required=False, default=0
+    )
     gift_cards = GiftCardUseSerializer(many=True, required=False, default=list, max_length=10)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("member_id") and data.get("card_number"):
             raise serializers.ValidationError(
                 {"card_number": ["Give member_id or card_number, not both."]}
+            )
+        # Every sum of the sale must fit its column (loyalty/limits.py).
+        if sum(i["quantity"] * i["unit_price"] for i in data["items"]) > limits.MONEY_MAX:
+            raise serializers.ValidationError(
+                {"items": [f"A sale adds up to at most {limits.MONEY_MAX}."]}
             )
         # A code that cannot be one is bad input; a well-formed code that is
         # not usable is the sale's 422 voucher_not_usable.
@@ -189,11 +205,13 @@ class ReturnSerializer(serializers.Serializer):
             ref_name = "ReturnItem"
 
         sku = serializers.CharField(max_length=64)
-        quantity = serializers.IntegerField(min_value=1)
+        quantity = serializers.IntegerField(min_value=1, max_value=limits.QUANTITY_MAX)
 
     reference = serializers.CharField(max_length=100)
     items = ReturnItemSerializer(many=True, required=False, allow_empty=False)
-    amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"), required=False)
+    amount = serializers.DecimalField(
+        **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX, required=False
+    )
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         if ("items" in data) == ("amount" in data):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import limits
 from loyalty.models import Store
 from loyalty.money import MONEY
 from purchases.inputs import LineInput, SaleInput
@@ -34,8 +35,12 @@ class LineForm(forms.Form):
         error_messages={"invalid": _("Use letters, digits and . _ : / - only.")},
     )
     name = forms.CharField(label=_("Item"), max_length=200, required=False)
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=100000, initial=1)
-    unit_price = forms.DecimalField(label=_("Unit price"), min_value=Decimal("0"), **MONEY)
+    quantity = forms.IntegerField(
+        label=_("Quantity"), min_value=1, max_value=limits.QUANTITY_MAX, initial=1
+    )
+    unit_price = forms.DecimalField(
+        label=_("Unit price"), min_value=Decimal("0"), **MONEY, max_value=limits.MONEY_MAX
+    )
 
 
 LineFormSet = forms.formset_factory(LineForm, extra=LINE_ROWS, max_num=50, validate_max=True)
@@ -64,13 +69,19 @@ class SaleForm(forms.Form):
         required=False,
         help_text=_("The amount of the sale, when you do not type its items below."),
         **MONEY,
+        max_value=limits.MONEY_MAX,
     )
     discount_total = forms.DecimalField(
-        label=_("Discount"), min_value=Decimal("0"), required=False, **MONEY
+        label=_("Discount"),
+        min_value=Decimal("0"),
+        required=False,
+        **MONEY,
+        max_value=limits.MONEY_MAX,
     )
     points_to_redeem = forms.IntegerField(
         label=_("Points to pay with"),
         min_value=0,
+        max_value=limits.POINTS_MAX,
         required=False,
         help_text=_("Part of the sale paid with the member's points."),
     )
@@ -105,6 +116,10 @@ class SaleForm(forms.Form):
             raise forms.ValidationError(_("Give the total or the item lines, not both."))
         if total is None and not rows and "total" not in self.errors:
             raise forms.ValidationError(_("Give the sale's total or at least one item line."))
+        if sum(row["quantity"] * row["unit_price"] for row in rows) > limits.MONEY_MAX:
+            raise forms.ValidationError(
+                _("A sale adds up to at most %(amount)s.") % {"amount": limits.MONEY_MAX}
+            )
         if total is not None:
             cleaned["items"] = [LineInput(sku=MANUAL_SKU, quantity=1, unit_price=total)]
         else:
@@ -143,6 +158,7 @@ class ReturnForm(forms.Form):
         required=False,
         help_text=_("Instead of quantities: the amount given back."),
         **MONEY,
+        max_value=limits.MONEY_MAX,
     )
 
     def __init__(self, *args: Any, purchase: Purchase, **kwargs: Any) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from loyalty.errors import ValidationFailed
+from loyalty.limits import MONEY_MAX
 from loyalty.models import Store
 from members.models import Member
 from rewards.voucher_codes import normalise_code
@@ -112,7 +113,8 @@ def sale_gift_card_amounts(sale: SaleInput) -> dict[str, Decimal]:
 
 def sale_validate(*, sale: SaleInput, now: datetime) -> None:
     """What can be told wrong from the sale alone (no database): no items, a
-    time in the future, points without a member, a discount above the sale.
+    time in the future, points without a member, a sale above what its
+    columns hold, a discount above the sale.
     Raises ValidationFailed naming every such field."""
     errors: dict[str, list[str]] = {}
     if not sale.items:
@@ -122,7 +124,9 @@ def sale_validate(*, sale: SaleInput, now: datetime) -> None:
     if sale.points_to_redeem and sale.member is None:
         errors["points_to_redeem"] = [_("Only a member can pay with points.")]
     subtotal = sum((item.unit_price * item.quantity for item in sale.items), Decimal("0.00"))
-    if sale.discount_total > subtotal:
+    if subtotal > MONEY_MAX:  # so that every sum of the sale fits its column
+        errors["items"] = [_("A sale adds up to at most %(amount)s.") % {"amount": MONEY_MAX}]
+    elif sale.discount_total > subtotal:
         errors["discount_total"] = [_("The discount is larger than the sale.")]
     if errors:
         raise ValidationFailed(fields=errors)

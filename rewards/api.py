@@ -14,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
 from loyalty.errors import ValidationFailed
 from loyalty.models import ApiKey, Store
@@ -120,7 +121,11 @@ class _AdminWrites(BasePermission):
 class RewardListApi(APIView):
     permission_classes = [_AdminWrites]
 
-    @extend_schema(responses=RewardSerializer(many=True))
+    @extend_schema(
+        responses=page_of(RewardSerializer(many=True), name="RewardPage"),
+        operation_id="rewards_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=reward_list(), serializer_class=RewardSerializer, request=request, view=self
@@ -330,7 +335,9 @@ class GiftCardListApi(APIView):
         class Meta:
             ref_name = "GiftCardIssueInput"
 
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+        amount = serializers.DecimalField(
+            **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX
+        )
         member_id = serializers.CharField(required=False, allow_null=True, max_length=20)
         design = serializers.PrimaryKeyRelatedField(
             queryset=GiftCardDesign.objects.filter(active=True), required=False, allow_null=True
@@ -376,7 +383,9 @@ class GiftCardChargeApi(CodeLookupApi):
         class Meta:
             ref_name = "GiftCardChargeInput"
 
-        amount = serializers.DecimalField(**MONEY, min_value=Decimal("0.01"))
+        amount = serializers.DecimalField(
+            **MONEY, min_value=Decimal("0.01"), max_value=limits.MONEY_MAX
+        )
         reference = serializers.CharField(max_length=100)
         allow_partial = serializers.BooleanField(required=False, default=False)
 

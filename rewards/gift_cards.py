@@ -10,7 +10,7 @@ at zero or above. Every charge and refund carries the store it was made at.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import Store
@@ -49,6 +50,10 @@ from rewards.voucher_codes import new_gift_card_code, normalise_code, unique_cod
 def _money(value: Decimal, field: str) -> Decimal:
     if value <= 0 or value != value.quantize(CENT):
         raise ValidationFailed(fields={field: [_("Give a positive amount with 2 decimals.")]})
+    if value > limits.MONEY_MAX:
+        raise ValidationFailed(
+            fields={field: [_("At most %(amount)s.") % {"amount": limits.MONEY_MAX}]}
+        )
     return value
 
 
@@ -121,6 +126,10 @@ def gift_card_issue(
     _money(amount, "amount")
     if expires_at is not None and expires_at <= now:
         raise ValidationFailed(fields={"expires_at": [_("The expiry must be in the future.")]})
+    if expires_at is not None and expires_at > now + timedelta(days=limits.DAYS_MAX):
+        raise ValidationFailed(
+            fields={"expires_at": [_("At most %(days)s days ahead.") % {"days": limits.DAYS_MAX}]}
+        )
     store = actor.api_key.store if actor.api_key is not None else None
     card = gift_card_new(
         amount=amount,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import FileExtensionValidator, MinValueValidator, RegexValidator
@@ -12,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import limits
 from rewards.validators import validate_image_file
 
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp"]
@@ -79,14 +79,16 @@ class Reward(models.Model):
     image = models.FileField(
         _("image"), upload_to="rewards/", blank=True, validators=_image_validators()
     )
-    points_cost = models.PositiveIntegerField(_("points cost"), validators=[MinValueValidator(1)])
+    points_cost = models.PositiveBigIntegerField(
+        _("points cost"), validators=limits.points_validators(1)
+    )
     value = models.DecimalField(
         _("value"),
         max_digits=12,
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal("0"))],
+        validators=limits.money_validators(),
     )
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
     cause = models.CharField(
@@ -104,13 +106,17 @@ class Reward(models.Model):
         related_name="+",
     )
     stock = models.PositiveIntegerField(
-        _("stock left"), null=True, blank=True, help_text=_("Empty: unlimited.")
+        _("stock left"),
+        null=True,
+        blank=True,
+        validators=limits.count_validators(),
+        help_text=_("Empty: unlimited."),
     )
     per_member_limit = models.PositiveIntegerField(
         _("limit per member"),
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=limits.count_validators(1),
         help_text=_("Empty: no limit."),
     )
     tiers = models.ManyToManyField(
@@ -127,13 +133,15 @@ class Reward(models.Model):
         null=True,
         blank=True,
         default=30,
-        validators=[MinValueValidator(1)],
+        validators=limits.days_validators(),
         help_text=_("Empty: vouchers never expire."),
     )
     featured = models.BooleanField(_("featured"), default=False)
     active = models.BooleanField(_("active"), default=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True)
-    position = models.PositiveIntegerField(_("position"), default=0)
+    position = models.PositiveIntegerField(
+        _("position"), default=0, validators=limits.count_validators()
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -182,7 +190,7 @@ class Redemption(models.Model):
     )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
     quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    points = models.PositiveIntegerField()
+    points = models.PositiveBigIntegerField()
     # A donation's cause, copied when redeemed: the tally per cause stays true
     # when the reward is renamed or its cause changes later.
     cause = models.CharField(max_length=120, blank=True)

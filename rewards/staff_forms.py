@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import limits
 from members.models import Tier
 from rewards.models import GiftCardDesign, Reward, RewardCategory, RewardKind
 from rewards.services import StockEdit
@@ -141,6 +142,7 @@ class RewardCategoryForm(forms.Form):
     position = forms.IntegerField(
         label=_("Position"),
         min_value=0,
+        max_value=limits.COUNT_MAX,
         initial=0,
         help_text=_("Categories are shown lowest first."),
     )

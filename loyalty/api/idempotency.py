@@ -26,7 +26,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from loyalty.api.parsers import json_decode
 from loyalty.errors import IdempotencyKeyReused, ValidationFailed
+from loyalty.limits import text_problem
 from loyalty.models import ApiKey, IdempotencyRecord
 
 if TYPE_CHECKING:
@@ -56,7 +58,8 @@ def request_scope(request: Request) -> str:
 def request_fingerprint(request: Request) -> str:
     """Same method, path and JSON body (whatever the key order) → same fingerprint."""
     try:
-        body: Any = json.loads(request.body or b"null")
+        # The parser's decoder: a body it refuses (too deep, say) is hashed as text.
+        body: Any = json_decode(request.body or b"null")
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     except ValueError:
         canonical = request.body.decode("utf-8", "replace")
@@ -88,6 +91,9 @@ def idempotent(handler: Handler) -> Handler:
             return handler(view, request, *args, **kwargs)
         if not 1 <= len(key) <= 255:
             raise ValidationFailed(fields={HEADER: ["Must be 1 to 255 characters."]})
+        problem = text_problem(key)
+        if problem:
+            raise ValidationFailed(fields={HEADER: [problem]})
         scope, fingerprint = request_scope(request), request_fingerprint(request)
 
         with transaction.atomic():

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rest_framework import pagination
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import pagination, serializers
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -18,6 +19,28 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+# The query parameters of every list, for `extend_schema(parameters=...)`.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, required=False, description="1 for the first page."),
+    OpenApiParameter("page_size", int, required=False, description="At most 200; default 50."),
+]
+
+
+def page_of(serializer: Serializer, *, name: str) -> Serializer:
+    """The OpenAPI shape of one page of `serializer` (for `extend_schema`):
+    views answering with `paginated_response` are not generic views, so
+    drf-spectacular cannot see their pagination."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer,
+        },
+    )
 
 
 def paginated_response(

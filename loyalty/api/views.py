@@ -11,9 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.api.pagination import paginated_response
+from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
 from loyalty.models import ProgramSettings, Store, TierBasis
@@ -52,18 +53,32 @@ class ProgramApi(APIView):
 
         name = serializers.CharField(max_length=80, required=False)
         merchant_name = serializers.CharField(max_length=120, required=False)
-        earn_points = serializers.IntegerField(min_value=1, required=False)
+        earn_points = serializers.IntegerField(
+            min_value=1, max_value=limits.EARN_POINTS_MAX, required=False
+        )
         earn_per_amount = serializers.DecimalField(
             max_digits=10, decimal_places=2, min_value=Decimal("0.01"), required=False
         )
         point_value = serializers.DecimalField(
-            max_digits=10, decimal_places=2, min_value=Decimal("0"), required=False
+            max_digits=10,
+            decimal_places=2,
+            min_value=Decimal("0"),
+            max_value=limits.POINT_VALUE_MAX,
+            required=False,
         )
-        pending_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
-        expiry_days = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+        pending_days = serializers.IntegerField(
+            min_value=0, max_value=limits.PENDING_DAYS_MAX, required=False
+        )
+        expiry_days = serializers.IntegerField(
+            min_value=1, max_value=limits.DAYS_MAX, allow_null=True, required=False
+        )
         tier_basis = serializers.ChoiceField(choices=TierBasis.choices, required=False)
-        tier_window_days = serializers.IntegerField(min_value=1, allow_null=True, required=False)
-        staff_adjust_limit = serializers.IntegerField(min_value=0, required=False)
+        tier_window_days = serializers.IntegerField(
+            min_value=1, max_value=limits.DAYS_MAX, allow_null=True, required=False
+        )
+        staff_adjust_limit = serializers.IntegerField(
+            min_value=0, max_value=limits.POINTS_MAX, required=False
+        )
         main_store = serializers.SlugRelatedField(
             slug_field="code", queryset=Store.objects.filter(is_active=True), required=False
         )
@@ -104,7 +119,11 @@ class StoreListApi(APIView):
         phone = serializers.CharField(max_length=32, required=False, default="", allow_blank=True)
         is_active = serializers.BooleanField(required=False, default=True)
 
-    @extend_schema(responses=StoreOutputSerializer(many=True))
+    @extend_schema(
+        responses=page_of(StoreOutputSerializer(many=True), name="StorePage"),
+        operation_id="stores_list",
+        parameters=PAGE_PARAMETERS,
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(
             queryset=store_list().order_by("code"),

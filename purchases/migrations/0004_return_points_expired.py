@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='return',
             name='points_expired',
-            field=models.IntegerField(default=0),
+            field=models.BigIntegerField(default=0),
         ),
     ]
