@@ -21,7 +21,8 @@ def seed(*, members: int) -> list[str]:
     """Program settings, one store, two tiers and `members` members; returns their public ids."""
     from loyalty.actors import Actor
     from loyalty.services import program_settings_update, store_create
-    from members.services import member_enrol, tier_create
+    from members.services import member_enrol
+    from members.tiers import tier_create
 
     actor = Actor.system()
     program_settings_update(

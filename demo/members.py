@@ -18,7 +18,9 @@ from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.roles import Role
 from members.models import Member, PointsAccount
-from members.services import member_enrol, member_register, points_adjust, tier_create
+from members.points import points_adjust
+from members.services import member_enrol, member_register
+from members.tiers import tier_create
 
 HISTORY_DAYS = 420  # members joined over the past ~14 months
 HOME_STORE_WEIGHTS = {"bangsar": 45, "mid-valley": 35, "penang": 20}

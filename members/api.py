@@ -21,6 +21,7 @@ from loyalty.money import CENT
 from members.errors import MemberListNeedsAdmin
 from members.identifiers import EXTERNAL_ID_MAX_LENGTH
 from members.models import Member, PointsEntry, Tier
+from members.points import points_adjust
 from members.selectors import (
     MemberStatusView,
     ledger_list,
@@ -28,7 +29,8 @@ from members.selectors import (
     member_search,
     member_status,
 )
-from members.services import member_enrol, points_adjust, tier_create, tier_delete, tier_update
+from members.services import member_enrol
+from members.tiers import tier_create, tier_delete, tier_update
 
 # --- Output shapes -------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from loyalty.jobs import job
 from loyalty.selectors import program_settings_get
 from members.ledger import points_expire_due, points_release_due
-from members.services import tiers_review_all
+from members.tiers import tiers_review_all
 
 
 @job("release_pending")

@@ -35,6 +35,7 @@ from members.forms import (
     TierUpdateForm,
 )
 from members.models import EntryStatus, Member, MemberActivity, Tier
+from members.points import points_adjust
 from members.selectors import (
     ledger_list,
     member_get,
@@ -43,15 +44,8 @@ from members.selectors import (
     points_by_day,
     tier_history,
 )
-from members.services import (
-    member_enrol,
-    member_tier_set,
-    member_update,
-    points_adjust,
-    tier_create,
-    tier_delete,
-    tier_update,
-)
+from members.services import member_enrol, member_update
+from members.tiers import member_tier_set, tier_create, tier_delete, tier_update
 
 HISTORY_PAGE_SIZE = 20
 RECENT_PURCHASES = 10

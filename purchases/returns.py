@@ -30,12 +30,9 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.ledger import Reversal, Source
 from members.models import PointsAccount
+from members.points import points_refund, points_reverse
 from members.selectors import source_points
-from members.services import (
-    member_record_activity,
-    points_refund,
-    points_reverse,
-)
+from members.tiers import member_record_activity
 from purchases.earning import floor_points
 from purchases.errors import DuplicateReference
 from purchases.inputs import Recorded, body_fingerprint

@@ -41,13 +41,9 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount
+from members.points import points_earn, points_pay
 from members.selectors import points_spendable
-from members.services import (
-    member_record_activity,
-    member_tier_review,
-    points_earn,
-    points_pay,
-)
+from members.tiers import member_record_activity, member_tier_review
 from purchases.checks import sale_check
 from purchases.errors import DuplicateReference
 from purchases.inputs import (

@@ -1,7 +1,7 @@
 """Every write about rewards, redemptions and vouchers (DESIGN.md §6); gift
 cards and their designs are in rewards.gift_cards.
 
-Points move only through members.services (points_pay, points_refund), so the
+Points move only through members.points (points_pay, points_refund), so the
 ledger's invariants hold here too. Rows are locked only through
 `rewards.locks`, in the global order written there: redemption, the member's
 points account, vouchers, the reward, gift cards.
@@ -32,7 +32,8 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, snapshot
 from members.ledger import Source
 from members.models import Member, Tier
-from members.services import member_ensure_active, points_pay, points_refund
+from members.points import points_pay, points_refund
+from members.services import member_ensure_active
 from rewards import locks
 from rewards.errors import (
     LimitReached,

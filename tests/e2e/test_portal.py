@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from loyalty.actors import Actor
-from members.services import points_adjust
+from members.points import points_adjust
 from purchases.inputs import LineInput, SaleInput
 from purchases.services import purchase_record
 from tests.factories import PASSWORD, MemberFactory, StoreFactory

@@ -15,7 +15,7 @@ from loyalty.actors import Actor
 from loyalty.jobs import job_run
 from loyalty.limits import DAYS_MAX, MONEY_MAX, POINTS_MAX
 from members.models import Member
-from members.services import member_tier_review
+from members.tiers import member_tier_review
 from tests.purchases.conftest import sale
 from tests.rewards.conftest import fund, make_reward
 
@@ -218,7 +218,7 @@ def test_a_store_field_past_its_column_is_refused(admin_api, program):
 def test_services_refuse_what_the_api_refuses(program, shopper):
     from loyalty.errors import ValidationFailed
     from loyalty.services import program_settings_update
-    from members.services import points_adjust
+    from members.points import points_adjust
 
     with pytest.raises(ValidationFailed):
         program_settings_update(actor=Actor.system(), expiry_days=1_000_000_000)

@@ -17,7 +17,7 @@ from members.checks import ledger_problems, points_problems
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount, PointsEntry
-from members.services import points_adjust, points_earn, points_pay, points_refund, points_reverse
+from members.points import points_adjust, points_earn, points_pay, points_refund, points_reverse
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db

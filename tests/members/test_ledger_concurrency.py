@@ -17,7 +17,7 @@ from members.checks import ledger_problems
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount, PointsEntry
-from members.services import points_earn, points_pay
+from members.points import points_earn, points_pay
 from purchases.models import Purchase
 from tests.conftest import api_client_for
 from tests.factories import MemberFactory, StoreFactory

@@ -36,7 +36,7 @@ from members import ledger
 from members.errors import InsufficientPoints
 from members.ledger import Source
 from members.models import EntryKind, EntryStatus, Member, PointsAccount, PointsEntry
-from members.services import points_adjust, points_pay
+from members.points import points_adjust, points_pay
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, PurchaseLine, Return
 from purchases.returns import ReturnItem, purchase_return

@@ -17,7 +17,7 @@ from loyalty.services import program_settings_update
 from loyalty.urls import urlpatterns
 from members.card_images import card_number_grouped, code128_modules, code128_svg, qr_svg
 from members.models import EntryKind, Member, PointsEntry
-from members.services import points_adjust
+from members.points import points_adjust
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase
 from purchases.returns import ReturnItem, purchase_return

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from loyalty.actors import Actor
 from members.models import EntryKind, Member, PointsEntry, Tier, TierChange
-from members.services import points_adjust
+from members.points import points_adjust
 from tests.factories import MemberFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db

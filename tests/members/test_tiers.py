@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from loyalty.actors import Actor
 from members.models import Member, TierChange
-from members.services import member_tier_set, tiers_review_all
+from members.tiers import member_tier_set, tiers_review_all
 from purchases.inputs import LineInput, SaleInput
 from purchases.services import purchase_record
 
@@ -133,7 +133,7 @@ def test_the_nightly_review_never_undoes_an_upgrade_a_sale_made_during_the_run(
     """A sale that lands between the review's grouped read and its write (here
     one that lifts a Silver member due for a downgrade to Gold) is counted:
     each member is reviewed under their points-account lock, read again."""
-    from members import services
+    from members import tiers as services
 
     start = timezone.now() - timedelta(days=800)
     buy(shopper, program, "12000.00", when=start, reference="R1")

@@ -16,8 +16,8 @@ from members import ledger
 from members.checks import ledger_problems
 from members.ledger import Source
 from members.models import EntryKind, Member, MemberActivity, PointsAccount, PointsEntry
+from members.points import points_earn, points_pay
 from members.selectors import member_qualifying_value
-from members.services import points_earn, points_pay
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, Return
 from purchases.returns import ReturnItem, purchase_return

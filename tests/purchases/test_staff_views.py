@@ -15,7 +15,7 @@ from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from loyalty.selectors import program_settings_get
 from members.models import PointsAccount
-from members.services import points_adjust
+from members.points import points_adjust
 from purchases.inputs import LineInput, SaleInput
 from purchases.models import Purchase, Return
 from purchases.services import purchase_record

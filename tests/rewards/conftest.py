@@ -12,7 +12,7 @@ from loyalty.actors import Actor
 from loyalty.selectors import program_settings_get
 from members.ledger import Source
 from members.models import EntryKind, Member
-from members.services import points_earn
+from members.points import points_earn
 from rewards.models import Reward, RewardKind
 from rewards.services import reward_create
 

@@ -1,0 +1,192 @@
+"""The ledger operations other apps call: earning, paying, refunds,
+reversals and staff adjustments, with the business rules (member status,
+staff limits) and the audit trail. Ledger mechanics live in `members/ledger.py`."""
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.actors import Actor
+from loyalty.errors import ValidationFailed
+from loyalty.limits import POINTS_MAX
+from loyalty.models import ProgramSettings
+from loyalty.roles import MANAGE_PROGRAM
+from loyalty.selectors import program_settings_get
+from loyalty.services import audit_record
+from members import ledger
+from members.errors import AdjustmentLimit, MemberInactive
+from members.ledger import Reversal, Source
+from members.models import (
+    EntryKind,
+    Member,
+    MemberStatus,
+    PointsAccount,
+    PointsEntry,
+)
+
+
+def points_earn(
+    *,
+    member: Member,
+    points: int,
+    kind: EntryKind,
+    description: str,
+    source: Source,
+    occurred_at: datetime,
+    now: datetime,
+    program: ProgramSettings,
+    idempotency_key: str | None = None,
+    account: PointsAccount | None = None,
+) -> PointsEntry | None:
+    """Award points for something the member did at `occurred_at`: pending for
+    the program's `pending_days`, then spendable until `expiry_days` after that.
+    A backdated purchase (a till that was offline) starts both clocks at its
+    `occurred_at`, not when it reached us. `account`: the member's account when
+    the caller already locked it (members.locks)."""
+    if points <= 0:
+        return None
+    return ledger.points_credit(
+        member_id=member.pk,
+        points=points,
+        kind=kind,
+        now=now,
+        available_at=occurred_at + timedelta(days=program.pending_days),
+        expiry_days=program.expiry_days,
+        description=description,
+        source=source,
+        idempotency_key=idempotency_key,
+        account=account,
+    )
+
+
+def points_pay(
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    account: PointsAccount | None = None,
+) -> PointsEntry:
+    """Spend points (at the till, or on a reward). Raises InsufficientPoints.
+    `account`: the member's account when the caller already locked it."""
+    return ledger.points_debit(
+        member_id=member.pk,
+        points=points,
+        kind=EntryKind.REDEEM,
+        now=now,
+        description=description,
+        source=source,
+        account=account,
+    )
+
+
+def points_refund(
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    program: ProgramSettings,
+) -> PointsEntry | None:
+    """Give back points that were spent (a returned sale paid with points, a
+    cancelled redemption): a new spendable lot with the program's expiry."""
+    if points <= 0:
+        return None
+    return ledger.points_credit(
+        member_id=member.pk,
+        points=points,
+        kind=EntryKind.REFUND,
+        now=now,
+        expiry_days=program.expiry_days,
+        description=description,
+        source=source,
+        counts_as_earned=False,
+    )
+
+
+def points_reverse(
+    *,
+    member: Member,
+    points: int,
+    description: str,
+    source: Source,
+    now: datetime,
+    expired_counted: int = 0,
+) -> Reversal:
+    """Take back points earned from `source`: what is alive of them, nothing
+    for what expired (beyond `expired_counted`, what earlier reversals of the
+    source counted), the rest from the balance or as a clawback (see
+    ledger.points_reverse)."""
+    return ledger.points_reverse(
+        member_id=member.pk,
+        points=points,
+        now=now,
+        source=source,
+        description=description,
+        expired_counted=expired_counted,
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *, actor: Actor, member: Member, points: int, reason: str, now: datetime | None = None
+) -> PointsEntry:
+    """A manual correction with a reason. Store staff may move at most the
+    program's `staff_adjust_limit` points at once; managers (and `admin` API
+    keys) have no limit. Raises AdjustmentLimit, InsufficientPoints,
+    ValidationFailed."""
+    now = now or timezone.now()
+    if points == 0:
+        raise ValidationFailed(fields={"points": [_("A correction cannot be zero.")]})
+    if abs(points) > POINTS_MAX:
+        raise ValidationFailed(
+            fields={"points": [_("At most %(limit)s points at once.") % {"limit": POINTS_MAX}]}
+        )
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": [_("Say why the points change.")]})
+    if member.status == MemberStatus.DELETED:
+        raise MemberInactive()
+    program = program_settings_get()
+    unlimited = actor.api_key is not None or (
+        actor.user is not None and actor.user.has_perm(MANAGE_PROGRAM)
+    )
+    if not unlimited and abs(points) > program.staff_adjust_limit:
+        raise AdjustmentLimit(
+            _("Store staff may correct at most %(limit)s points at once; ask a manager.")
+            % {"limit": program.staff_adjust_limit}
+        )
+    source = Source("adjustment", "")
+    created_by_id = actor.user.pk if actor.user else None
+    if points > 0:
+        entry = ledger.points_credit(
+            member_id=member.pk,
+            points=points,
+            kind=EntryKind.ADJUST,
+            now=now,
+            expiry_days=program.expiry_days,
+            description=reason.strip(),
+            source=source,
+            counts_as_earned=False,
+            created_by_id=created_by_id,
+        )
+    else:
+        entry = ledger.points_debit(
+            member_id=member.pk,
+            points=-points,
+            kind=EntryKind.ADJUST,
+            now=now,
+            description=reason.strip(),
+            source=source,
+            created_by_id=created_by_id,
+        )
+    audit_record(
+        actor=actor,
+        action="points.adjust",
+        obj=member,
+        after={"points": points, "reason": reason.strip(), "balance": entry.balance_after},
+    )
+    return entry
