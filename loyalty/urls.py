@@ -55,9 +55,14 @@ api_v1_urlpatterns = [
 api_docs_view = csp_update({"style-src": ["'unsafe-inline'"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api_schema")
 )
-api_redoc_view = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})(
-    SpectacularRedocView.as_view(url_name="api_schema")
-)
+# Redoc's own page draws its logo from its CDN: that one image, on this page only.
+api_redoc_view = csp_update(
+    {
+        "style-src": ["'unsafe-inline'"],
+        "worker-src": ["blob:"],
+        "img-src": ["https://cdn.redoc.ly"],
+    }
+)(SpectacularRedocView.as_view(url_name="api_schema"))
 
 urlpatterns = [
     path("", views.landing, name="landing"),
