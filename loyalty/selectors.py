@@ -5,7 +5,10 @@ from __future__ import annotations
 import hmac
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
+from loyalty.actors import Actor
+from loyalty.errors import StoreOutOfScope, ValidationFailed
 from loyalty.models import ApiKey, AuditEvent, ProgramSettings, Store, User
 from loyalty.roles import Role
 from loyalty.services import api_key_hash, api_key_prefix_of, program_settings_ensure
@@ -22,6 +25,32 @@ def store_list(*, active_only: bool = False) -> QuerySet[Store]:
 
 def store_get(*, code: str) -> Store | None:
     return Store.objects.filter(code=code).first()
+
+
+def store_acting(*, actor: Actor, code: str | None = None) -> Store:
+    """Where an API call acts (a sale, a gift-card charge): the store named,
+    else the API key's, else the program's main store. A key tied to a store
+    may name only its own (API.md, Conventions).
+
+    Raises StoreOutOfScope for another store than the key's, ValidationFailed
+    (`fields.store`) for an unknown or closed store, or when none is named and
+    neither the key nor the program has one."""
+    scope = actor.store_scope
+    if code and scope is not None and code != scope.code:
+        raise StoreOutOfScope()
+    if code:
+        store = store_get(code=code)
+        if store is None or not store.is_active:
+            raise ValidationFailed(fields={"store": [_("No such store.")]})
+        return store
+    if actor.api_key is not None and actor.api_key.store is not None:
+        return actor.api_key.store
+    main = program_settings_get().main_store
+    if main is None:
+        raise ValidationFailed(
+            fields={"store": [_("This key has no store and the program has no main store.")]}
+        )
+    return main
 
 
 def api_key_get_active(*, key: str) -> ApiKey | None:

@@ -16,10 +16,9 @@ from rest_framework.views import APIView
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
-from loyalty.errors import StoreOutOfScope, ValidationFailed
-from loyalty.models import ApiKey, Store
+from loyalty.errors import ValidationFailed
 from loyalty.money import MONEY
-from loyalty.selectors import program_settings_get, store_get
+from loyalty.selectors import store_acting
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
@@ -101,25 +100,6 @@ class SaleSerializer(serializers.Serializer):
         return data
 
 
-def _store(request: Request, code: str | None) -> Store:
-    """The sale's store: the one named, else the key's, else the main store.
-    A key tied to a store may name only its own (API.md, Conventions)."""
-    scope = Actor.from_request(request).store_scope
-    if code and scope is not None and code != scope.code:
-        raise StoreOutOfScope()
-    if code:
-        store = store_get(code=code)
-        if store is None or not store.is_active:
-            raise ValidationFailed(fields={"store": ["No such store."]})
-        return store
-    if isinstance(request.auth, ApiKey) and request.auth.store is not None:
-        return request.auth.store
-    main = program_settings_get().main_store
-    if main is None:
-        raise ValidationFailed(fields={"store": ["Name a store: this program has no main store."]})
-    return main
-
-
 def _member(data: dict[str, Any]) -> Member | None:
     try:
         if data.get("member_id"):
@@ -137,7 +117,7 @@ def sale_input(request: Request) -> SaleInput:
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     return SaleInput(
-        store=_store(request, data.get("store")),
+        store=store_acting(actor=Actor.from_request(request), code=data.get("store")),
         reference=data["reference"],
         member=_member(data),
         occurred_at=data.get("occurred_at") or timezone.now(),

@@ -19,10 +19,8 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
-from loyalty.errors import ValidationFailed
-from loyalty.models import ApiKey, Store
 from loyalty.money import MONEY
-from loyalty.selectors import program_settings_get
+from loyalty.selectors import store_acting
 from members.models import Member, PointsAccount, Tier
 from members.selectors import member_get
 from rewards.gift_cards import gift_card_charge, gift_card_issue
@@ -365,19 +363,6 @@ class GiftCardDetailApi(CodeLookupApi):
         return Response(GiftCardSerializer(gift_card_get(code=code)).data)
 
 
-def _charging_store(request: Request) -> Store:
-    """Where a till's charge is made: the API key's store, else the main store
-    (as sales default). Raises ValidationFailed when the program has neither."""
-    if isinstance(request.auth, ApiKey) and request.auth.store is not None:
-        return request.auth.store
-    main = program_settings_get().main_store
-    if main is None:
-        raise ValidationFailed(
-            fields={"store": [str(_("This key has no store and the program has no main store."))]}
-        )
-    return main
-
-
 class GiftCardChargeApi(CodeLookupApi):
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -405,7 +390,7 @@ class GiftCardChargeApi(CodeLookupApi):
         serializer.is_valid(raise_exception=True)
         result = gift_card_charge(
             code=code,
-            store=_charging_store(request),
+            store=store_acting(actor=Actor.from_request(request)),
             actor=Actor.from_request(request),
             **serializer.validated_data,
         )
