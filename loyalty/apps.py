@@ -14,6 +14,10 @@ class LoyaltyConfig(AppConfig):
         # and the OpenAPI description of our API-key authentication.
         from loyalty import system_checks  # noqa: F401
         from loyalty.api import schema  # noqa: F401
+        from loyalty.config import config_models_watch
+        from loyalty.models import ApiKey, ProgramSettings, Store
+
+        config_models_watch(ProgramSettings, Store, ApiKey)
 
 
 class SetiaAdminConfig(admin_apps.AdminConfig):

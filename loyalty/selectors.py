@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
+from loyalty.config import config_cached
 from loyalty.errors import StoreOutOfScope, ValidationFailed
 from loyalty.models import ApiKey, AuditEvent, ProgramSettings, Store, User
 from loyalty.roles import Role
@@ -15,7 +16,18 @@ from loyalty.services import api_key_hash, api_key_prefix_of, program_settings_e
 
 
 def program_settings_get() -> ProgramSettings:
-    return program_settings_ensure()
+    """The program settings (with the main store), from the process's
+    configuration cache (loyalty.config): read-only; a change goes through
+    loyalty.services.program_settings_update."""
+    return config_cached("program", _program_load)
+
+
+def _program_load() -> ProgramSettings:
+    # With its main store, where sales that name no store go.
+    found = ProgramSettings.objects.select_related("main_store").filter(
+        pk=ProgramSettings.SINGLETON_PK
+    )
+    return found.first() or program_settings_ensure()
 
 
 def store_list(*, active_only: bool = False) -> QuerySet[Store]:
@@ -24,7 +36,9 @@ def store_list(*, active_only: bool = False) -> QuerySet[Store]:
 
 
 def store_get(*, code: str) -> Store | None:
-    return Store.objects.filter(code=code).first()
+    """The store with `code` (open or closed), from the configuration cache."""
+    stores = config_cached("stores", lambda: {store.code: store for store in Store.objects.all()})
+    return stores.get(code)
 
 
 def store_acting(*, actor: Actor, code: str | None = None) -> Store:
@@ -58,14 +72,16 @@ def api_key_get_active(*, key: str) -> ApiKey | None:
     prefix = api_key_prefix_of(key)
     if prefix is None:
         return None
-    api_key = (
-        ApiKey.objects.select_related("store")
-        .filter(prefix=prefix, revoked_at__isnull=True)
-        .first()
-    )
+    api_key = config_cached("api_keys", _api_keys_load).get(prefix)
     if api_key is None or not hmac.compare_digest(api_key.key_hash, api_key_hash(key)):
         return None
     return api_key
+
+
+def _api_keys_load() -> dict[str, ApiKey]:
+    """The active keys by prefix (a handful per shop: one per till or system)."""
+    keys = ApiKey.objects.select_related("store").filter(revoked_at__isnull=True)
+    return {api_key.prefix: api_key for api_key in keys}
 
 
 def api_key_list() -> QuerySet[ApiKey]:

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
+from loyalty.config import config_forget
 from loyalty.errors import ValidationFailed
 from loyalty.models import (
     ApiKey,
@@ -128,6 +129,7 @@ def store_create(
     ProgramSettings.objects.filter(pk=ProgramSettings.SINGLETON_PK, main_store__isnull=True).update(
         main_store=store
     )
+    config_forget()  # an update() sends no post_save
     audit_record(actor=actor, action="store.create", obj=store, after=snapshot(store, STORE_FIELDS))
     return store
 

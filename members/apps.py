@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class MembersConfig(AppConfig):
     name = "members"
     verbose_name = _("Members")
+
+    def ready(self) -> None:
+        # The tier table is read by every sale and status: cached per process.
+        from loyalty.config import config_models_watch
+        from members.models import Tier
+
+        config_models_watch(Tier)

@@ -12,6 +12,7 @@ from django.db.models import Case, DateTimeField, F, Q, QuerySet, Sum, Value, Wh
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from loyalty.config import config_cached
 from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get
 from members.errors import MemberNotFound
@@ -127,7 +128,9 @@ def member_qualifying_value(*, member_id: int, now: datetime, program: ProgramSe
 
 
 def tier_list() -> list[Tier]:
-    return list(Tier.objects.order_by("threshold"))
+    """The tiers, lowest threshold first, from the configuration cache
+    (loyalty.config): read-only."""
+    return config_cached("tiers", lambda: list(Tier.objects.order_by("threshold")))
 
 
 @dataclass(frozen=True)

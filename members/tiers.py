@@ -28,7 +28,12 @@ from members.models import (
     Tier,
     TierChange,
 )
-from members.selectors import member_qualifying_value, qualifying_since, tier_for_value
+from members.selectors import (
+    member_qualifying_value,
+    qualifying_since,
+    tier_for_value,
+    tier_list,
+)
 
 TIER_FIELDS = ("code", "name", "threshold", "multiplier", "retention_days", "benefits", "color")
 
@@ -135,7 +140,7 @@ def member_tier_review(
         return member
     lapsed = override is not None and allow_downgrade
     program = program or program_settings_get()
-    tiers = list(Tier.objects.order_by("threshold"))
+    tiers = tier_list()
     if value is None:
         value = member_qualifying_value(member_id=member.pk, now=now, program=program)
     target = tier_for_value(tiers, value)
@@ -182,7 +187,7 @@ def tiers_review_all(*, as_of: datetime) -> int:
     query, then a change only where the tier should differ or a tier set by
     hand has passed its date. Returns the number of members whose tier changed."""
     program = program_settings_get()
-    tiers = list(Tier.objects.order_by("threshold"))
+    tiers = tier_list()
     if not tiers:
         return 0
     column = "spend" if program.tier_basis == TierBasis.SPEND else "points"

@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from loyalty.actors import Actor
+from loyalty.config import config_forget
 from loyalty.models import ApiScope
 from loyalty.services import api_key_create, program_settings_update, staff_roles_sync
 from tests.factories import MemberFactory, StaffUserFactory, StoreFactory, TierFactory
@@ -38,6 +39,13 @@ def need(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _config_cache_fresh() -> None:
+    """Each test starts with an empty configuration cache (loyalty.config): the
+    previous test's rows rolled back, which sends no signal."""
+    config_forget()
 
 
 @pytest.fixture(autouse=True)
