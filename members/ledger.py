@@ -30,7 +30,8 @@ Rules kept here and checked by `ledger_check`:
   entries less the refunds of points paid (a cancelled redemption, a returned
   sale paid with points); `expired` the expire entries;
 - entries are dated when they are written, under the account lock and never
-  before the member's latest entry: history read by `created_at` (then id)
+  before the member's latest entry (`account.last_entry_at`, kept with the
+  totals): history read by `created_at` (then id)
   adds up to each entry's `balance_after` (a running total the check
   follows), also when requests queue for the lock. The jobs date their entries at
   their `as_of`, never before the member's latest entry; the due time stays on
@@ -39,15 +40,22 @@ Rules kept here and checked by `ledger_check`:
 
 Functions here take and return plain values and model instances; they do not
 write audit events (the calling service does, with its actor).
+
+The account row is written once per operation: the functions change the
+totals in memory and `account_writes` saves what changed when the outermost
+block ends. A caller holding the lock for several operations (a sale pays,
+earns and counts its spend) opens the block itself, so they cost one UPDATE.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from members.errors import InsufficientPoints
 from members.locks import account_lock
@@ -81,19 +89,52 @@ def _existing(idempotency_key: str | None) -> PointsEntry | None:
     return PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
 
 
-def _insert(entry: PointsEntry) -> PointsEntry:
-    """Insert an entry. Callers have checked its idempotency key under the
-    account lock, so a clash here is a bug: the unique index raises and the
-    whole transaction rolls back."""
+def _insert(account: PointsAccount, entry: PointsEntry) -> PointsEntry:
+    """Insert an entry of the locked account. Callers have checked its
+    idempotency key under the account lock, so a clash here is a bug: the
+    unique index raises and the whole transaction rolls back."""
     entry.save(force_insert=True)
+    if account.last_entry_at is None or entry.created_at > account.last_entry_at:
+        account.last_entry_at = entry.created_at
+        _save_account(account, "last_entry_at")
     return entry
 
 
 def _save_account(account: PointsAccount, *fields: str) -> None:
-    account.save(update_fields=[*fields, "updated_at"])
+    """Note that `fields` of the account changed: `account_writes` saves them."""
+    unsaved: set[str] | None = getattr(account, "_unsaved", None)
+    if unsaved is None:
+        account.save(update_fields=[*fields, "updated_at"])
+    else:
+        unsaved.update(fields)
 
 
-@transaction.atomic
+@contextmanager
+def account_writes(account: PointsAccount) -> Iterator[PointsAccount]:
+    """Within the block, the ledger's changes to the (locked) account's totals
+    stay in memory; when the outermost block ends without an error they are
+    saved in one UPDATE. On an error nothing is saved (the transaction rolls
+    back). Blocks nest: only the outermost saves."""
+    if getattr(account, "_unsaved", None) is not None:
+        yield account
+        return
+    account._unsaved = set()  # type: ignore[attr-defined]
+    try:
+        yield account
+    except BaseException:
+        account._unsaved = None  # type: ignore[attr-defined]
+        raise
+    fields, account._unsaved = account._unsaved, None  # type: ignore[attr-defined]
+    if fields:
+        account.save(update_fields=[*sorted(fields), "updated_at"])
+
+
+def account_changed(account: PointsAccount, *fields: str) -> None:
+    """For members' own totals kept on the account (`lifetime_spend`): save
+    `fields` with the ledger's changes (at once outside `account_writes`)."""
+    _save_account(account, *fields)
+
+
 def points_credit(
     *,
     member_id: int,
@@ -105,6 +146,7 @@ def points_credit(
     description: str = "",
     source: Source = Source(),
     idempotency_key: str | None = None,
+    key_unused: bool = False,
     counts_as_earned: bool = True,
     created_by_id: int | None = None,
     account: PointsAccount | None = None,
@@ -115,22 +157,73 @@ def points_credit(
     written with its `expire` entry at once. Spendable earnings (earn, bonus)
     first pay off any clawback owed, with its own entry; refunds and
     adjustments do not. `account` is the member's account when the caller
-    already holds its lock (a sale locks all its rows first); it is kept up to
-    date.
+    already holds its lock in its own transaction (a sale locks all its rows
+    first); it is kept up to date. `key_unused`: the caller knows no entry has
+    `idempotency_key` (it names a row this transaction created), so it is not
+    looked up; a clash would be a bug, which the unique index refuses.
     """
     if points <= 0:
         raise ValueError("a credit is positive")
-    if account is None:
-        if (found := _existing(idempotency_key)) is not None:
-            return found
-        account = account_lock(member_id=member_id)
+    if account is not None:
+        return _credit_locked(
+            account,
+            points=points,
+            kind=kind,
+            now=now,
+            available_at=available_at,
+            expiry_days=expiry_days,
+            description=description,
+            source=source,
+            idempotency_key=None if key_unused else idempotency_key,
+            key=idempotency_key,
+            counts_as_earned=counts_as_earned,
+            created_by_id=created_by_id,
+        )
     if (found := _existing(idempotency_key)) is not None:
         return found
-    now = _entry_time(member_id, now)
+    with transaction.atomic():
+        account = account_lock(member_id=member_id)
+        with account_writes(account):
+            return _credit_locked(
+                account,
+                points=points,
+                kind=kind,
+                now=now,
+                available_at=available_at,
+                expiry_days=expiry_days,
+                description=description,
+                source=source,
+                idempotency_key=idempotency_key,
+                key=idempotency_key,
+                counts_as_earned=counts_as_earned,
+                created_by_id=created_by_id,
+            )
+
+
+def _credit_locked(
+    account: PointsAccount,
+    *,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    description: str,
+    source: Source,
+    idempotency_key: str | None,
+    key: str | None,
+    counts_as_earned: bool,
+    created_by_id: int | None,
+) -> PointsEntry:
+    """`points_credit` on the locked account; `idempotency_key` is looked up
+    (None: not), `key` is written."""
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    now = _entry_time(account, now)
     becomes_available = available_at or now
     pending = becomes_available > now
     entry = PointsEntry(
-        member_id=member_id,
+        member_id=account.member_id,
         kind=kind,
         status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
         points=points,
@@ -142,24 +235,25 @@ def points_credit(
         description=description[:255],
         source_type=source.type,
         source_id=source.id,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
         created_by_id=created_by_id,
         created_at=now,
         balance_after=account.balance if pending else account.balance + points,
     )
-    entry = _insert(entry)
+    entry = _insert(account, entry)
     if counts_as_earned and kind in EARNING_KINDS:
         account.lifetime_earned += points
+        _save_account(account, "lifetime_earned")
     elif kind == EntryKind.REFUND:
         # Points paid come back: they no longer count as redeemed.
         account.redeemed -= points
+        _save_account(account, "redeemed")
     if pending:
         account.pending += points
-    else:
-        account.balance += points
-    _save_account(account, "balance", "pending", "lifetime_earned", "redeemed")
-    if pending:
+        _save_account(account, "pending")
         return entry
+    account.balance += points
+    _save_account(account, "balance")
     if entry.expires_at is not None and entry.expires_at <= now:
         _expire_lot_locked(account, entry, at=now)
     elif kind in EARNING_KINDS:
@@ -248,6 +342,7 @@ def _debit_locked(
         account.expired += points
     _save_account(account, "balance", "redeemed", "expired")
     return _insert(
+        account,
         PointsEntry(
             member_id=account.member_id,
             kind=kind,
@@ -260,11 +355,10 @@ def _debit_locked(
             idempotency_key=idempotency_key,
             created_by_id=created_by_id,
             created_at=now,
-        )
+        ),
     )
 
 
-@transaction.atomic
 def points_debit(
     *,
     member_id: int,
@@ -282,13 +376,34 @@ def points_debit(
     `account` as in `points_credit`."""
     if points <= 0:
         raise ValueError("a debit is positive")
-    if account is None:
-        if (found := _existing(idempotency_key)) is not None:
-            return found
-        account = account_lock(member_id=member_id)
+    if account is not None:
+        return _debit_due_locked(
+            account, points, kind, now, description, source, idempotency_key, created_by_id
+        )
     if (found := _existing(idempotency_key)) is not None:
         return found
-    now = _entry_time(member_id, now)
+    with transaction.atomic():
+        account = account_lock(member_id=member_id)
+        with account_writes(account):
+            return _debit_due_locked(
+                account, points, kind, now, description, source, idempotency_key, created_by_id
+            )
+
+
+def _debit_due_locked(
+    account: PointsAccount,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    description: str,
+    source: Source,
+    idempotency_key: str | None,
+    created_by_id: int | None,
+) -> PointsEntry:
+    """`points_debit` on the locked account."""
+    if (found := _existing(idempotency_key)) is not None:
+        return found
+    now = _entry_time(account, now)
     _expire_due_locked(account, due=now, at=now)
     return _debit_locked(
         account,
@@ -365,7 +480,21 @@ def points_reverse(
     if points <= 0:
         return Reversal(0, 0, 0)
     account = account_lock(member_id=member_id)
-    now = _entry_time(member_id, now)
+    with account_writes(account):
+        return _reverse_locked(account, points, now, source, description, expired_counted)
+
+
+def _reverse_locked(
+    account: PointsAccount,
+    points: int,
+    now: datetime,
+    source: Source,
+    description: str,
+    expired_counted: int,
+) -> Reversal:
+    """`points_reverse` on the locked account."""
+    member_id = account.member_id
+    now = _entry_time(account, now)
     _expire_due_locked(account, due=now, at=now)
     own = PointsEntry.objects.filter(_own_lots(source), member_id=member_id, remaining__gt=0)
     left = points
@@ -376,6 +505,7 @@ def points_reverse(
         account.pending -= taken_pending
         _save_account(account, "pending")
         _insert(
+            account,
             PointsEntry(
                 member_id=member_id,
                 kind=EntryKind.REVERSE,
@@ -386,7 +516,7 @@ def points_reverse(
                 source_type=source.type,
                 source_id=source.id,
                 created_at=now,
-            )
+            ),
         )
     alive = own.filter(status=EntryStatus.AVAILABLE).aggregate(points=Sum("remaining"))["points"]
     from_own = min(left, alive or 0)
@@ -426,6 +556,7 @@ def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime
     account.expired += points
     _save_account(account, "balance", "expired")
     _insert(
+        account,
         PointsEntry(
             member_id=account.member_id,
             kind=EntryKind.EXPIRE,
@@ -439,7 +570,7 @@ def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime
             lot=lot,
             idempotency_key=f"expire:{lot.pk}",
             created_at=at,
-        )
+        ),
     )
     return points
 
@@ -456,13 +587,12 @@ def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -
     return sum(_expire_lot_locked(account, lot, at=at) for lot in lots)
 
 
-def _entry_time(member_id: int, as_of: datetime) -> datetime:
-    """When an entry for the member is dated (read under the account lock):
-    `as_of`, or the member's latest entry if that is later — a job replayed
-    for an earlier time, or a request that read the clock before waiting for
-    the lock behind another — so the history stays in the order of its
-    balances."""
-    latest = PointsEntry.objects.filter(member_id=member_id).aggregate(at=Max("created_at"))["at"]
+def _entry_time(account: PointsAccount, as_of: datetime) -> datetime:
+    """When an entry of the locked account is dated: `as_of`, or the member's
+    latest entry if that is later — a job replayed for an earlier time, or a
+    request that read the clock before waiting for the lock behind another —
+    so the history stays in the order of its balances."""
+    latest = account.last_entry_at
     return max(as_of, latest) if latest is not None else as_of
 
 
@@ -483,37 +613,46 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
             lot = PointsEntry.objects.get(pk=lot_id)
             if lot.remaining <= 0:
                 continue
-            points, when = lot.remaining, lot.available_at
-            at = _entry_time(member_id, as_of)
-            PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
-            account.pending -= points
-            account.balance += points
-            _save_account(account, "pending", "balance")
-            release = _insert(
-                PointsEntry(
-                    member_id=member_id,
-                    kind=EntryKind.RELEASE,
-                    status=EntryStatus.AVAILABLE,
-                    points=points,
-                    remaining=points,
-                    balance_after=account.balance,
-                    available_at=when,
-                    expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
-                    description=lot.description,
-                    source_type=lot.source_type,
-                    source_id=lot.source_id,
-                    lot=lot,
-                    idempotency_key=f"release:{lot.pk}",
-                    created_at=at,
-                )
-            )
-            if release.expires_at is not None and release.expires_at <= at:
-                _expire_lot_locked(account, release, at=at)
-            else:
-                source = Source(lot.source_type, lot.source_id)
-                _collect_clawback(account, points=points, now=at, source=source)
-            released += 1
+            with account_writes(account):
+                released += _release_locked(account, lot, as_of=as_of, expiry_days=expiry_days)
     return released
+
+
+def _release_locked(
+    account: PointsAccount, lot: PointsEntry, *, as_of: datetime, expiry_days: int | None
+) -> int:
+    """Release a pending lot of the locked account (see `points_release_due`). Returns 1."""
+    points, when = lot.remaining, lot.available_at
+    at = _entry_time(account, as_of)
+    PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+    account.pending -= points
+    account.balance += points
+    _save_account(account, "pending", "balance")
+    release = _insert(
+        account,
+        PointsEntry(
+            member_id=account.member_id,
+            kind=EntryKind.RELEASE,
+            status=EntryStatus.AVAILABLE,
+            points=points,
+            remaining=points,
+            balance_after=account.balance,
+            available_at=when,
+            expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
+            description=lot.description,
+            source_type=lot.source_type,
+            source_id=lot.source_id,
+            lot=lot,
+            idempotency_key=f"release:{lot.pk}",
+            created_at=at,
+        ),
+    )
+    if release.expires_at is not None and release.expires_at <= at:
+        _expire_lot_locked(account, release, at=at)
+    else:
+        source = Source(lot.source_type, lot.source_id)
+        _collect_clawback(account, points=points, now=at, source=source)
+    return 1
 
 
 def points_expire_due(*, as_of: datetime) -> int:
@@ -532,5 +671,6 @@ def points_expire_due(*, as_of: datetime) -> int:
     for member_id in due.iterator(chunk_size=500):
         with transaction.atomic():
             account = account_lock(member_id=member_id)
-            expired += _expire_due_locked(account, due=as_of, at=_entry_time(member_id, as_of))
+            with account_writes(account):
+                expired += _expire_due_locked(account, due=as_of, at=_entry_time(account, as_of))
     return expired

@@ -171,6 +171,9 @@ class PointsAccount(models.Model):
     lifetime_spend = models.DecimalField(
         max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2, default=Decimal("0")
     )
+    # When the member's latest entry is dated: a new entry is never dated
+    # before it (members/ledger.py), read with the lock instead of a MAX().
+    last_entry_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -2,6 +2,7 @@
 reversals and staff adjustments, with the business rules (member status,
 staff limits) and the audit trail. Ledger mechanics live in `members/ledger.py`."""
 
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -17,7 +18,7 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members import ledger
 from members.errors import AdjustmentLimit, MemberInactive
-from members.ledger import Reversal, Source
+from members.ledger import Reversal, Source, account_writes
 from members.models import (
     EntryKind,
     Member,
@@ -38,13 +39,15 @@ def points_earn(
     now: datetime,
     program: ProgramSettings,
     idempotency_key: str | None = None,
+    key_unused: bool = False,
     account: PointsAccount | None = None,
 ) -> PointsEntry | None:
     """Award points for something the member did at `occurred_at`: pending for
     the program's `pending_days`, then spendable until `expiry_days` after that.
     A backdated purchase (a till that was offline) starts both clocks at its
     `occurred_at`, not when it reached us. `account`: the member's account when
-    the caller already locked it (members.locks)."""
+    the caller already locked it (members.locks); `key_unused` as in
+    ledger.points_credit."""
     if points <= 0:
         return None
     return ledger.points_credit(
@@ -57,6 +60,7 @@ def points_earn(
         description=description,
         source=source,
         idempotency_key=idempotency_key,
+        key_unused=key_unused,
         account=account,
     )
 
@@ -106,6 +110,13 @@ def points_refund(
         source=source,
         counts_as_earned=False,
     )
+
+
+def points_account_writes(account: PointsAccount) -> AbstractContextManager[PointsAccount]:
+    """For a flow holding the member's account lock through several ledger
+    operations (a sale pays, earns and counts its spend): their changes to the
+    account's totals are saved once, when the block ends (ledger.account_writes)."""
+    return account_writes(account)
 
 
 def points_reverse(

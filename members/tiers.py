@@ -18,7 +18,7 @@ from loyalty.models import ProgramSettings, TierBasis
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, model_validate, snapshot
 from members.errors import TierInUse
-from members.ledger import Source
+from members.ledger import Source, account_changed
 from members.locks import account_lock
 from members.models import (
     Member,
@@ -125,6 +125,7 @@ def member_tier_review(
     allow_downgrade: bool,
     value: Decimal | None = None,
     program: ProgramSettings | None = None,
+    account: PointsAccount | None = None,
 ) -> Member:
     """Put the member in the tier their qualifying value earns. Upgrades apply
     at once; a downgrade (nightly job only) waits until the current tier's
@@ -134,13 +135,25 @@ def member_tier_review(
     override. A caller that already read the program settings passes them as
     `program`. The caller holds the member's points-account lock
     (members.locks), as a sale and the nightly review do, so the value read
-    and the tier written cannot straddle another sale's."""
+    and the tier written cannot straddle another sale's. A sale passes that
+    locked `account` (its totals up to date): when they show that no higher
+    tier is within reach, the window's sum is not read."""
     override = member.tier_override_until
     if override is not None and override >= timezone.localdate(now):
         return member
     lapsed = override is not None and allow_downgrade
     program = program or program_settings_get()
     tiers = tier_list()
+    # A sale can only move the member up: when even their lifetime total
+    # (never below what the tier window counts) reaches no higher tier,
+    # nothing can change and the window's sum is not read.
+    if (
+        value is None
+        and account is not None
+        and not allow_downgrade
+        and not _higher_tier_within(tiers, member.tier, _lifetime_value(account, program))
+    ):
+        return member
     if value is None:
         value = member_qualifying_value(member_id=member.pk, now=now, program=program)
     target = tier_for_value(tiers, value)
@@ -156,6 +169,25 @@ def member_tier_review(
         Member.objects.filter(pk=member.pk).update(tier_override_until=None)
         member.tier_override_until = None
     return member
+
+
+def _lifetime_value(account: PointsAccount, program: ProgramSettings) -> Decimal:
+    """An upper bound of the member's qualifying value, from their account's
+    totals (no query): lifetime spend, or lifetime points earned. Returns
+    and reversals lower these as they lower the activity the window counts,
+    and what the window leaves out is older activity, never negative in sum
+    (a return comes after its sale)."""
+    if program.tier_basis == TierBasis.SPEND:
+        return account.lifetime_spend
+    return Decimal(account.lifetime_earned)
+
+
+def _higher_tier_within(tiers: list[Tier], current: Tier | None, value: Decimal) -> bool:
+    """Whether a tier above `current` has a threshold `value` reaches."""
+    floor = current.threshold if current is not None else None
+    return any(
+        tier.threshold <= value and (floor is None or tier.threshold > floor) for tier in tiers
+    )
 
 
 @transaction.atomic
@@ -232,9 +264,18 @@ def _member_tier_review_locked(
 
 
 def member_record_activity(
-    *, member: Member, occurred_at: datetime, spend: Decimal, points: int, source: Source
+    *,
+    member: Member,
+    occurred_at: datetime,
+    spend: Decimal,
+    points: int,
+    source: Source,
+    account: PointsAccount | None = None,
 ) -> None:
-    """Count a purchase (or, negative, a return) towards tiers and segments."""
+    """Count a purchase (or, negative, a return) towards tiers and segments.
+    `account`: the member's account when the caller holds its lock (a sale);
+    its `lifetime_spend` is then saved with the ledger's changes
+    (members.points.points_account_writes)."""
     MemberActivity.objects.create(
         member=member,
         occurred_at=occurred_at,
@@ -243,4 +284,10 @@ def member_record_activity(
         source_type=source.type,
         source_id=source.id,
     )
-    PointsAccount.objects.filter(member=member).update(lifetime_spend=F("lifetime_spend") + spend)
+    if account is None:
+        PointsAccount.objects.filter(member=member).update(
+            lifetime_spend=F("lifetime_spend") + spend
+        )
+        return
+    account.lifetime_spend += spend
+    account_changed(account, "lifetime_spend")

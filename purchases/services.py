@@ -31,17 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
+from loyalty.db import atomic_whole, insert_unless_taken
 from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount
-from members.points import points_earn, points_pay
+from members.points import points_account_writes, points_earn, points_pay
 from members.selectors import points_spendable
 from members.tiers import member_record_activity, member_tier_review
 from purchases.checks import sale_check
@@ -74,7 +74,7 @@ class _Written:
     balance: int | None
 
 
-@transaction.atomic
+@atomic_whole
 def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = None) -> Recorded:
     """Record a sale: use its vouchers, pay with points and gift cards, earn,
     count towards tiers — all or nothing, in the phases of this module's
@@ -129,22 +129,19 @@ def _purchase_claim(
     when a receipt holds them already (the caller replays it). A till sending
     one receipt twice at once waits here, on the unique index, holding no
     other lock."""
-    try:
-        with transaction.atomic():
-            return Purchase.objects.create(
-                store=sale.store,
-                reference=sale.reference,
-                member=sale.member,
-                occurred_at=sale.occurred_at,
-                recorded_at=now,
-                subtotal=0,
-                total=0,
-                eligible_amount=0,
-                fingerprint=fingerprint,
-                recorded_by=actor.user,
-            )
-    except IntegrityError:
-        return None
+    purchase = Purchase(
+        store=sale.store,
+        reference=sale.reference,
+        member=sale.member,
+        occurred_at=sale.occurred_at,
+        recorded_at=now,
+        subtotal=0,
+        total=0,
+        eligible_amount=0,
+        fingerprint=fingerprint,
+        recorded_by=actor.user,
+    )
+    return purchase if insert_unless_taken(purchase, unique=("store", "reference")) else None
 
 
 def _purchase_replay(sale: SaleInput, fingerprint: str) -> Recorded:
@@ -170,7 +167,43 @@ def _sale_write(
 ) -> _Written:
     """Write what the checked sale does, on its locked rows: vouchers used,
     points paid and earned, gift cards charged (each with its PurchaseGiftCard
-    row), the lines, the member's activity and tier."""
+    row), the lines, the member's activity and tier. The account's totals are
+    saved once, at the end (members.points.points_account_writes)."""
+    if rows.account is None:
+        return _sale_write_rows(
+            purchase,
+            sale=sale,
+            rows=rows,
+            vouchers=vouchers,
+            quote=quote,
+            program=program,
+            actor=actor,
+            now=now,
+        )
+    with points_account_writes(rows.account):
+        return _sale_write_rows(
+            purchase,
+            sale=sale,
+            rows=rows,
+            vouchers=vouchers,
+            quote=quote,
+            program=program,
+            actor=actor,
+            now=now,
+        )
+
+
+def _sale_write_rows(
+    purchase: Purchase,
+    *,
+    sale: SaleInput,
+    rows: SaleRows,
+    vouchers: list[Voucher],
+    quote: SaleQuote,
+    program: ProgramSettings,
+    actor: Actor,
+    now: datetime,
+) -> _Written:
     for voucher, amount in zip(vouchers, quote.voucher_amounts, strict=True):
         voucher_mark_used(
             voucher,
@@ -207,8 +240,15 @@ def _sale_write(
             spend=quote.total,
             points=quote.points_earned,
             source=Source("purchase", str(purchase.pk)),
+            account=rows.account,
         )
-        member_tier_review(member=sale.member, now=now, allow_downgrade=False, program=program)
+        member_tier_review(
+            member=sale.member,
+            now=now,
+            allow_downgrade=False,
+            program=program,
+            account=rows.account,
+        )
     return _Written(
         points_status=points_status,
         gift_cards=gift_cards,
@@ -262,7 +302,9 @@ def _points_write(
             occurred_at=sale.occurred_at,
             now=now,
             program=program,
+            # The purchase row is this transaction's own: no entry has its key.
             idempotency_key=f"purchase:{purchase.pk}:{award.source}",
+            key_unused=True,
             account=account,
         )
         if entry is not None and entry.status == "pending":

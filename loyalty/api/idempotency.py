@@ -5,12 +5,18 @@ transaction as the effect of the request, so either both exist or neither:
 a crash never leaves an effect without its stored answer, and a retry never
 pays twice.
 
-Two requests with the same key at the same moment: both try to insert the
-record; PostgreSQL makes the second insert wait on the unique index until the
-first transaction ends, then fail, after which the second request reads the
-committed record and replays it. (SQLite runs write transactions one at a
-time, so the second simply sees the record.) If the first request failed with
-a 5xx, its transaction rolled back with its record and the second proceeds.
+The record is written once, when the answer is known: a request first looks
+its key up (a replay ends there, with one query), runs, and inserts the
+record with `ON CONFLICT DO NOTHING` in its own transaction, without a
+savepoint. Two requests with the same key at the same moment both run, in
+their own transactions; PostgreSQL makes the second's insert of the record
+wait on the unique index until the first's transaction ends. If the first
+committed, the second's insert does nothing, so the second rolls back
+everything it did and replays the first's answer; so does a second that
+failed on what the first wrote (a unique index its own effect met). (SQLite
+runs write transactions one at a time, so the second simply finds the record.)
+A 4xx rolls back whatever its request wrote and stores its answer in a
+transaction of its own; a 5xx stores nothing and a retry runs afresh.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from loyalty.api.parsers import json_decode
+from loyalty.db import atomic_whole_block, insert_unless_taken
 from loyalty.errors import IdempotencyKeyReused, ValidationFailed
 from loyalty.limits import text_problem
 from loyalty.models import ApiKey, IdempotencyRecord
@@ -43,7 +50,7 @@ Handler = Callable[..., Response]
 
 
 class _ErrorResponse(Exception):
-    """Carries a 4xx response out of the savepoint, so its writes roll back."""
+    """Carries a 4xx (or 5xx) response out of the transaction, so its writes roll back."""
 
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -95,40 +102,59 @@ def idempotent(handler: Handler) -> Handler:
         if problem:
             raise ValidationFailed(fields={HEADER: [problem]})
         scope, fingerprint = request_scope(request), request_fingerprint(request)
-
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        scope=scope,
-                        key=key,
-                        fingerprint=fingerprint,
-                        method=request.method,
-                        path=request.path[:255],
-                        status_code=0,
-                        response_body="",
-                    )
-            except IntegrityError:
-                return _replay(IdempotencyRecord.objects.get(scope=scope, key=key), fingerprint)
-
-            try:
-                with transaction.atomic():
-                    response = _call(view, handler, request, *args, **kwargs)
-                    if response.status_code >= 400:
-                        raise _ErrorResponse(response)
-            except _ErrorResponse as error:
-                response = error.response
-            if response.status_code >= 500:
-                transaction.set_rollback(True)
+        if (found := _record_get(scope, key)) is not None:
+            return _replay(found, fingerprint)
+        record = IdempotencyRecord(
+            scope=scope, key=key, fingerprint=fingerprint, method=request.method,
+            path=request.path[:255],
+        )  # fmt: skip
+        try:
+            # Any error rolls the block back whole: the services inside need
+            # no savepoints of their own (loyalty.db).
+            with atomic_whole_block():
+                response = _call(view, handler, request, *args, **kwargs)
+                if response.status_code >= 400:
+                    raise _ErrorResponse(response)
+                if not _record_insert(record, response):
+                    raise _KeyTaken()
                 return response
-            record.status_code = response.status_code
-            record.response_body = json.dumps(response.data, cls=JSONEncoder)
-            record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
-            record.save(update_fields=["status_code", "response_body", "response_headers"])
-            return response
+        except _ErrorResponse as error:
+            response = error.response
+        except Exception:
+            # A request with the same key that ran at the same time may have
+            # committed first, and this one failed on what it wrote (a unique
+            # index): answer as that one did.
+            if (found := _record_get(scope, key)) is not None:
+                return _replay(found, fingerprint)
+            raise
+        if response.status_code >= 500:
+            found = _record_get(scope, key)
+            return response if found is None else _replay(found, fingerprint)
+        # A 4xx: what the request wrote rolled back; its answer is kept on its own.
+        with transaction.atomic():
+            if not _record_insert(record, response):
+                return _replay(IdempotencyRecord.objects.get(scope=scope, key=key), fingerprint)
+        return response
 
     wrapper.idempotent = True  # type: ignore[attr-defined]
     return wrapper
+
+
+class _KeyTaken(Exception):
+    """Another request with the key committed first: roll back and replay it."""
+
+
+def _record_get(scope: str, key: str) -> IdempotencyRecord | None:
+    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+
+
+def _record_insert(record: IdempotencyRecord, response: Response) -> bool:
+    """Insert the key's record with `response`, unless a record of the key
+    exists (then nothing, and False): one statement, no savepoint."""
+    record.status_code = response.status_code
+    record.response_body = json.dumps(response.data, cls=JSONEncoder)
+    record.response_headers = {h: response[h] for h in KEPT_HEADERS if h in response}
+    return insert_unless_taken(record, unique=("scope", "key"))
 
 
 def _call(view: APIView, handler: Handler, request: Request, *args: Any, **kwargs: Any) -> Response:
