@@ -41,6 +41,14 @@ def store_get(*, code: str) -> Store | None:
     return stores.get(code)
 
 
+def store_get_by_id(*, pk: int) -> Store | None:
+    """The store with primary key `pk`, from the configuration cache."""
+    stores = config_cached(
+        "stores_by_id", lambda: {store.pk: store for store in Store.objects.all()}
+    )
+    return stores.get(pk)
+
+
 def store_acting(*, actor: Actor, code: str | None = None) -> Store:
     """Where an API call acts (a sale, a gift-card charge): the store named,
     else the API key's, else the program's main store. A key tied to a store

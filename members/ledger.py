@@ -57,6 +57,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 
+from loyalty.db import Lookup, insert, update
 from members.errors import InsufficientPoints
 from members.locks import account_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
@@ -83,17 +84,18 @@ class Source:
     id: str = ""
 
 
+_BY_KEY = Lookup(PointsEntry, "idempotency_key")
+
+
 def _existing(idempotency_key: str | None) -> PointsEntry | None:
-    if idempotency_key is None:
-        return None
-    return PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+    return None if idempotency_key is None else _BY_KEY.get(idempotency_key)
 
 
 def _insert(account: PointsAccount, entry: PointsEntry) -> PointsEntry:
     """Insert an entry of the locked account. Callers have checked its
     idempotency key under the account lock, so a clash here is a bug: the
     unique index raises and the whole transaction rolls back."""
-    entry.save(force_insert=True)
+    insert(entry)
     if account.last_entry_at is None or entry.created_at > account.last_entry_at:
         account.last_entry_at = entry.created_at
         _save_account(account, "last_entry_at")
@@ -104,7 +106,7 @@ def _save_account(account: PointsAccount, *fields: str) -> None:
     """Note that `fields` of the account changed: `account_writes` saves them."""
     unsaved: set[str] | None = getattr(account, "_unsaved", None)
     if unsaved is None:
-        account.save(update_fields=[*fields, "updated_at"])
+        update(account, [*fields, "updated_at"])
     else:
         unsaved.update(fields)
 
@@ -126,7 +128,7 @@ def account_writes(account: PointsAccount) -> Iterator[PointsAccount]:
         raise
     fields, account._unsaved = account._unsaved, None  # type: ignore[attr-defined]
     if fields:
-        account.save(update_fields=[*sorted(fields), "updated_at"])
+        update(account, [*sorted(fields), "updated_at"])
 
 
 def account_changed(account: PointsAccount, *fields: str) -> None:

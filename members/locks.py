@@ -6,10 +6,17 @@ cards and campaign budgets."""
 
 from __future__ import annotations
 
+from loyalty.db import Lookup
 from members.models import PointsAccount
+
+_ACCOUNT_FOR_UPDATE = Lookup(PointsAccount, "member_id", for_update=True)
 
 
 def account_lock(*, member_id: int) -> PointsAccount:
     """The member's account row, locked until the transaction ends (PostgreSQL;
-    SQLite serialises write transactions on its own)."""
-    return PointsAccount.objects.select_for_update().get(member_id=member_id)
+    SQLite serialises write transactions on its own). Raises
+    PointsAccount.DoesNotExist."""
+    account = _ACCOUNT_FOR_UPDATE.get(member_id)
+    if account is None:
+        raise PointsAccount.DoesNotExist()
+    return account

@@ -13,8 +13,9 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.config import config_cached
+from loyalty.db import Lookup
 from loyalty.models import ProgramSettings, TierBasis, User
-from loyalty.selectors import program_settings_get
+from loyalty.selectors import program_settings_get, store_get_by_id
 from members.errors import MemberNotFound
 from members.identifiers import normalise_email, normalise_external_id, normalise_phone
 from members.ledger import Source
@@ -23,6 +24,7 @@ from members.models import (
     EntryStatus,
     Member,
     MemberActivity,
+    PointsAccount,
     PointsEntry,
     Tier,
     TierChange,
@@ -38,26 +40,38 @@ def member_of_user(user: User | AnonymousUser) -> Member | None:
     return Member.objects.select_related("account", "tier").filter(user=user).first()
 
 
-def member_get(*, public_id: str) -> Member:
-    """Raises MemberNotFound."""
-    member = (
-        Member.objects.select_related("account", "tier", "home_store")
-        .filter(public_id=public_id)
-        .first()
-    )
-    if member is None:
-        raise MemberNotFound()
-    return member
+_BY_PUBLIC_ID = Lookup(Member, "public_id")
+_BY_CARD = Lookup(Member, "card_number")
+_ACCOUNT = Lookup(PointsAccount, "member_id")
 
 
-def member_get_by_card(*, card_number: str) -> Member:
-    member = (
-        Member.objects.select_related("account", "tier")
-        .filter(card_number=card_number.strip())
-        .first()
-    )
+def member_get(*, public_id: str, with_account: bool = True) -> Member:
+    """The member with its tier and home store (from the configuration cache)
+    and, unless `with_account` is False (a sale locks it instead), its points
+    account: two plain statements, built once per process (loyalty.db).
+    Raises MemberNotFound."""
+    return _member_complete(_BY_PUBLIC_ID.get(public_id), with_account=with_account)
+
+
+def member_get_by_card(*, card_number: str, with_account: bool = True) -> Member:
+    """As `member_get`, by card number. Raises MemberNotFound."""
+    return _member_complete(_BY_CARD.get(card_number.strip()), with_account=with_account)
+
+
+def _member_complete(member: Member | None, *, with_account: bool) -> Member:
     if member is None:
         raise MemberNotFound()
+    tier = next((t for t in tier_list() if t.pk == member.tier_id), None)
+    if tier is not None:
+        Member.tier.field.set_cached_value(member, tier)
+    store = store_get_by_id(pk=member.home_store_id) if member.home_store_id else None
+    if store is not None:
+        Member.home_store.field.set_cached_value(member, store)
+    if with_account:
+        account = _ACCOUNT.get(member.pk)
+        if account is not None:
+            Member.account.related.set_cached_value(member, account)
+            PointsAccount.member.field.set_cached_value(account, member)
     return member
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from loyalty.actors import Actor
+from loyalty.db import insert
 from loyalty.errors import ValidationFailed
 from loyalty.models import ProgramSettings, TierBasis
 from loyalty.selectors import program_settings_get
@@ -276,13 +277,15 @@ def member_record_activity(
     `account`: the member's account when the caller holds its lock (a sale);
     its `lifetime_spend` is then saved with the ledger's changes
     (members.points.points_account_writes)."""
-    MemberActivity.objects.create(
-        member=member,
-        occurred_at=occurred_at,
-        spend=spend,
-        points=points,
-        source_type=source.type,
-        source_id=source.id,
+    insert(
+        MemberActivity(
+            member=member,
+            occurred_at=occurred_at,
+            spend=spend,
+            points=points,
+            source_type=source.type,
+            source_id=source.id,
+        )
     )
     if account is None:
         PointsAccount.objects.filter(member=member).update(

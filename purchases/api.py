@@ -103,9 +103,10 @@ class SaleSerializer(serializers.Serializer):
 def _member(data: dict[str, Any]) -> Member | None:
     try:
         if data.get("member_id"):
-            return member_get(public_id=data["member_id"])
+            # The sale locks the account itself (purchases.locks).
+            return member_get(public_id=data["member_id"], with_account=False)
         if data.get("card_number"):
-            return member_get_by_card(card_number=data["card_number"])
+            return member_get_by_card(card_number=data["card_number"], with_account=False)
     except MemberNotFound as exc:
         field = "member_id" if data.get("member_id") else "card_number"
         raise ValidationFailed(fields={field: ["No such member."]}) from exc

@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
-from loyalty.db import atomic_whole, insert_unless_taken
+from loyalty.db import Lookup, atomic_whole, insert_unless_taken, update
 from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
@@ -63,6 +63,19 @@ from rewards.errors import (
 from rewards.gift_cards import gift_card_charge_locked
 from rewards.models import GiftCard, Voucher
 from rewards.services import voucher_mark_used
+
+# What the receipt's close writes on its purchase row.
+CLOSED_FIELDS = (
+    "subtotal",
+    "discount_total",
+    "total",
+    "eligible_amount",
+    "points_earned",
+    "points_redeemed",
+    "points_status",
+    "tier_code",
+    "response",
+)
 
 
 @dataclass(frozen=True)
@@ -144,8 +157,14 @@ def _purchase_claim(
     return purchase if insert_unless_taken(purchase, unique=("store", "reference")) else None
 
 
+_RECEIPT = Lookup(Purchase, "store_id", "reference")
+
+
 def _purchase_replay(sale: SaleInput, fingerprint: str) -> Recorded:
-    existing = Purchase.objects.get(store=sale.store, reference=sale.reference)
+    existing = _RECEIPT.get(sale.store.pk, sale.reference)
+    if existing is None:
+        # The receipt that held the reference rolled back meanwhile.
+        raise DuplicateReference()
     if existing.fingerprint != fingerprint:
         raise DuplicateReference()
     return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
@@ -389,17 +408,16 @@ def _purchase_close(
 ) -> None:
     """Store the sale's amounts and receipt on its purchase row (a replay
     answers it), and audit a sale typed in by staff."""
-    Purchase.objects.filter(pk=purchase.pk).update(
-        subtotal=quote.subtotal,
-        discount_total=quote.discount_total,
-        total=quote.total,
-        eligible_amount=quote.eligible_amount,
-        points_earned=quote.points_earned,
-        points_redeemed=sale.points_to_redeem,
-        points_status=written.points_status,
-        tier_code=quote.tier_code or "",
-        response=json.dumps(receipt),
-    )
+    purchase.subtotal = quote.subtotal
+    purchase.discount_total = quote.discount_total
+    purchase.total = quote.total
+    purchase.eligible_amount = quote.eligible_amount
+    purchase.points_earned = quote.points_earned
+    purchase.points_redeemed = sale.points_to_redeem
+    purchase.points_status = written.points_status
+    purchase.tier_code = quote.tier_code or ""
+    purchase.response = json.dumps(receipt)
+    update(purchase, CLOSED_FIELDS)
     if actor.user is not None:
         # A sale typed in by staff is a staff write (DESIGN.md §7). A till's
         # sales (API keys) are the hot path and get no audit row each, like the

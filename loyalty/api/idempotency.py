@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from loyalty.api.parsers import json_decode
-from loyalty.db import atomic_whole_block, insert_unless_taken
+from loyalty.db import Lookup, atomic_whole_block, insert_unless_taken
 from loyalty.errors import IdempotencyKeyReused, ValidationFailed
 from loyalty.limits import text_problem
 from loyalty.models import ApiKey, IdempotencyRecord
@@ -144,8 +144,11 @@ class _KeyTaken(Exception):
     """Another request with the key committed first: roll back and replay it."""
 
 
+_RECORD = Lookup(IdempotencyRecord, "scope", "key")
+
+
 def _record_get(scope: str, key: str) -> IdempotencyRecord | None:
-    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+    return _RECORD.get(scope, key)
 
 
 def _record_insert(record: IdempotencyRecord, response: Response) -> bool:

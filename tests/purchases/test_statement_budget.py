@@ -1,0 +1,155 @@
+"""The sale path's budget in SQL statements (issue "A lean sale path").
+
+These tests count, they do not time: the count is what a purchase costs
+whatever the machine, and each statement is a round trip to the database
+plus the ORM's work to build it. The budget is what keeps campaigns,
+challenges and notifications from eating the sale path's speed later: a
+feature that rides on every sale must fit in it (or say, in its issue, by how
+much it may grow), and these tests fail when it does not.
+
+They run in real transactions (`transaction=True`), as production does, so no
+test transaction turns the request's transaction into a savepoint, and with
+an in-memory cache for the throttle's counters, as production keeps them in
+Redis (CACHE_URL; the database cache, the fallback, costs a few statements
+more). BEGIN and COMMIT are not counted (the driver sends them, not our code).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from loyalty.actors import Actor
+from members.models import Member
+from purchases.inputs import LineInput, SaleInput
+from purchases.services import purchase_record
+from tests.factories import MemberFactory
+from tests.purchases.conftest import sale
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PURCHASE_BUDGET = 12
+STATUS_BUDGET = 4
+REPLAY_BUDGET = 4
+# A receipt sent again under a new Idempotency-Key (a till that lost the
+# first): the member is looked up before the receipt is claimed, so that a
+# new sale needs no statement to look for its receipt first.
+RECEIPT_REPLAY_BUDGET = 5
+TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK"}
+
+
+@pytest.fixture(autouse=True)
+def _cache_off_the_database(settings) -> None:
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def _history(member: Member, sales: int, *, days_ago: int = 1) -> None:
+    """`sales` past purchases of the member, recorded through the sale service."""
+    store = member.home_store or _main_store()
+    when = timezone.now() - timedelta(days=days_ago)
+    for n in range(sales):
+        purchase_record(
+            sale=SaleInput(
+                store=store,
+                reference=f"H-{member.pk}-{n}",
+                member=Member.objects.select_related("account", "tier").get(pk=member.pk),
+                occurred_at=when,
+                items=[LineInput(sku="TEA", quantity=1, unit_price=Decimal("1.00"))],
+            ),
+            actor=Actor.system(),
+        )
+
+
+def _main_store():
+    from loyalty.selectors import program_settings_get
+
+    return program_settings_get().main_store
+
+
+def _statements(client, method: str, path: str, body: dict | None = None, **headers) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        if method == "GET":
+            response = client.get(path, **headers)
+        else:
+            response = client.post(path, body, format="json", **headers)
+    assert response.status_code in (200, 201), response.content
+    # SQLite's driver shows its BEGIN and COMMIT here; PostgreSQL's does not.
+    return sum(1 for q in queries.captured_queries if q["sql"].split()[0] not in TRANSACTION)
+
+
+def _warm(pos_api, member: Member) -> None:
+    """One request first: the process's configuration cache (program, key,
+    tiers) is loaded once a second, not per request."""
+    pos_api.get(f"/api/v1/members/{member.public_id}")
+
+
+def test_a_purchase_runs_at_most_12_statements_with_1_or_1000_past_sales(pos_api, shopper):
+    """An earning sale with an Idempotency-Key: the key's look-up, the member,
+    the receipt's claim, the account lock, the entry, the lines, the
+    activity, the account's totals, the receipt, the key's record — the same
+    count for a member with one past sale as for one with a thousand."""
+    regular = MemberFactory(user=None, email="regular@example.com")
+    _history(shopper, 1)
+    _history(regular, 1000)
+    _warm(pos_api, shopper)
+    counts = [
+        _statements(
+            pos_api,
+            "POST",
+            "/api/v1/purchases",
+            sale(f"NEW-{member.pk}", ("TEA", 2, "10.00"), member=member),
+            HTTP_IDEMPOTENCY_KEY=f"k-{member.pk}",
+        )
+        for member in (shopper, regular)
+    ]
+    assert counts[0] == counts[1] <= PURCHASE_BUDGET, counts
+
+
+def test_a_purchase_that_may_reach_a_tier_reads_the_window_and_stays_in_budget(
+    pos_api, shopper, tiers
+):
+    """When the account's lifetime spend reaches a higher tier but the tier
+    window may not (spend older than the window), the sale reads the window's
+    sum: one statement more, still within the budget, and no upgrade."""
+    _history(shopper, 1, days_ago=400)
+    Member.objects.filter(pk=shopper.pk).update(tier=tiers["bronze"])
+    shopper.account.__class__.objects.filter(member=shopper).update(
+        lifetime_spend=Decimal("15000.00")
+    )
+    _warm(pos_api, shopper)
+    count = _statements(
+        pos_api,
+        "POST",
+        "/api/v1/purchases",
+        sale("NEW", ("TEA", 2, "10.00"), member=shopper),
+        HTTP_IDEMPOTENCY_KEY="k-window",
+    )
+    assert count <= PURCHASE_BUDGET, count
+    assert Member.objects.get(pk=shopper.pk).tier == tiers["bronze"]
+
+
+def test_a_status_read_runs_at_most_4_statements(pos_api, shopper):
+    """GET /members/{id}: the member with account and tier, their lots by
+    expiry, the tier window's sum."""
+    _history(shopper, 50)
+    _warm(pos_api, shopper)
+    count = _statements(pos_api, "GET", f"/api/v1/members/{shopper.public_id}")
+    assert count <= STATUS_BUDGET, count
+
+
+def test_a_replayed_purchase_runs_at_most_4_statements(pos_api, shopper):
+    """The same Idempotency-Key again: its record answers (one statement). The
+    same receipt under a new key (a till that lost the first key): the key's
+    look-up, the member, the claim that finds the receipt taken, the receipt,
+    the new key's record (RECEIPT_REPLAY_BUDGET)."""
+    body = sale("R1", ("TEA", 2, "10.00"), member=shopper)
+    _warm(pos_api, shopper)
+    pos_api.post("/api/v1/purchases", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    same_key = _statements(pos_api, "POST", "/api/v1/purchases", body, HTTP_IDEMPOTENCY_KEY="k-1")
+    new_key = _statements(pos_api, "POST", "/api/v1/purchases", body, HTTP_IDEMPOTENCY_KEY="k-2")
+    assert same_key <= REPLAY_BUDGET and new_key <= RECEIPT_REPLAY_BUDGET, (same_key, new_key)
