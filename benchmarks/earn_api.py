@@ -291,6 +291,46 @@ class ApiResult:
     requests: int
     statuses: dict[str, int]
     client_cpu_s: float
+    # CPU time per request of the gunicorn workers and of PostgreSQL's
+    # processes over the measured seconds: what a request costs, whatever else
+    # the machine does (the wall-clock figures above move with it).
+    server_cpu_ms: float = float("nan")
+    database_cpu_ms: float = float("nan")
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pids: list[int]) -> float:
+    """utime + stime of `pids` in seconds (from /proc; gone processes count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(p) for p in found]
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def _percentile(sorted_values: list[float], fraction: float) -> float:
@@ -309,6 +349,7 @@ def api_load(
     warmup: float,
     stop: threading.Event,
     phase: str = "purchases",
+    server_pid: int | None = None,
 ) -> ApiResult:
     tallies = [Tally() for _ in range(clients)]
     start_at = time.perf_counter() + warmup
@@ -333,6 +374,15 @@ def api_load(
     ]
     for thread in threads:
         thread.start()
+    # CPU over the measured seconds only (after the warm-up).
+    while time.perf_counter() < start_at and not stop.is_set():
+        time.sleep(0.05)
+    workers = _children(server_pid) if server_pid else []
+    database = _postgres_pids()
+    server_before, database_before = _cpu_of(workers), _cpu_of(database)
+    while time.perf_counter() < stop_at and not stop.is_set():
+        time.sleep(0.05)
+    server_cpu, database_cpu = _cpu_of(workers) - server_before, _cpu_of(database) - database_before
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
@@ -342,7 +392,10 @@ def api_load(
     for t in tallies:
         for status, count in t.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
+    done = max(len(latencies), 1)
     return ApiResult(
+        server_cpu_ms=1000 * server_cpu / done if workers else float("nan"),
+        database_cpu_ms=1000 * database_cpu / done,
         requests_per_s=len(latencies) / seconds,
         p50_ms=_percentile(latencies, 0.50) * 1000,
         p99_ms=_percentile(latencies, 0.99) * 1000,
@@ -461,6 +514,8 @@ def report(
         ("API p99 (ms)", f"{api.p99_ms:.1f}"),
         ("API errors (non-2xx)", f"{api.errors} of {api.requests}"),
         ("load clients' CPU (s)", f"{api.client_cpu_s:.1f}"),
+        ("server CPU per purchase (ms)", f"{api.server_cpu_ms:.2f}"),
+        ("PostgreSQL CPU per purchase (ms)", f"{api.database_cpu_ms:.2f}"),
     ]
     if status is not None:
         rows += [
@@ -468,6 +523,8 @@ def report(
             ("status p50 (ms)", f"{status.p50_ms:.1f}"),
             ("status p99 (ms)", f"{status.p99_ms:.1f}"),
             ("status errors (non-2xx)", f"{status.errors} of {status.requests}"),
+            ("server CPU per status (ms)", f"{status.server_cpu_ms:.2f}"),
+            ("PostgreSQL CPU per status (ms)", f"{status.database_cpu_ms:.2f}"),
         ]
     if pg is not None:
         rows += [
@@ -579,6 +636,7 @@ def main() -> None:
                 seconds=args.seconds,
                 warmup=args.warmup,
                 stop=stop,
+                server_pid=server.pid,
             )
             status_seconds = args.seconds if args.status_seconds is None else args.status_seconds
             status = None
@@ -592,6 +650,7 @@ def main() -> None:
                     warmup=args.warmup,
                     stop=stop,
                     phase="status",
+                    server_pid=server.pid,
                 )
             server_stop(server)
             _out("ledger_check ...")

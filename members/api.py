@@ -177,7 +177,76 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 def status_response(member: Member, *, code: int = status.HTTP_200_OK) -> Response:
-    return Response(MemberStatusSerializer(member_status(member=member)).data, status=code)
+    return Response(status_data(member_status(member=member)), status=code)
+
+
+# The status is read at every till and on every portal visit: its fields are
+# formatted by these, once built, instead of a tree of serializers built per
+# request (MemberStatusSerializer stays its schema; a test keeps them equal).
+_DATETIME = serializers.DateTimeField()
+_DATE = serializers.DateField()
+_MULTIPLIER = serializers.DecimalField(max_digits=4, decimal_places=2)
+_SPEND = serializers.DecimalField(max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2)
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def status_data(view: MemberStatusView) -> dict[str, Any]:
+    """What MemberStatusSerializer(view).data gives, formatted directly."""
+    member = view.member
+    account = member.account
+    tier, next_tier = member.tier, view.next_tier
+    return {
+        "id": member.public_id,
+        "card_number": member.card_number,
+        "email": member.email,
+        "phone": member.phone,
+        "external_id": member.external_id,
+        "first_name": member.first_name,
+        "last_name": member.last_name,
+        "birth_date": None
+        if member.birth_date is None
+        else _DATE.to_representation(member.birth_date),
+        "status": member.status,
+        "joined_at": _when(member.joined_at),
+        "language": member.language,
+        "marketing_consent": bool(member.marketing_consent),
+        "tags": [str(tag) for tag in member.tags],
+        "home_store": member.home_store.code if member.home_store_id else None,
+        "referral_code": member.referral_code,
+        "points": {
+            "balance": view.balance,
+            "pending": account.pending,
+            "lifetime_earned": account.lifetime_earned,
+            "redeemed": account.redeemed,
+            "expired": account.expired,
+            "expiring": [
+                {"points": row["points"], "expires_at": _when(row["expires_at"])}
+                for row in view.expiring
+            ],
+        },
+        "tier": None
+        if tier is None
+        else {
+            "code": tier.code,
+            "name": tier.name,
+            "multiplier": _MULTIPLIER.to_representation(tier.multiplier),
+            "since": _when(member.tier_since),
+        },
+        "next_tier": None
+        if next_tier is None
+        else {
+            "code": next_tier.tier.code,
+            "name": next_tier.tier.name,
+            "remaining": str(int(next_tier.remaining))
+            if next_tier.basis == "points"
+            else str(next_tier.remaining.quantize(CENT)),
+            "progress": float(next_tier.progress),
+        },
+        "lifetime_spend": _SPEND.to_representation(account.lifetime_spend),
+    }
 
 
 # --- Members -------------------------------------------------------------------------------

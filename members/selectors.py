@@ -13,7 +13,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from loyalty.config import config_cached
-from loyalty.db import Lookup
+from loyalty.db import Compiled, Lookup
 from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get, store_get_by_id
 from members.errors import MemberNotFound
@@ -132,13 +132,33 @@ def qualifying_since(program: ProgramSettings, now: datetime) -> datetime | None
 
 
 def member_qualifying_value(*, member_id: int, now: datetime, program: ProgramSettings) -> Decimal:
-    """Spend or points (program's tier basis) over the tier window up to `now`."""
-    activity = MemberActivity.objects.filter(member_id=member_id, occurred_at__lte=now)
+    """Spend or points (program's tier basis) over the tier window up to `now`.
+    One statement, compiled once per process (loyalty.db.Compiled)."""
     since = qualifying_since(program, now)
-    if since is not None:
-        activity = activity.filter(occurred_at__gt=since)
-    column = "spend" if program.tier_basis == TierBasis.SPEND else "points"
-    return Decimal(activity.aggregate(total=Sum(column))["total"] or 0)
+    spend = program.tier_basis == TierBasis.SPEND
+    if since is None:
+        rows = (_LIFETIME_SPEND if spend else _LIFETIME_POINTS).rows(member_id, now)
+    else:
+        rows = (_WINDOW_SPEND if spend else _WINDOW_POINTS).rows(member_id, now, since)
+    return Decimal(rows[0][0] or 0) if rows else Decimal("0")
+
+
+def _activity_sum(column: str, *, windowed: bool) -> Compiled:
+    def build(member_id: int, now: datetime, since: datetime | None = None) -> QuerySet:
+        activity = MemberActivity.objects.filter(member_id=member_id, occurred_at__lte=now)
+        if since is not None:
+            activity = activity.filter(occurred_at__gt=since)
+        return (
+            activity.order_by().values("member_id").annotate(total=Sum(column)).values_list("total")
+        )
+
+    return Compiled(build, int, datetime, datetime) if windowed else Compiled(build, int, datetime)
+
+
+_LIFETIME_SPEND = _activity_sum("spend", windowed=False)
+_LIFETIME_POINTS = _activity_sum("points", windowed=False)
+_WINDOW_SPEND = _activity_sum("spend", windowed=True)
+_WINDOW_POINTS = _activity_sum("points", windowed=True)
 
 
 def tier_list() -> list[Tier]:
@@ -178,30 +198,44 @@ def _lots_by_expiry(
     """(points of lots past their expiry that the nightly job has not expired
     yet, the next `limit` expiries soonest first as `[{"points", "expires_at"}]`),
     in one grouped query: the lots already due group together under NULL."""
-    due_at = Case(
-        When(expires_at__lte=now, then=Value(None)),
-        default=F("expires_at"),
-        output_field=DateTimeField(),
+    query = _LOTS_BY_EXPIRY.get(limit) or _LOTS_BY_EXPIRY.setdefault(
+        limit, _lots_by_expiry_query(limit)
     )
-    rows = (
-        PointsEntry.objects.filter(
-            member_id=member_id,
-            status=EntryStatus.AVAILABLE,
-            remaining__gt=0,
-            expires_at__isnull=False,
-        )
-        .annotate(due_at=due_at)
-        .values("due_at")
-        .annotate(points=Sum("remaining"))
-        .order_by(F("due_at").asc(nulls_first=True))[: limit + 1]
-    )
+    rows = query.rows(member_id, now)
     lapsed, expiring = 0, []
-    for row in rows:
-        if row["due_at"] is None:
-            lapsed = row["points"]
+    for due_at, points in rows:
+        if due_at is None:
+            lapsed = points
         else:
-            expiring.append({"points": row["points"], "expires_at": row["due_at"]})
+            expiring.append({"points": points, "expires_at": due_at})
     return lapsed, expiring[:limit]
+
+
+def _lots_by_expiry_query(limit: int) -> Compiled:
+    def build(member_id: int, now: datetime) -> QuerySet:
+        due_at = Case(
+            When(expires_at__lte=now, then=Value(None)),
+            default=F("expires_at"),
+            output_field=DateTimeField(),
+        )
+        return (
+            PointsEntry.objects.filter(
+                member_id=member_id,
+                status=EntryStatus.AVAILABLE,
+                remaining__gt=0,
+                expires_at__isnull=False,
+            )
+            .annotate(due_at=due_at)
+            .values("due_at")
+            .annotate(points=Sum("remaining"))
+            .order_by(F("due_at").asc(nulls_first=True))
+            .values_list("due_at", "points")[: limit + 1]
+        )
+
+    return Compiled(build, int, datetime)
+
+
+_LOTS_BY_EXPIRY: dict[int, Compiled] = {}
 
 
 def points_by_day(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -84,21 +84,22 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def count(self, ident: str, window: int, start: int, by: int = 1) -> int:
         """The count of `ident` in the window once `by` is added. On Redis (the
-        production cache) one round trip: INCR, which creates the counter, and
-        EXPIRE NX, which gives a new counter its window (Django's cache `incr`
-        would first ask whether the key EXISTS). On other caches one `incr`;
+        production cache) one round trip: INCR, which creates the counter; the
+        request that created it gives it its window with EXPIRE (Django's cache
+        `incr` would first ask whether the key EXISTS). On other caches one `incr`;
         the first request of a window creates the counter with `add`, and a
         request that lost that race counts with `incr` after all. The database
         cache's incr is a read and a write, so a burst may undercount a little:
         fine for a rate limit."""
         key = self.key_of(ident, window, start)
-        if isinstance(cache, RedisCache):
-            name = cache.make_and_validate_key(key)
-            client = cache._cache.get_client(name, write=True)
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(name, by)
-            pipe.expire(name, window + 1, nx=True)
-            return int(pipe.execute()[0])
+        backend = caches["default"]  # `cache` is a proxy to it
+        if isinstance(backend, RedisCache):
+            name = backend.make_and_validate_key(key)
+            client = backend._cache.get_client(name, write=True)
+            used = int(client.incr(name, by))
+            if used == by:
+                client.expire(name, window + 1)
+            return used
         try:
             return cache.incr(key, by)
         except ValueError:

@@ -175,3 +175,43 @@ def test_status_shows_what_can_be_spent_now_even_before_the_expiry_job(pos_api, 
     points = pos_api.get(f"/api/v1/members/{shopper.public_id}").json()["points"]
     assert points["balance"] == 70
     assert [lot["points"] for lot in points["expiring"]] == [70]
+
+
+@pytest.mark.parametrize("basis", ["spend", "points"])
+def test_the_status_formatted_directly_equals_its_serializer(pos_api, shopper, tiers, basis):
+    """status_data (what GET /members/{id} answers, formatted without building
+    serializers per request) gives exactly what MemberStatusSerializer, its
+    schema, gives: a member bare, then with a tier, history, expiring and
+    lapsed lots, a birthday, tags and a home store, on either tier basis."""
+    from datetime import date
+    from decimal import Decimal
+
+    from loyalty.actors import Actor
+    from loyalty.services import program_settings_update
+    from members.api import MemberStatusSerializer, status_data
+    from members.selectors import member_get, member_status
+
+    program_settings_update(actor=Actor.system(), tier_basis=basis)
+
+    def same() -> None:
+        view = member_status(member=member_get(public_id=shopper.public_id))
+        assert status_data(view) == MemberStatusSerializer(view).data
+
+    same()
+    for n, price in enumerate(("12.34", "250.00", "9999.99")):
+        pos_api.post(
+            "/api/v1/purchases", sale(f"S{n}", ("TEA", 1, price), member=shopper), format="json"
+        )
+    lapsed = PointsEntry.objects.filter(member=shopper, kind="earn").first()
+    PointsEntry.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    Member.objects.filter(pk=shopper.pk).update(
+        tier=tiers["silver"],
+        tier_since=timezone.now(),
+        birth_date=date(1990, 2, 28),
+        tags=["vip", "kl"],
+        home_store=shopper.home_store or None,
+    )
+    shopper.account.__class__.objects.filter(member=shopper).update(
+        lifetime_spend=Decimal("10262.33")
+    )
+    same()
