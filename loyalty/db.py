@@ -255,3 +255,27 @@ class Compiled:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         return list(compiler.results_iter(results=[rows]))
+
+
+def insert_many(instances: list[Model]) -> None:
+    """One multi-row `INSERT` of new instances of one model (no pks read
+    back), as `bulk_create` would, with the statement for that many rows built
+    once per process. For the sale's lines. No signals are sent."""
+    if not instances:
+        return
+    model = type(instances[0])
+    connection = connections[router.db_for_write(model)]
+    fields = _fields(model)
+    key = (model, f"many {len(instances)}", connection.alias)
+    sql = _insert_sql.get(key)
+    if sql is None:
+        quote, meta = connection.ops.quote_name, model._meta
+        row = f"({', '.join(['%s'] * len(fields))})"
+        sql = _insert_sql[key] = (
+            f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES {', '.join([row] * len(instances))}"
+        )
+    values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)

@@ -35,7 +35,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
-from loyalty.db import Lookup, atomic_whole, insert_unless_taken, update
+from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, update
 from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
@@ -239,18 +239,20 @@ def _sale_write_rows(
             purchase, sale=sale, account=rows.account, quote=quote, program=program, now=now
         )
     gift_cards = _gift_cards_write(purchase, sale=sale, cards=rows.gift_cards, actor=actor, now=now)
-    PurchaseLine.objects.bulk_create(
-        PurchaseLine(
-            purchase=purchase,
-            sku=item.sku,
-            name=item.name,
-            category=item.category,
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            earns=item.earns,
-            discount_share=share,
-        )
-        for item, share in zip(sale.items, quote.discount_shares, strict=True)
+    insert_many(
+        [
+            PurchaseLine(
+                purchase=purchase,
+                sku=item.sku,
+                name=item.name,
+                category=item.category,
+                quantity=item.quantity,
+                unit_price=item.unit_price,
+                earns=item.earns,
+                discount_share=share,
+            )
+            for item, share in zip(sale.items, quote.discount_shares, strict=True)
+        ]
     )
     if sale.member is not None:
         member_record_activity(
