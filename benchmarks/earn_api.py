@@ -301,16 +301,21 @@ class ApiResult:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pids: list[int]) -> float:
-    """utime + stime of `pids` in seconds (from /proc; gone processes count 0)."""
-    total = 0
+def _cpu_of(pids: list[int]) -> dict[int, float]:
+    """utime + stime of each of `pids` still running, in seconds (from /proc)."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / _TICKS
+        found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return found
+
+
+def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between the two readings by processes in both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def _children(pid: int) -> list[int]:
@@ -382,7 +387,8 @@ def api_load(
     server_before, database_before = _cpu_of(workers), _cpu_of(database)
     while time.perf_counter() < stop_at and not stop.is_set():
         time.sleep(0.05)
-    server_cpu, database_cpu = _cpu_of(workers) - server_before, _cpu_of(database) - database_before
+    server_cpu = _cpu_spent(server_before, _cpu_of(workers))
+    database_cpu = _cpu_spent(database_before, _cpu_of(database))
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
