@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import api, portal_views, staff_views
+from members import api, portal_views, segments_api, staff_views
 
 api_urlpatterns = [
     path("members", api.MemberListApi.as_view(), name="member_list"),
@@ -12,6 +12,17 @@ api_urlpatterns = [
         name="member_adjustments",
     ),
     path("tiers", api.TierListApi.as_view(), name="tier_list"),
+    path("segments", segments_api.SegmentListApi.as_view(), name="segment_list"),
+    path(
+        "segments/<int:segment_id>",
+        segments_api.SegmentDetailApi.as_view(),
+        name="segment_detail",
+    ),
+    path(
+        "segments/<int:segment_id>/members",
+        segments_api.SegmentMembersApi.as_view(),
+        name="segment_members",
+    ),
     path("tiers/<slug:code>", api.TierDetailApi.as_view(), name="tier_detail"),
 ]
 
