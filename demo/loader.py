@@ -14,6 +14,7 @@ from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, t
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
 from demo.purchases import visits_schedule
 from demo.rewards import catalogue_create, fresh_vouchers
+from demo.segments import segments_create
 from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.models import User
@@ -64,6 +65,7 @@ def demo_load(
     corrections_schedule(shop, shoppers)
     shop.replay()
     fresh_vouchers(shop, named)
+    segments_create(shop)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

@@ -386,6 +386,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "args": ("review_tiers",),
     },
+    # After the tier review, so a night's scores see the same history.
+    "rfm": {"task": "loyalty.run_job", "schedule": crontab(hour=3, minute=30), "args": ("rfm",)},
 }
 
 # --- Logging --------------------------------------------------------------------------------

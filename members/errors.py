@@ -45,3 +45,13 @@ class TierInUse(ValidationFailed):
     their tier history names, is `invalid` to delete; the sentence says why."""
 
     default_message = _("Members hold this tier; move them before deleting it.")
+
+
+class SegmentNotFound(NotFound):
+    default_message = _("No such segment.")
+
+
+class SegmentInUse(ValidationFailed):
+    """A segment that a reward (or a campaign) targets cannot be deleted."""
+
+    default_message = _("This segment is in use; take it off what uses it before deleting it.")

@@ -7,6 +7,7 @@ from datetime import datetime
 from loyalty.jobs import job
 from loyalty.selectors import program_settings_get
 from members.ledger import points_expire_due, points_release_due
+from members.rfm import rfm_compute
 from members.tiers import tiers_review_all
 
 
@@ -24,3 +25,8 @@ def expire_points(as_of: datetime) -> str:
 @job("review_tiers")
 def review_tiers(as_of: datetime) -> str:
     return f"{tiers_review_all(as_of=as_of)} members changed tier"
+
+
+@job("rfm")
+def rfm(as_of: datetime) -> str:
+    return f"{rfm_compute(as_of=as_of)} members scored for RFM"

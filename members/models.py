@@ -309,3 +309,65 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.from_tier_id} → {self.to_tier_id}"
+
+
+class Segment(models.Model):
+    """A saved rule set over members (members/segments.py says what `rules`
+    may hold; they are validated there when written, so a stored segment
+    always evaluates)."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    rules = models.JSONField(_("rules"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class RfmClass(models.TextChoices):
+    """The named groups of the RFM map (docs/segments.md)."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
+    NEW = "new", _("New customers")
+    PROMISING = "promising", _("Promising")
+    NEED_ATTENTION = "need_attention", _("Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
+    AT_RISK = "at_risk", _("At risk")
+    CANNOT_LOSE = "cannot_lose", _("Can't lose them")
+    HIBERNATING = "hibernating", _("Hibernating")
+    LOST = "lost", _("Lost")
+
+
+class MemberRfm(models.Model):
+    """A member's recency, frequency and monetary scores (1–5, quintiles over
+    every member who bought) and the class they make, written by the nightly
+    `rfm` job (members/rfm.py). Members who never bought have no row."""
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.CASCADE, related_name="rfm"
+    )
+    recency = models.PositiveSmallIntegerField()
+    frequency = models.PositiveSmallIntegerField()
+    monetary = models.PositiveSmallIntegerField()
+    rfm_class = models.CharField(max_length=20, choices=RfmClass.choices)
+    last_purchase_at = models.DateTimeField()
+    purchase_count = models.PositiveIntegerField()
+    spend = models.DecimalField(max_digits=limits.LIFETIME_SPEND_DIGITS, decimal_places=2)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("RFM score")
+        verbose_name_plural = _("RFM scores")
+        indexes = [models.Index(fields=["rfm_class"], name="rfm_class_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.rfm_class} ({self.recency}{self.frequency}{self.monetary})"

@@ -34,7 +34,7 @@ from members.forms import (
     TierForm,
     TierUpdateForm,
 )
-from members.models import EntryStatus, Member, MemberActivity, Tier
+from members.models import EntryStatus, Member, MemberActivity, MemberRfm, Tier
 from members.points import points_adjust
 from members.selectors import (
     ledger_list,
@@ -167,6 +167,7 @@ class MemberDetailView(MemberPageMixin, TemplateView):
                 :RECENT_PURCHASES
             ],
             tier_changes=tier_history(member=member)[:TIER_CHANGES_SHOWN],
+            rfm=MemberRfm.objects.filter(member=member).first(),
             can_set_tier=is_manager(self.request.user),
             **kwargs,
         )

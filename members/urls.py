@@ -1,6 +1,6 @@
 from django.urls import path
 
-from members import api, portal_views, staff_views
+from members import api, portal_views, segment_views, segments_api, staff_views
 
 api_urlpatterns = [
     path("members", api.MemberListApi.as_view(), name="member_list"),
@@ -12,6 +12,17 @@ api_urlpatterns = [
         name="member_adjustments",
     ),
     path("tiers", api.TierListApi.as_view(), name="tier_list"),
+    path("segments", segments_api.SegmentListApi.as_view(), name="segment_list"),
+    path(
+        "segments/<int:segment_id>",
+        segments_api.SegmentDetailApi.as_view(),
+        name="segment_detail",
+    ),
+    path(
+        "segments/<int:segment_id>/members",
+        segments_api.SegmentMembersApi.as_view(),
+        name="segment_members",
+    ),
     path("tiers/<slug:code>", api.TierDetailApi.as_view(), name="tier_detail"),
 ]
 
@@ -30,6 +41,24 @@ staff_urlpatterns = [
         "members/<str:public_id>/tier/",
         staff_views.MemberTierSetView.as_view(),
         name="member_tier_set",
+    ),
+    path("segments/", segment_views.SegmentListView.as_view(), name="segment_list"),
+    path("segments/new/", segment_views.SegmentBuilderView.as_view(), name="segment_create"),
+    path("segments/preview/", segment_views.SegmentPreviewView.as_view(), name="segment_preview"),
+    path(
+        "segments/<int:segment_id>/",
+        segment_views.SegmentBuilderView.as_view(),
+        name="segment_update",
+    ),
+    path(
+        "segments/<int:segment_id>/export/",
+        segment_views.SegmentExportView.as_view(),
+        name="segment_export",
+    ),
+    path(
+        "segments/<int:segment_id>/delete/",
+        segment_views.SegmentDeleteView.as_view(),
+        name="segment_delete",
     ),
     path("tiers/", staff_views.TierListView.as_view(), name="tier_list"),
     path("tiers/new/", staff_views.TierCreateView.as_view(), name="tier_create"),

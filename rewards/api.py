@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission
@@ -21,7 +20,7 @@ from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope, HasPosScope
 from loyalty.money import MONEY
 from loyalty.selectors import store_acting
-from members.models import Member, PointsAccount, Tier
+from members.models import Member, PointsAccount, Segment, Tier
 from members.selectors import member_get
 from rewards.gift_cards import gift_card_charge, gift_card_issue
 from rewards.models import GiftCard, GiftCardDesign, Redemption, Reward, RewardCategory, Voucher
@@ -91,20 +90,13 @@ class RewardSerializer(serializers.ModelSerializer):
         queryset=GiftCardDesign.objects.all(), required=False, allow_null=True
     )
 
-    # API.md's audience by segment: segments arrive with the campaigns issue;
-    # until then every reward's segment is null and another value is refused.
-    segment = serializers.SerializerMethodField()
-
-    def get_segment(self, reward: Reward) -> int | None:
-        return None
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(), required=False, allow_null=True
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Cross-field rules live in the service; running the model's own
         # validation here would skip them for PATCH.
-        if self.initial_data.get("segment") is not None:
-            raise serializers.ValidationError(
-                {"segment": [_("Segments are not available yet: give null.")]}
-            )
         return attrs
 
 

@@ -126,6 +126,16 @@ class Reward(models.Model):
         related_name="+",
         help_text=_("Only members of these tiers may redeem it. None: everyone."),
     )
+    # PROTECT: a segment a reward targets cannot be deleted from under it.
+    segment = models.ForeignKey(
+        "members.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rewards",
+        help_text=_("Only members in this segment may redeem it. Empty: everyone."),
+    )
     available_from = models.DateTimeField(_("available from"), null=True, blank=True)
     available_until = models.DateTimeField(_("available until"), null=True, blank=True)
     voucher_valid_days = models.PositiveIntegerField(

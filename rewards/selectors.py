@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 
 from loyalty.money import money_format
 from members.models import Member
+from members.segments import member_in_segments
 from rewards.errors import (
     GiftCardNotFound,
     LimitReached,
@@ -71,9 +72,18 @@ REDEEM_TOKEN_MAX_AGE = 60 * 60
 REDEEM_SIGNING_NAMESPACE = "rewards.portal.redeem"
 
 
-def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) -> str | None:
+def reward_unavailable_reason(
+    *,
+    reward: Reward,
+    member: Member,
+    now: datetime,
+    member_segments: Collection[int] | None = None,
+) -> str | None:
     """Why `member` cannot redeem `reward` at `now` (inactive, archived, out of
-    its window, not for the member's tier, no stock left), or None."""
+    its window, not for the member's tier or outside its segment, no stock
+    left), or None. `member_segments`: the ids of the segments the member is
+    in, among those of the rewards being looked at (None: found here, two
+    queries for a reward with a segment)."""
     if not reward.active or reward.archived_at is not None:
         return _("This reward is no longer offered.")
     if reward.available_from is not None and now < reward.available_from:
@@ -83,6 +93,13 @@ def reward_unavailable_reason(*, reward: Reward, member: Member, now: datetime) 
     tier_ids = set(reward.tiers.values_list("pk", flat=True))
     if tier_ids and member.tier_id not in tier_ids:
         return _("This reward is for members of other tiers.")
+    if reward.segment_id is not None:
+        if member_segments is None:
+            member_segments = member_in_segments(
+                member=member, segment_ids=[reward.segment_id], now=now
+            )
+        if reward.segment_id not in member_segments:
+            return _("This reward is offered to other members.")
     if reward.stock == 0:
         return str(OutOfStock.default_message)
     return None
@@ -144,6 +161,11 @@ def reward_offers(
     redemption_create would refuse it (reward_unavailable_reason), then the
     limit, then the points, so the message is the one that matters most."""
     counts = _redeemed_units(member, [reward.pk for reward in rewards])
+    segments = member_in_segments(
+        member=member,
+        segment_ids={reward.segment_id for reward in rewards if reward.segment_id is not None},
+        now=now,
+    )
     offers = []
     for reward in rewards:
         redeemed = counts.get(reward.pk, 0)
@@ -151,7 +173,9 @@ def reward_offers(
             None if reward.per_member_limit is None else max(reward.per_member_limit - redeemed, 0)
         )
         short_by = max(reward.points_cost - balance, 0)
-        reason = reward_unavailable_reason(reward=reward, member=member, now=now)
+        reason = reward_unavailable_reason(
+            reward=reward, member=member, now=now, member_segments=segments
+        )
         if reason is None and left == 0:
             reason = str(LimitReached.default_message)
         if reason is None and short_by:

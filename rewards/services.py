@@ -72,6 +72,7 @@ REWARD_FIELDS = (
     "design",
     "stock",
     "per_member_limit",
+    "segment",
     "available_from",
     "available_until",
     "voucher_valid_days",

@@ -74,6 +74,7 @@ class RewardForm(forms.ModelForm):
             "stock",
             "per_member_limit",
             "tiers",
+            "segment",
             "available_from",
             "available_until",
             "voucher_valid_days",

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from demo.loyalty import DEMO_LOGINS
 from loyalty.models import ProgramSettings, Store, User
-from members.models import Member
+from members.models import Member, MemberRfm, Segment
+from members.segments import segment_count
 from purchases.models import Purchase
 from rewards.models import Redemption, Reward, RewardKind, Voucher, VoucherStatus
 
@@ -43,7 +44,12 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     assert timezone.now() - oldest > timedelta(days=365)
     call_command("ledger_check", stdout=StringIO())
     # A catalogue across every kind, redeemed in the history: most vouchers used.
-    assert Reward.objects.count() == 16
+    assert Reward.objects.count() == 17
+    # Segments a marketer keeps, over members scored for RFM; most have members.
+    assert MemberRfm.objects.count() > 150
+    assert Segment.objects.count() == 5
+    assert sum(segment_count(segment) > 0 for segment in Segment.objects.all()) >= 4
+    assert Reward.objects.filter(segment__isnull=False).count() == 1
     assert set(Reward.objects.values_list("kind", flat=True)) == set(RewardKind.values)
     assert Redemption.objects.count() > 50
     assert Voucher.objects.filter(status=VoucherStatus.USED).count() > 20

@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 from loyalty.actors import Actor
 from loyalty.models import ApiScope
 from loyalty.services import api_key_create, program_settings_update
+from members.segments import segment_create
 from rewards.gift_cards import gift_card_issue
 from tests.conftest import IN_CI, need
 from tests.factories import MemberFactory, StoreFactory, TierFactory
@@ -61,6 +62,11 @@ def api_keys(db: None) -> dict[str, str]:
     fund(member, 5000)
     make_reward()
     gift_card_issue(actor=Actor.system(), amount=Decimal("50.00"))
+    segment_create(
+        actor=Actor.system(),
+        name="Gold",
+        rules={"all": [{"field": "tier", "op": "eq", "value": "gold"}]},
+    )
     return {
         scope: api_key_create(actor=Actor.system(), name=f"fuzz {scope}", scopes=[scope]).key
         for scope in (ApiScope.POS, ApiScope.ADMIN)

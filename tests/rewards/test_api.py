@@ -13,6 +13,7 @@ from django.utils import timezone
 from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from members.models import PointsAccount
+from members.segments import segment_create
 from rewards.gift_cards import gift_card_issue
 from rewards.models import GiftCard, Reward
 from rewards.services import redemption_create
@@ -241,7 +242,7 @@ def test_code_lookups_are_rate_limited_per_key_and_per_address(settings, pos_api
     assert pos_api.get("/api/v1/rewards").status_code == 200
 
 
-def test_rewards_carry_every_field_of_the_contract_and_segment_waits_for_segments(admin_api):
+def test_rewards_carry_every_field_of_the_contract_and_segment_is_a_segment_id(admin_api):
     reward = make_reward(name="Free coffee", points_cost=300)
     body = admin_api.get(f"/api/v1/rewards/{reward.pk}").json()
     contract = {
@@ -251,10 +252,19 @@ def test_rewards_carry_every_field_of_the_contract_and_segment_waits_for_segment
     }  # fmt: skip
     assert contract <= set(body) and body["segment"] is None
 
-    refused = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": 3}, format="json")
+    refused = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": 999}, format="json")
     assert refused.status_code == 400 and "segment" in refused.json()["fields"]
-    accepted = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": None}, format="json")
-    assert accepted.status_code == 200
+    segment = segment_create(
+        actor=Actor.system(),
+        name="Consenting",
+        rules={"all": [{"field": "marketing_consent", "op": "eq", "value": True}]},
+    )
+    accepted = admin_api.patch(
+        f"/api/v1/rewards/{reward.pk}", {"segment": segment.pk}, format="json"
+    )
+    assert accepted.status_code == 200 and accepted.json()["segment"] == segment.pk
+    cleared = admin_api.patch(f"/api/v1/rewards/{reward.pk}", {"segment": None}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["segment"] is None
 
 
 def test_two_stores_charging_one_card_with_the_same_receipt_number_both_charge_it(program):
