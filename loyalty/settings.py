@@ -386,6 +386,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "args": ("review_tiers",),
     },
+    # The stored status of campaigns catches up with their windows (readers
+    # already see the status at their own time, campaigns.selectors).
+    "campaigns-status": {
+        "task": "loyalty.run_job",
+        "schedule": 5 * 60,
+        "args": ("campaigns_status",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------
