@@ -29,6 +29,7 @@ from loyalty.actors import Actor
 from loyalty.models import ApiScope
 from loyalty.services import api_key_create, program_settings_update
 from rewards.gift_cards import gift_card_issue
+from tests.campaigns.factories import make_campaign
 from tests.conftest import IN_CI, need
 from tests.factories import MemberFactory, StoreFactory, TierFactory
 from tests.rewards.conftest import fund, make_reward
@@ -61,6 +62,7 @@ def api_keys(db: None) -> dict[str, str]:
     fund(member, 5000)
     make_reward()
     gift_card_issue(actor=Actor.system(), amount=Decimal("50.00"))
+    make_campaign("multiplier", budget_points=10_000)
     return {
         scope: api_key_create(actor=Actor.system(), name=f"fuzz {scope}", scopes=[scope]).key
         for scope in (ApiScope.POS, ApiScope.ADMIN)
