@@ -418,3 +418,9 @@ def test_resolve_is_independent_of_candidate_order():
         rnd.shuffle(shuffled)
         assert resolve(campaigns, shuffled) == expected
     assert {a.campaign_id for a in expected[0]} == {1, 4, 5}
+
+
+def test_every_reason_has_a_sentence():
+    from campaigns.reasons import REASON_TEXTS
+
+    assert set(REASON_TEXTS) == set(engine.REASONS)
