@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from demo.campaigns import campaigns_create
 from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
 from demo.purchases import visits_schedule
@@ -18,6 +19,7 @@ from demo.segments import segments_create
 from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.models import User
+from loyalty.roles import Role
 
 DEFAULT_MEMBERS = 200
 DEFAULT_SEED = 2026
@@ -66,6 +68,7 @@ def demo_load(
     shop.replay()
     fresh_vouchers(shop, named)
     segments_create(shop)
+    campaigns_create(staff[Role.MARKETER], now=shop.now)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

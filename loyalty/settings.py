@@ -388,6 +388,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # After the tier review, so a night's scores see the same history.
     "rfm": {"task": "loyalty.run_job", "schedule": crontab(hour=3, minute=30), "args": ("rfm",)},
+    # The stored status of campaigns catches up with their windows (readers
+    # already see the status at their own time, campaigns.selectors).
+    "campaigns-status": {
+        "task": "loyalty.run_job",
+        "schedule": 5 * 60,
+        "args": ("campaigns_status",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

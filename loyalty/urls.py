@@ -10,6 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from campaigns import urls as campaign_urls
 from loyalty import staff_views, views
 from loyalty.api import errors as api_errors
 from loyalty.api import views as api_views
@@ -36,6 +37,7 @@ staff_urlpatterns = [
     *member_urls.staff_urlpatterns,
     *purchase_urls.staff_urlpatterns,
     *reward_urls.staff_urlpatterns,
+    *campaign_urls.staff_urlpatterns,
 ]
 
 api_v1_urlpatterns = [
@@ -45,6 +47,7 @@ api_v1_urlpatterns = [
     *member_urls.api_urlpatterns,
     *purchase_urls.api_urlpatterns,
     *reward_urls.api_urlpatterns,
+    *campaign_urls.api_urlpatterns,
 ]
 
 # The API docs pages under our Content-Security-Policy (settings.py). Swagger UI's

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0003_points_64_bit_and_input_bounds'),
+        ('members', '0004_account_last_entry_at'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0004_segments_and_rfm'),
+        ('members', '0005_segments_and_rfm'),
         ('rewards', '0003_points_64_bit_and_input_bounds'),
     ]
 

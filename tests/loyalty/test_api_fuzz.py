@@ -30,6 +30,7 @@ from loyalty.models import ApiScope
 from loyalty.services import api_key_create, program_settings_update
 from members.segments import segment_create
 from rewards.gift_cards import gift_card_issue
+from tests.campaigns.factories import make_campaign
 from tests.conftest import IN_CI, need
 from tests.factories import MemberFactory, StoreFactory, TierFactory
 from tests.rewards.conftest import fund, make_reward
@@ -67,6 +68,7 @@ def api_keys(db: None) -> dict[str, str]:
         name="Gold",
         rules={"all": [{"field": "tier", "op": "eq", "value": "gold"}]},
     )
+    make_campaign("multiplier", budget_points=10_000)
     return {
         scope: api_key_create(actor=Actor.system(), name=f"fuzz {scope}", scopes=[scope]).key
         for scope in (ApiScope.POS, ApiScope.ADMIN)

@@ -1,0 +1,18 @@
+"""Domain errors of campaigns (codes of API.md)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.errors import NotFound, ValidationFailed
+
+
+class CampaignNotFound(NotFound):
+    default_message = _("No such campaign.")
+
+
+class CampaignStatusRefused(ValidationFailed):
+    """A status change that cannot work (ending twice, resuming a campaign
+    whose window is over, activating one that has not started...)."""
+
+    default_message = _("This campaign cannot change to that status.")

@@ -1,0 +1,213 @@
+"""Campaigns: the earning rules marketers steer (DESIGN.md §5, API.md "Events,
+campaigns, segments, referrals").
+
+A campaign's rule is its `kind` and `params` (checked by campaigns.params
+when written, so a stored campaign never breaks a later sale); the pure engine
+(campaigns.engine) evaluates snapshots of them. What a campaign has used is
+kept where the sale flow can enforce it with few statements:
+
+- `Campaign.budget_used`: points reserved against `budget_points`, written only
+  for campaigns with a budget, under the campaign row's lock (the last in the
+  global lock order, rewards.locks) by campaigns.services.campaign_awards_reserve.
+  A CHECK keeps it within the budget.
+- `CampaignMemberUse`: the points each member got in each cap period, written
+  only for campaigns with a per-member cap, under the member's points-account
+  lock (held by the sale or event flow), so one member's awards are serialised.
+- `CampaignHoldout`: the control group, one row per campaign and member held
+  out, written once.
+
+The figures shown (`points_awarded`, `members_reached`) are read from the
+ledger's entries with source ("campaign", id) (campaigns.selectors): keeping
+a counter row would make every sale of an unbudgeted campaign write one shared
+row, which the lean sale path forbids.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from loyalty import limits
+
+HOLDOUT_MAX = 50
+
+
+class CampaignKind(models.TextChoices):
+    MULTIPLIER = "multiplier", _("Points multiplier")
+    CATEGORY_BONUS = "category_bonus", _("Category or product bonus")
+    SPEND_BONUS = "spend_bonus", _("Spend threshold bonus")
+    EVENT = "event", _("Custom event")
+    SIGNUP = "signup", _("Welcome bonus")
+    BIRTHDAY = "birthday", _("Birthday")
+    ANNIVERSARY = "anniversary", _("Membership anniversary")
+    REFERRAL = "referral", _("Referral")
+
+
+# Kinds evaluated on a sale; the others by their own flows (events, enrolment,
+# jobs, referrals).
+SALE_KINDS = (CampaignKind.MULTIPLIER, CampaignKind.CATEGORY_BONUS, CampaignKind.SPEND_BONUS)
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    ENDED = "ended", _("Ended")
+
+
+class CapPeriod(models.TextChoices):
+    DAY = "day", _("Per day")
+    WEEK = "week", _("Per week")
+    MONTH = "month", _("Per month")
+    CAMPAIGN = "campaign", _("Whole campaign")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=CampaignKind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    tiers = models.ManyToManyField(
+        "members.Tier",
+        verbose_name=_("tiers"),
+        blank=True,
+        related_name="+",
+        help_text=_("Only members of these tiers. None: every tier."),
+    )
+    # The audience's saved segment (members.segments); a segment in use by a
+    # campaign cannot be deleted.
+    segment = models.ForeignKey(
+        "members.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text=_("Only members in this saved segment. Empty: every member."),
+    )
+    stores = models.ManyToManyField(
+        "loyalty.Store",
+        verbose_name=_("stores"),
+        blank=True,
+        related_name="+",
+        help_text=_("Only sales at these stores. None: every store."),
+    )
+    budget_points = models.PositiveBigIntegerField(
+        _("total budget (points)"),
+        null=True,
+        blank=True,
+        validators=limits.points_validators(1),
+        help_text=_("Empty: no budget."),
+    )
+    budget_used = models.PositiveBigIntegerField(_("budget used"), default=0)
+    per_member_cap = models.PositiveBigIntegerField(
+        _("cap per member (points)"),
+        null=True,
+        blank=True,
+        validators=limits.points_validators(1),
+        help_text=_("Empty: no cap."),
+    )
+    cap_period = models.CharField(
+        _("cap period"), max_length=10, choices=CapPeriod.choices, default=CapPeriod.CAMPAIGN
+    )
+    stackable = models.BooleanField(
+        _("stacks with other campaigns"),
+        default=True,
+        help_text=_(
+            "Stackable awards add up. Of the campaigns that do not stack, only the largest "
+            "award counts."
+        ),
+    )
+    priority = models.IntegerField(
+        _("priority"),
+        default=0,
+        validators=[MinValueValidator(-1000), MaxValueValidator(1000)],
+        help_text=_("Breaks ties between equal awards that do not stack: higher wins."),
+    )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("hold-out (%)"),
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(HOLDOUT_MAX)],
+        help_text=_("A stable share of the audience kept out of the campaign as a control group."),
+    )
+    params = models.JSONField(_("rule"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="campaign_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__gte=0) & Q(holdout_percent__lte=HOLDOUT_MAX),
+                name="campaign_holdout_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(budget_points__isnull=True) | Q(budget_used__lte=F("budget_points")),
+                name="campaign_budget_never_exceeded",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "starts_at"], name="campaign_status_idx")]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class CampaignMemberUse(models.Model):
+    """What one member got from a capped campaign in one cap period
+    (`period_key`: "2026-12-05", "2026-W49", "2026-12" or "campaign")."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="member_uses")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    period_key = models.CharField(max_length=10)
+    points = models.PositiveBigIntegerField(default=0)
+    awards = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member", "period_key"], name="campaign_member_period_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.member_id}/{self.period_key}: {self.points}"
+
+
+class CampaignHoldout(models.Model):
+    """A member of a campaign's audience kept out of it (its control group),
+    recorded the first time the member was seen in the audience."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="holdouts")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "member"], name="campaign_holdout_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}/{self.member_id}"

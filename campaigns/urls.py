@@ -1,0 +1,29 @@
+from django.urls import path
+
+from campaigns import api, staff_views
+
+api_urlpatterns = [
+    path("campaigns", api.CampaignListApi.as_view(), name="campaign_list"),
+    path("campaigns/<int:campaign_id>", api.CampaignDetailApi.as_view(), name="campaign_detail"),
+]
+
+# The marketers' pages of campaigns, under /staff/.
+staff_urlpatterns: list = [
+    path("campaigns/", staff_views.CampaignListView.as_view(), name="campaign_list"),
+    path("campaigns/new/", staff_views.CampaignCreateView.as_view(), name="campaign_create"),
+    path(
+        "campaigns/<int:campaign_id>/",
+        staff_views.CampaignUpdateView.as_view(),
+        name="campaign_update",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/status/",
+        staff_views.CampaignStatusView.as_view(),
+        name="campaign_status",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/duplicate/",
+        staff_views.CampaignDuplicateView.as_view(),
+        name="campaign_duplicate",
+    ),
+]
