@@ -302,20 +302,24 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_of(pids: list[int]) -> dict[int, float]:
-    """utime + stime of each of `pids` still running, in seconds (from /proc)."""
+    """CPU seconds of each of `pids` still running (from /proc): its own
+    (utime + stime) and that of its children it has reaped (cutime + cstime),
+    so PostgreSQL's backends that end (a connection older than
+    DATABASE_CONN_MAX_AGE is replaced) still count, in the postmaster."""
     found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        found[pid] = (int(fields[11]) + int(fields[12])) / _TICKS
+        found[pid] = sum(int(f) for f in fields[11:15]) / _TICKS
     return found
 
 
 def _cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds spent between the two readings by processes in both."""
-    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+    """CPU seconds spent between the two readings: by the processes running
+    at the second (those started since count from 0)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _children(pid: int) -> list[int]:
@@ -388,7 +392,7 @@ def api_load(
     while time.perf_counter() < stop_at and not stop.is_set():
         time.sleep(0.05)
     server_cpu = _cpu_spent(server_before, _cpu_of(workers))
-    database_cpu = _cpu_spent(database_before, _cpu_of(database))
+    database_cpu = _cpu_spent(database_before, _cpu_of(_postgres_pids()))
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)

@@ -268,8 +268,13 @@ class CampaignForm(forms.ModelForm):
 
     def changes(self) -> dict[str, Any]:
         """The campaign's own fields for the service (not tiers and stores)."""
-        names = [n for n in self.Meta.fields if n not in ("tiers", "stores")]
-        return {**{name: self.cleaned_data[name] for name in names}, "params": self.params()}
+        names = [n for n in self.Meta.fields if n not in ("tiers", "stores", "segment")]
+        segment = self.cleaned_data.get("segment")
+        return {
+            **{name: self.cleaned_data[name] for name in names},
+            "segment_id": segment.pk if segment else None,
+            "params": self.params(),
+        }
 
     def error_field(self, name: str) -> str | None:
         """The form field a service's error key (`params.hours`) belongs to."""

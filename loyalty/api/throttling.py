@@ -14,7 +14,7 @@ limited without slowing those who only ever send what exists.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -41,6 +41,20 @@ def current_window(rate: str) -> tuple[int, int, int]:
     """(allowed, window seconds, start of the current window) for `rate`."""
     allowed, window = parse_rate(rate)
     return allowed, window, int(time.time() // window) * window
+
+
+_redis_clients: dict[int, Any] = {}
+
+
+def _redis_client(backend: RedisCache) -> Any:
+    """The Redis client of the cache's primary, made once per process: Django
+    makes a new client per call, and redis-py's client copies its table of
+    response callbacks (~170 entries) each time it is made. The client is
+    thread-safe; connections come from the cache's own pool."""
+    client = _redis_clients.get(id(backend))
+    if client is None:
+        client = _redis_clients[id(backend)] = backend._cache.get_client(None, write=True)
+    return client
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -95,7 +109,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         backend = caches["default"]  # `cache` is a proxy to it
         if isinstance(backend, RedisCache):
             name = backend.make_and_validate_key(key)
-            client = backend._cache.get_client(name, write=True)
+            client = _redis_client(backend)
             used = int(client.incr(name, by))
             if used == by:
                 client.expire(name, window + 1)
