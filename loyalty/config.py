@@ -62,9 +62,17 @@ def config_forget(*_args: Any, **_kwargs: Any) -> None:
 
 
 def config_models_watch(*models: type) -> None:
-    """Forget the cache whenever one of `models` is saved or deleted."""
-    from django.db.models.signals import post_delete, post_save
+    """Forget the cache whenever one of `models` is saved or deleted, or one of
+    its many-to-many relations changes."""
+    from django.db.models.signals import m2m_changed, post_delete, post_save
 
     for model in models:
-        post_save.connect(config_forget, sender=model, dispatch_uid=f"config:{model.__name__}:s")
-        post_delete.connect(config_forget, sender=model, dispatch_uid=f"config:{model.__name__}:d")
+        name = model.__name__
+        post_save.connect(config_forget, sender=model, dispatch_uid=f"config:{name}:s")
+        post_delete.connect(config_forget, sender=model, dispatch_uid=f"config:{name}:d")
+        for field in model._meta.local_many_to_many:
+            m2m_changed.connect(
+                config_forget,
+                sender=field.remote_field.through,
+                dispatch_uid=f"config:{name}:{field.name}",
+            )

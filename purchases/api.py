@@ -163,8 +163,25 @@ class PurchaseListApi(SaleCodeLookupApi):
         return Response(recorded.receipt, status=status.HTTP_201_CREATED, headers=headers)
 
 
+class PreviewSerializer(ReceiptSerializer):
+    """The receipt a sale would get, and the live campaigns that would give it
+    nothing, each with its reason code (API.md)."""
+
+    class Meta:
+        ref_name = "PurchasePreview"
+
+    class NotMatchedSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CampaignNotMatched"
+
+        campaign = serializers.IntegerField()
+        reason = serializers.CharField()
+
+    not_matched = NotMatchedSerializer(many=True)
+
+
 class PurchasePreviewApi(SaleCodeLookupApi):
-    @extend_schema(request=SaleSerializer, responses=ReceiptSerializer)
+    @extend_schema(request=SaleSerializer, responses=PreviewSerializer)
     @idempotent
     def post(self, request: Request) -> Response:
         return Response(sale_preview(sale=sale_input(request)))

@@ -1,20 +1,25 @@
 """What a sale comes to and what it earns: the quote phase of
 purchases.services.purchase_record, pure (no database). The campaigns engine
-adds its awards here.
+(campaigns.engine) evaluates the sale's campaigns here; their budgets and caps
+are applied when the sale is written, under the locks (campaign awards
+reserve), so the quote carries the engine's evaluation before those limits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns import engine
 from loyalty.errors import ValidationFailed
 from loyalty.models import ProgramSettings
 from loyalty.money import CENT
-from purchases.earning import sale_awards, split_discount
+from purchases.earning import Award, floor_points, sale_awards, split_discount
 from purchases.inputs import SaleInput
 from rewards.models import Voucher
 from rewards.pricing import SaleLine, voucher_discounts
@@ -34,10 +39,14 @@ class SaleQuote:
     tier_code: str | None
     # What each of the sale's vouchers took off, in the till's order.
     voucher_amounts: tuple[Decimal, ...] = ()
+    # The campaigns' evaluation of the sale (before budgets and caps), or None.
+    campaigns: engine.Evaluation | None = None
 
     @property
     def points_earned(self) -> int:
-        return sum(award.points for award in self.awards)
+        """Base and tier points, and the campaigns' before budgets and caps."""
+        extra = self.campaigns.points if self.campaigns is not None else 0
+        return sum(award.points for award in self.awards) + extra
 
 
 def _voucher_shares(
@@ -70,13 +79,20 @@ def sale_quote(
     sale: SaleInput,
     program: ProgramSettings,
     vouchers: list[Voucher] | None = None,
+    campaigns: list[engine.CampaignSnapshot] | None = None,
+    segment_ids: frozenset[int] = frozenset(),
+    first_purchase: bool = False,
+    at: datetime | None = None,
 ) -> SaleQuote:
     """The amounts and awards of a sale that passed `sale_validate`.
 
     `vouchers` are the sale's vouchers, already checked usable: their discounts
     lower the total and the eligible amount before points are computed. The
-    tier is the one the member holds now. Raises ValidationFailed when points
-    or gift cards would pay more than the sale's total."""
+    tier is the one the member holds now. `campaigns`: the live sale
+    campaigns (campaigns.selectors), evaluated for a member's sale at `at`
+    (the sale's local time) with the member's `segment_ids` and whether it is
+    their `first_purchase`. Raises ValidationFailed when points or gift cards
+    would pay more than the sale's total."""
     gross = [item.unit_price * item.quantity for item in sale.items]
     subtotal = sum(gross, Decimal("0.00"))
     shares, voucher_amounts = _voucher_shares(
@@ -110,6 +126,23 @@ def sale_quote(
         if sale.member
         else []
     )
+    evaluation = None
+    if sale.member is not None and campaigns:
+        evaluation = engine.sale_evaluate(
+            _campaign_context(
+                sale,
+                program=program,
+                gross=gross,
+                shares=shares,
+                eligible=eligible,
+                earning_net=earning_net,
+                awards=awards,
+                segment_ids=segment_ids,
+                first_purchase=first_purchase,
+                at=at or sale.occurred_at,
+            ),
+            campaigns,
+        )
     return SaleQuote(
         subtotal=subtotal,
         discount_total=discount_total,
@@ -120,12 +153,83 @@ def sale_quote(
         awards=awards,
         tier_code=tier.code if tier else None,
         voucher_amounts=tuple(voucher_amounts),
+        campaigns=evaluation,
     )
 
 
+def _campaign_context(
+    sale: SaleInput,
+    *,
+    program: ProgramSettings,
+    gross: list[Decimal],
+    shares: list[Decimal],
+    eligible: Decimal,
+    earning_net: Decimal,
+    awards: list[Award],
+    segment_ids: frozenset[int],
+    first_purchase: bool,
+    at: datetime,
+) -> engine.SaleContext:
+    """The sale as the campaigns engine reads it. A line's points are its
+    share of the eligible amount at the program's rate, floored, then times
+    the tier's multiplier, floored (a multiplier on some lines multiplies
+    those); the sale's points are its base and tier awards."""
+    member = sale.member
+    assert member is not None
+    tier = member.tier
+    multiplier = tier.multiplier if tier else Decimal("1")
+    # What of each earning line is left to earn once points paid their part.
+    ratio = eligible / earning_net if earning_net > 0 else Decimal("0")
+    lines = []
+    for item, g, s in zip(sale.items, gross, shares, strict=True):
+        net = g - s
+        points = 0
+        if item.earns and net > 0:
+            base = floor_points(net * ratio * program.earn_points / program.earn_per_amount)
+            points = floor_points(base * multiplier)
+        lines.append(
+            engine.SaleLine(
+                sku=item.sku,
+                category=item.category,
+                quantity=item.quantity,
+                net_amount=net if item.earns else Decimal("0.00"),
+                earns=item.earns,
+                points=points,
+            )
+        )
+    return engine.SaleContext(
+        member=engine.Audience(
+            member_id=member.pk, tier_code=tier.code if tier else None, segment_ids=segment_ids
+        ),
+        store_code=sale.store.code,
+        at=timezone.localtime(at),
+        lines=tuple(lines),
+        eligible_amount=eligible,
+        points=sum(award.points for award in awards),
+        first_purchase=first_purchase,
+    )
+
+
+def awards_receipt(awards: list[Award]) -> list[dict[str, Any]]:
+    """A receipt's `awards`."""
+    return [{"source": a.source, "points": a.points, "label": str(a.label)} for a in awards]
+
+
 def quote_awards(quote: SaleQuote) -> list[dict[str, Any]]:
-    """The receipt's `awards`."""
-    return [{"source": a.source, "points": a.points, "label": str(a.label)} for a in quote.awards]
+    """A preview's `awards`: base and tier, then the campaigns' (a preview
+    reserves nothing, so before their budgets and caps)."""
+    campaign = quote.campaigns.awards if quote.campaigns is not None else ()
+    return awards_receipt(
+        [*quote.awards, *(Award(a.source, a.points, a.label, "bonus") for a in campaign)]
+    )
+
+
+def quote_not_matched(quote: SaleQuote) -> list[dict[str, Any]]:
+    """A preview's `not_matched`: each live campaign that gives the sale
+    nothing and why (campaigns.engine's reason codes)."""
+    if quote.campaigns is None:
+        return []
+    return [{"campaign": n.campaign_id, "reason": n.reason} for n in quote.campaigns.not_matched]
 
 
 def quote_vouchers(vouchers: list[Voucher], quote: SaleQuote) -> list[dict[str, str]]:

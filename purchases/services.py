@@ -34,7 +34,12 @@ from typing import Any
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns.engine import CampaignSnapshot
+from campaigns.models import SALE_KINDS
+from campaigns.selectors import campaigns_active
+from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.actors import Actor
+from loyalty.config import config_cached
 from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, update
 from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
@@ -42,9 +47,11 @@ from loyalty.services import audit_record
 from members.ledger import Source
 from members.models import EntryKind, PointsAccount
 from members.points import points_account_writes, points_earn, points_pay
+from members.segments import member_in_segments
 from members.selectors import points_spendable
 from members.tiers import member_record_activity, member_tier_review
 from purchases.checks import sale_check
+from purchases.earning import Award
 from purchases.errors import DuplicateReference
 from purchases.inputs import (
     Recorded,
@@ -56,7 +63,14 @@ from purchases.inputs import (
 )
 from purchases.locks import SaleRows, sale_lock
 from purchases.models import Purchase, PurchaseGiftCard, PurchaseLine
-from purchases.quote import SaleQuote, quote_awards, quote_vouchers, sale_quote
+from purchases.quote import (
+    SaleQuote,
+    awards_receipt,
+    quote_awards,
+    quote_not_matched,
+    quote_vouchers,
+    sale_quote,
+)
 from rewards.errors import (
     DuplicateChargeReference,
 )
@@ -85,6 +99,12 @@ class _Written:
     points_status: str
     gift_cards: list[dict[str, str]]
     balance: int | None
+    # Base and tier awards, then the campaigns' as their budgets and caps left them.
+    awards: list[Award]
+
+    @property
+    def points_earned(self) -> int:
+        return sum(award.points for award in self.awards)
 
 
 @atomic_whole
@@ -119,7 +139,7 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
     )
     # Read once per sale: the quote, the earn and the tier review all need it.
     program = program_settings_get()
-    quote = sale_quote(sale=sale, program=program, vouchers=vouchers)
+    quote = _sale_quote(sale, program=program, vouchers=vouchers, purchase=purchase)
     written = _sale_write(
         purchase,
         sale=sale,
@@ -233,9 +253,9 @@ def _sale_write_rows(
             store=sale.store,
             now=now,
         )
-    points_status = "available"
+    points_status, awards = "available", list(quote.awards)
     if rows.account is not None:
-        points_status = _points_write(
+        points_status, awards = _points_write(
             purchase, sale=sale, account=rows.account, quote=quote, program=program, now=now
         )
     gift_cards = _gift_cards_write(purchase, sale=sale, cards=rows.gift_cards, actor=actor, now=now)
@@ -259,7 +279,7 @@ def _sale_write_rows(
             member=sale.member,
             occurred_at=sale.occurred_at,
             spend=quote.total,
-            points=quote.points_earned,
+            points=sum(award.points for award in awards),
             source=Source("purchase", str(purchase.pk)),
             account=rows.account,
         )
@@ -274,6 +294,7 @@ def _sale_write_rows(
         points_status=points_status,
         gift_cards=gift_cards,
         balance=rows.account.balance if rows.account is not None else None,
+        awards=awards,
     )
 
 
@@ -285,13 +306,30 @@ def _points_write(
     quote: SaleQuote,
     program: ProgramSettings,
     now: datetime,
-) -> str:
+) -> tuple[str, list[Award]]:
     """Pay with the sale's points, then earn its awards, on the locked account
-    (kept up to date). Returns the receipt's `points_status`. Raises
-    InsufficientPoints."""
+    (kept up to date): base and tier, then its campaigns' as their budgets and
+    the member's caps leave them (reserved here, the budget rows locked last
+    of the sale's locks). Each award is its own entry, with the sale as its
+    source, so a return takes back its share of every one; its key and the
+    receipt name the campaign. Returns the receipt's `points_status` and the
+    awards. Raises InsufficientPoints."""
     member = sale.member
     assert member is not None
     source = Source("purchase", str(purchase.pk))
+    awards = list(quote.awards)
+    if quote.campaigns is not None:
+        evaluation = campaign_awards_reserve(
+            member_id=member.pk,
+            evaluation=quote.campaigns,
+            campaigns=_sale_campaigns(),
+            at=timezone.localtime(sale.occurred_at),
+        )
+        campaign_holdouts_record(member_id=member.pk, campaign_ids=evaluation.holdouts)
+        awards += [
+            Award(award.source, award.points, award.label, EntryKind.BONUS)
+            for award in evaluation.awards
+        ]
     # The history is the member's to read: written in their language.
     with translation.override(member.language):
         paid = _("Paid at %(store)s, receipt %(reference)s") % {
@@ -301,7 +339,7 @@ def _points_write(
         descriptions = [
             _("%(award)s at %(store)s, receipt %(reference)s")
             % {"award": award.label, "store": sale.store.name, "reference": sale.reference}
-            for award in quote.awards
+            for award in awards
         ]
     if sale.points_to_redeem:
         points_pay(
@@ -313,7 +351,7 @@ def _points_write(
             account=account,
         )
     points_status = "available"
-    for award, description in zip(quote.awards, descriptions, strict=True):
+    for award, description in zip(awards, descriptions, strict=True):
         entry = points_earn(
             member=member,
             points=award.points,
@@ -330,7 +368,46 @@ def _points_write(
         )
         if entry is not None and entry.status == "pending":
             points_status = "pending"
-    return points_status
+    return points_status, awards
+
+
+def _sale_campaigns() -> list[CampaignSnapshot]:
+    """The live sale campaigns (multiplier, category and spend bonus), from the
+    configuration cache: no query per sale."""
+    return config_cached(
+        "campaigns:sale", lambda: campaigns_active(now=timezone.now(), kinds=SALE_KINDS)
+    )
+
+
+def _sale_quote(
+    sale: SaleInput, *, program: ProgramSettings, vouchers: list[Voucher], purchase: Purchase | None
+) -> SaleQuote:
+    """The quote with the sale's campaigns. Reads the member's segments only
+    when a live campaign targets one, and whether this is their first purchase
+    only when a live campaign pays for that: none of it otherwise."""
+    campaigns = _sale_campaigns() if sale.member is not None else []
+    segment_ids: frozenset[int] = frozenset()
+    first_purchase = False
+    if campaigns and sale.member is not None:
+        wanted = {c.segment_id for c in campaigns if c.segment_id is not None}
+        if wanted:
+            segment_ids = frozenset(
+                member_in_segments(member=sale.member, segment_ids=wanted, now=sale.occurred_at)
+            )
+        if any(getattr(c.params, "first_purchase_only", False) for c in campaigns):
+            earlier = Purchase.objects.filter(member=sale.member)
+            if purchase is not None:
+                earlier = earlier.exclude(pk=purchase.pk)
+            first_purchase = not earlier.exists()
+    return sale_quote(
+        sale=sale,
+        program=program,
+        vouchers=vouchers,
+        campaigns=campaigns,
+        segment_ids=segment_ids,
+        first_purchase=first_purchase,
+        at=sale.occurred_at,
+    )
 
 
 def _gift_cards_write(
@@ -388,9 +465,9 @@ def _sale_receipt(
         "occurred_at": sale.occurred_at.isoformat(),
         "total": str(quote.total),
         "eligible_amount": str(quote.eligible_amount),
-        "points_earned": quote.points_earned,
+        "points_earned": written.points_earned,
         "points_status": written.points_status,
-        "awards": quote_awards(quote),
+        "awards": awards_receipt(written.awards),
         "points_redeemed": sale.points_to_redeem,
         "balance": written.balance,
         "tier": quote.tier_code,
@@ -414,7 +491,7 @@ def _purchase_close(
     purchase.discount_total = quote.discount_total
     purchase.total = quote.total
     purchase.eligible_amount = quote.eligible_amount
-    purchase.points_earned = quote.points_earned
+    purchase.points_earned = written.points_earned
     purchase.points_redeemed = sale.points_to_redeem
     purchase.points_status = written.points_status
     purchase.tier_code = quote.tier_code or ""
@@ -452,7 +529,7 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
     balance = points_spendable(member=sale.member, now=now) if sale.member else None
     vouchers = sale_check(sale=sale, rows=rows, spendable=balance, now=now)
     program = program_settings_get()
-    quote = sale_quote(sale=sale, program=program, vouchers=vouchers)
+    quote = _sale_quote(sale, program=program, vouchers=vouchers, purchase=None)
     earned = quote.points_earned
     available_at = sale.occurred_at + timedelta(days=program.pending_days)
     pending = available_at > now
@@ -474,6 +551,7 @@ def sale_preview(*, sale: SaleInput, now: datetime | None = None) -> dict[str, A
         "points_earned": earned,
         "points_status": "pending" if pending else "available",
         "awards": quote_awards(quote),
+        "not_matched": quote_not_matched(quote),
         "points_redeemed": sale.points_to_redeem,
         "balance": balance,
         "tier": quote.tier_code,

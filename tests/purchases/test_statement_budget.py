@@ -16,6 +16,7 @@ more). BEGIN and COMMIT are not counted (the driver sends them, not our code).
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -41,11 +42,16 @@ REPLAY_BUDGET = 4
 # new sale needs no statement to look for its receipt first.
 RECEIPT_REPLAY_BUDGET = 5
 TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK"}
+# A campaign with a points budget: its row locked and updated, and its entry.
+CAMPAIGN_BUDGET_EXTRA = 3
 
 
 @pytest.fixture(autouse=True)
-def _cache_off_the_database(settings) -> None:
+def _cache_off_the_database(settings, monkeypatch) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The configuration cache reloads once a second: counts must not depend
+    # on how long the test took. A configuration write still clears it.
+    monkeypatch.setattr("loyalty.config.FRESH_SECONDS", 3600.0)
 
 
 def _history(member: Member, sales: int, *, days_ago: int = 1) -> None:
@@ -83,9 +89,11 @@ def _statements(client, method: str, path: str, body: dict | None = None, **head
 
 
 def _warm(pos_api, member: Member) -> None:
-    """One request first: the process's configuration cache (program, key,
-    tiers) is loaded once a second, not per request."""
+    """Requests first: the process's configuration cache (program, key,
+    tiers, live campaigns) is loaded once a second, not per request."""
     pos_api.get(f"/api/v1/members/{member.public_id}")
+    body = sale(f"WARM-{member.pk}-{uuid.uuid4().hex[:8]}", ("TEA", 1, "1.00"), member=member)
+    pos_api.post("/api/v1/purchases", body, format="json")
 
 
 def test_a_purchase_runs_at_most_12_statements_with_1_or_1000_past_sales(pos_api, shopper):
@@ -153,3 +161,31 @@ def test_a_replayed_purchase_runs_at_most_4_statements(pos_api, shopper):
     same_key = _statements(pos_api, "POST", "/api/v1/purchases", body, HTTP_IDEMPOTENCY_KEY="k-1")
     new_key = _statements(pos_api, "POST", "/api/v1/purchases", body, HTTP_IDEMPOTENCY_KEY="k-2")
     assert same_key <= REPLAY_BUDGET and new_key <= RECEIPT_REPLAY_BUDGET, (same_key, new_key)
+
+
+def test_a_live_campaign_adds_its_entry_and_a_budget_its_lock_and_update(pos_api, shopper):
+    """Campaigns ride on every sale: a live multiplier adds one statement (its
+    ledger entry) and stays within the budget; a campaign with a points budget
+    adds the budget row's lock and its update (CAMPAIGN_BUDGET_EXTRA)."""
+    from tests.campaigns.factories import make_campaign
+
+    make_campaign("multiplier", params={"factor": "2.00"})
+    _warm(pos_api, shopper)
+    plain = _statements(
+        pos_api,
+        "POST",
+        "/api/v1/purchases",
+        sale("C1", ("TEA", 2, "10.00"), member=shopper),
+        HTTP_IDEMPOTENCY_KEY="k-c1",
+    )
+    make_campaign("spend_bonus", params={"min_spend": "1.00", "points": 5}, budget_points=1000)
+    _warm(pos_api, shopper)
+    budgeted = _statements(
+        pos_api,
+        "POST",
+        "/api/v1/purchases",
+        sale("C2", ("TEA", 2, "10.00"), member=shopper),
+        HTTP_IDEMPOTENCY_KEY="k-c2",
+    )
+    assert plain <= PURCHASE_BUDGET, plain
+    assert budgeted <= PURCHASE_BUDGET + CAMPAIGN_BUDGET_EXTRA, budgeted
