@@ -10,6 +10,9 @@ class CampaignsConfig(AppConfig):
         # The welcome bonus rides on every enrolment (members.hooks: members
         # sits below campaigns and cannot call it).
         from campaigns.moments import signup_award
+        from campaigns.portal_views import ways_to_earn_panel
         from members.hooks import member_enrolled_hook_register
+        from members.portal_panels import portal_home_panel_register
 
         member_enrolled_hook_register(signup_award)
+        portal_home_panel_register(ways_to_earn_panel)

@@ -15,33 +15,13 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from campaigns.engine import Audience, CampaignAward, CampaignSnapshot, Evaluation
-from campaigns.selectors import SOURCE_TYPE
+from campaigns.engine import CampaignAward, CampaignSnapshot, Evaluation
+from campaigns.selectors import SOURCE_TYPE, member_audience
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.models import ProgramSettings
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
 from members.points import points_earn
-from members.segments import member_in_segments
-
-
-def member_audience(
-    *, member: Member, campaigns: Iterable[CampaignSnapshot], now: datetime
-) -> Audience:
-    """The member as the engine's audience rules see them: their tier and,
-    only when a campaign has a segment, the segments of those campaigns they
-    are in (two statements; none when no campaign has one)."""
-    segment_ids = {c.segment_id for c in campaigns if c.segment_id is not None}
-    tier = member.tier if member.tier_id else None
-    return Audience(
-        member_id=member.pk,
-        tier_code=tier.code if tier is not None else None,
-        segment_ids=frozenset(
-            member_in_segments(member=member, segment_ids=segment_ids, now=now)
-            if segment_ids
-            else ()
-        ),
-    )
 
 
 def campaign_awards_pay(
@@ -83,6 +63,9 @@ def campaign_awards_pay(
             account=account,
         )
     return final
+
+
+__all__ = ["campaign_awards_pay", "local", "member_audience"]
 
 
 def local(moment: datetime) -> datetime:

@@ -78,6 +78,8 @@ def signup_award(member: Member, now: datetime, context: Mapping[str, Any]) -> N
             key_unused=True,
             description=lambda award: award.label,
         )
+    # The enrolling channel answers with the member's status: it reads this account.
+    member.account = account
 
 
 # --- Birthdays and anniversaries -------------------------------------------------------------

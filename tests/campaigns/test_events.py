@@ -145,9 +145,9 @@ def test_events_outside_their_bounds_are_refused(shopper):
 
 
 def test_an_inactive_member_cannot_earn_from_events(shopper):
-    member_update(actor=Actor.system(), member=shopper, status="blocked")
+    blocked = member_update(actor=Actor.system(), member=shopper, status="blocked")
     with pytest.raises(MemberInactive):
-        record(shopper, reference="x")
+        record(blocked, reference="x")
     assert MemberEvent.objects.count() == 0
 
 

@@ -201,3 +201,40 @@ def test_no_anniversary_job_work_without_a_campaign(program, tiers, django_asser
     MemberFactory(user=None, email="a@example.com", joined_at=LONG_AGO)
     with django_assert_max_num_queries(1):
         assert job_run("anniversaries", as_of=timezone.now()).startswith("0 members")
+
+
+# --- The portal's "Ways to earn" -----------------------------------------------------------------
+
+
+def test_the_portal_home_lists_the_campaigns_the_member_can_still_earn(client, program, tiers):
+    make_campaign("event", name="Write a review", params={"event": "review", "points": 20})
+    make_campaign(
+        "event", name="Gold shares", params={"event": "social_share", "points": 5},
+        tiers=[tiers["gold"]],
+    )  # fmt: skip
+    birthday_campaign()
+    make_campaign(
+        "event", name="Daily check-in", params={"event": "check_in", "points": 10},
+        per_member_cap=10, cap_period="day",
+    )  # fmt: skip
+    member = MemberFactory(user__email="p@example.com", birth_date=date(1990, 6, 15))
+    from campaigns.events import event_record
+    from loyalty.actors import Actor
+
+    event_record(
+        member=member, name="check_in", reference=None, occurred_at=None, actor=Actor.system()
+    )
+    client.force_login(member.user)
+    response = client.get(reverse("portal:home"))
+    assert "Ways to earn" in response.content.decode()
+    (panel,) = response.context["panels"]
+    shown = {way.name: way.points for way in panel.context["ways"]}
+    # Not "Gold shares" (not in its audience), not the check-in (today's cap reached).
+    assert shown == {"Write a review": 20, "Birthday treat": 200}
+
+
+
+def test_the_portal_home_shows_no_ways_to_earn_without_campaigns(client, program, tiers):
+    member = MemberFactory(user__email="p@example.com")
+    client.force_login(member.user)
+    assert "Ways to earn" not in client.get(reverse("portal:home")).content.decode()
