@@ -233,7 +233,6 @@ def test_the_portal_home_lists_the_campaigns_the_member_can_still_earn(client, p
     assert shown == {"Write a review": 20, "Birthday treat": 200}
 
 
-
 def test_the_portal_home_shows_no_ways_to_earn_without_campaigns(client, program, tiers):
     member = MemberFactory(user__email="p@example.com")
     client.force_login(member.user)
