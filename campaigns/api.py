@@ -11,7 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns.models import HOLDOUT_MAX, Campaign, CampaignKind, CampaignStatus, CapPeriod
+from campaigns.events import event_record
+from campaigns.models import (
+    EVENT_NAME_MAX_LENGTH,
+    EVENT_REFERENCE_MAX_LENGTH,
+    HOLDOUT_MAX,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    CapPeriod,
+)
 from campaigns.selectors import (
     CampaignFigures,
     campaign_figures,
@@ -25,8 +34,12 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PAGE_PARAMETERS, PageNumberPagination, page_of
 from loyalty.api.permissions import HasAdminScope
+from loyalty.errors import ValidationFailed
 from loyalty.models import Store
-from members.models import Tier
+from loyalty.selectors import store_acting
+from members.errors import MemberNotFound
+from members.models import Member, Tier
+from members.selectors import member_get, member_get_by_card
 
 SEGMENT_ID_MAX = 2**63 - 1
 
@@ -175,3 +188,82 @@ class CampaignDetailApi(APIView):
             **_service_arguments(serializer.validated_data),
         )
         return _render(campaign)
+
+
+# --- Custom events (scope `pos`) ---------------------------------------------------------------
+
+
+class EventAwardSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "EventAward"
+
+    source = serializers.CharField()
+    points = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class EventRecordedSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "EventRecorded"
+
+    awards = EventAwardSerializer(many=True)
+    balance = serializers.IntegerField()
+
+
+class EventListApi(APIView):
+    """`POST /events`: a member's custom event, paid by the event campaigns
+    that reward it (campaigns.events.event_record)."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "EventInput"
+
+        member_id = serializers.CharField(required=False, max_length=64)
+        card_number = serializers.CharField(required=False, max_length=64)
+        name = serializers.CharField(max_length=EVENT_NAME_MAX_LENGTH)
+        reference = serializers.CharField(required=False, max_length=EVENT_REFERENCE_MAX_LENGTH)
+        occurred_at = serializers.DateTimeField(required=False)
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            if bool(data.get("member_id")) == bool(data.get("card_number")):
+                raise serializers.ValidationError(
+                    {"member_id": ["Give member_id or card_number (one of them)."]}
+                )
+            return data
+
+    @staticmethod
+    def _member(data: dict[str, Any]) -> Member:
+        field = "member_id" if data.get("member_id") else "card_number"
+        try:
+            if field == "member_id":
+                # The event locks the account itself.
+                return member_get(public_id=data["member_id"], with_account=False)
+            return member_get_by_card(card_number=data["card_number"], with_account=False)
+        except MemberNotFound as exc:
+            raise ValidationFailed(fields={field: ["No such member."]}) from exc
+
+    @extend_schema(request=InputSerializer, responses={201: EventRecordedSerializer})
+    @idempotent
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        actor = Actor.from_request(request)
+        # A key tied to a store reports its store's events; others report none.
+        store = (
+            store_acting(actor=actor)
+            if actor.api_key is not None and actor.api_key.store_id is not None
+            else None
+        )
+        recorded = event_record(
+            member=self._member(data),
+            name=data["name"],
+            reference=data.get("reference"),
+            occurred_at=data.get("occurred_at"),
+            actor=actor,
+            store=store,
+        )
+        # The same reference again answers as the first time (API.md), with or
+        # without an Idempotency-Key.
+        headers = {"Idempotent-Replayed": "true"} if recorded.replayed else {}
+        return Response(recorded.response, status=status.HTTP_201_CREATED, headers=headers)

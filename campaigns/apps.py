@@ -12,3 +12,13 @@ class CampaignsConfig(AppConfig):
         from loyalty.config import config_models_watch
 
         config_models_watch(Campaign)
+
+        # The welcome bonus rides on every enrolment (members.hooks: members
+        # sits below campaigns and cannot call it).
+        from campaigns.moments import signup_award
+        from campaigns.portal_views import ways_to_earn_panel
+        from members.hooks import member_enrolled_hook_register
+        from members.portal_panels import portal_home_panel_register
+
+        member_enrolled_hook_register(signup_award)
+        portal_home_panel_register(ways_to_earn_panel)

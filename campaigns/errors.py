@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.errors import NotFound, ValidationFailed
+from loyalty.errors import Conflict, NotFound, ValidationFailed
 
 
 class CampaignNotFound(NotFound):
@@ -16,3 +16,10 @@ class CampaignStatusRefused(ValidationFailed):
     whose window is over, activating one that has not started...)."""
 
     default_message = _("This campaign cannot change to that status.")
+
+
+class EventReferenceTaken(Conflict):
+    """The member already has an event of another name under this reference."""
+
+    code = "duplicate_reference"
+    default_message = _("This member already has a different event under this reference.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from campaigns.moments import anniversaries_award, birthdays_award
 from campaigns.services import campaigns_status_catch_up
 from loyalty.jobs import job
 
@@ -11,3 +12,15 @@ from loyalty.jobs import job
 @job("campaigns_status")
 def campaigns_status(as_of: datetime) -> str:
     return f"{campaigns_status_catch_up(now=as_of)} campaigns started or ended"
+
+
+@job("birthdays")
+def birthdays(as_of: datetime) -> str:
+    paid, points = birthdays_award(as_of=as_of)
+    return f"{paid} members got {points} birthday points"
+
+
+@job("anniversaries")
+def anniversaries(as_of: datetime) -> str:
+    paid, points = anniversaries_award(as_of=as_of)
+    return f"{paid} members got {points} anniversary points"

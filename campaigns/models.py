@@ -211,3 +211,59 @@ class CampaignHoldout(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}/{self.member_id}"
+
+
+# A custom event's name: what a till or shop reports (API.md: "social_share",
+# "review", "app_download" or any name the marketer types in a campaign),
+# checked as campaigns.params.EVENT_NAME checks a campaign's.
+EVENT_NAME_MAX_LENGTH = 64
+EVENT_REFERENCE_MAX_LENGTH = 100
+
+
+class MemberEvent(models.Model):
+    """Something a member did that a campaign may reward (`POST /events`),
+    recorded whether or not any campaign rewards it.
+
+    A `reference` is unique per member: the same event reported again is found
+    by the database (`event_member_reference_unique`) and answered as the
+    first time. `points` is what its awards came to, so a replay needs no
+    other read; `response` the first answer. `store`: the API key's store, when
+    the key belongs to one.
+    """
+
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="events")
+    name = models.CharField(_("event"), max_length=EVENT_NAME_MAX_LENGTH)
+    reference = models.CharField(  # noqa: DJ001  (NULL: unique only among those given)
+        _("reference"), max_length=EVENT_REFERENCE_MAX_LENGTH, null=True, blank=True
+    )
+    occurred_at = models.DateTimeField(_("occurred"))
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    store = models.ForeignKey(
+        "loyalty.Store",
+        verbose_name=_("store"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    points = models.PositiveBigIntegerField(_("points awarded"), default=0)
+    response = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("member event")
+        verbose_name_plural = _("member events")
+        constraints = [
+            # Not a partial index: NULLs never clash in a unique index (PostgreSQL
+            # and SQLite), and `ON CONFLICT (member_id, reference)` can name it.
+            models.UniqueConstraint(
+                fields=["member", "reference"], name="event_member_reference_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "name", "-occurred_at"], name="event_member_name_idx"),
+            models.Index(fields=["store", "-occurred_at"], name="event_store_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.member_id})"

@@ -15,12 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
-from campaigns.engine import CampaignSnapshot
+from campaigns import engine
+from campaigns.engine import (
+    Audience,
+    CampaignSnapshot,
+    EventContext,
+    EventParams,
+    LimitLeft,
+    MemberContext,
+)
 from campaigns.errors import CampaignNotFound
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.models import Campaign, CampaignKind, CampaignMemberUse, CampaignStatus
 from campaigns.params import params_parse
-from members.models import PointsEntry
+from members.models import Member, PointsEntry
+from members.segments import member_in_segments
 
 # The ledger's source type of campaign awards (API.md: {"type": "campaign", "id"}).
 SOURCE_TYPE = "campaign"
@@ -119,3 +129,115 @@ def campaign_figures(*, campaign_ids: Iterable[int]) -> dict[int, CampaignFigure
     return {
         int(row["source_id"]): CampaignFigures(row["points"] or 0, row["members"]) for row in rows
     }
+
+
+def member_audience(
+    *, member: Member, campaigns: Iterable[CampaignSnapshot], now: datetime
+) -> Audience:
+    """The member as the engine's audience rules see them: their tier and,
+    only when a campaign has a segment, the segments of those campaigns they
+    are in (two statements; none when no campaign has one)."""
+    segment_ids = {c.segment_id for c in campaigns if c.segment_id is not None}
+    tier = member.tier if member.tier_id else None
+    return Audience(
+        member_id=member.pk,
+        tier_code=tier.code if tier is not None else None,
+        segment_ids=frozenset(
+            member_in_segments(member=member, segment_ids=segment_ids, now=now)
+            if segment_ids
+            else ()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class WayToEarn:
+    """A live campaign the member can still earn from (the portal's "Ways to earn")."""
+
+    campaign_id: int
+    name: str
+    kind: str
+    points: int
+    event: str | None = None
+
+
+# The member's own moments pay once a year: the ledger key prefix of each (campaigns.moments).
+YEARLY_KEYS = {CampaignKind.BIRTHDAY: "birthday", CampaignKind.ANNIVERSARY: "anniversary"}
+
+
+def campaigns_to_earn(*, member: Member, now: datetime) -> list[WayToEarn]:
+    """The live event, birthday and anniversary campaigns `member` can still
+    earn from now: in their audience, not held out, with budget and cap left
+    (an award shown cut to what is left), a birthday or anniversary not paid
+    yet this year (a birthday only when the member gave theirs). The welcome
+    bonus is not among them: a member has joined already. At most six
+    statements, one when no such campaign is live."""
+    campaigns = campaigns_active(
+        now=now, kinds=[CampaignKind.EVENT, CampaignKind.BIRTHDAY, CampaignKind.ANNIVERSARY]
+    )
+    if member.birth_date is None:
+        campaigns = [c for c in campaigns if c.kind != CampaignKind.BIRTHDAY]
+    if not campaigns:
+        return []
+    at = timezone.localtime(now)
+    paid = set(
+        PointsEntry.objects.filter(
+            member=member,
+            idempotency_key__in=[
+                f"{YEARLY_KEYS[c.kind]}:{c.id}:{member.pk}:{at.year}"
+                for c in campaigns
+                if c.kind in YEARLY_KEYS
+            ],
+        ).values_list("idempotency_key", flat=True)
+    )
+    campaigns = [
+        c
+        for c in campaigns
+        if c.kind not in YEARLY_KEYS
+        or f"{YEARLY_KEYS[c.kind]}:{c.id}:{member.pk}:{at.year}" not in paid
+    ]
+    budgets = {
+        pk: (budget, used)
+        for pk, budget, used in Campaign.objects.filter(
+            pk__in=[c.id for c in campaigns if c.budget_points is not None]
+        ).values_list("pk", "budget_points", "budget_used")
+    }
+    keys = {c.id: engine.cap_period_key(c.cap_period, at) for c in campaigns if c.per_member_cap}
+    period_match = Q()
+    for campaign_id, key in keys.items():
+        period_match |= Q(campaign_id=campaign_id, period_key=key)
+    used = dict(
+        CampaignMemberUse.objects.filter(period_match, member=member).values_list(
+            "campaign_id", "points"
+        )
+    ) if keys else {}  # fmt: skip
+    limits_left: dict[int, LimitLeft] = {}
+    for c in campaigns:
+        lefts = []
+        if c.id in budgets and budgets[c.id][0] is not None:
+            lefts.append(LimitLeft(max(0, budgets[c.id][0] - budgets[c.id][1]), engine.BUDGET))
+        if c.id in keys:
+            lefts.append(LimitLeft(max(0, c.per_member_cap - used.get(c.id, 0)), engine.CAP))
+        if lefts:
+            limits_left[c.id] = min(lefts, key=lambda left: left.points)
+    audience = member_audience(member=member, campaigns=campaigns, now=now)
+    store = member.home_store.code if member.home_store_id else None
+    ways = []
+    for c in campaigns:
+        if isinstance(c.params, EventParams):
+            evaluation = engine.event_evaluate(
+                EventContext(member=audience, event=c.params.event, at=at, store_code=store),
+                [c],
+                limits_left=limits_left,
+            )
+        else:
+            evaluation = engine.member_evaluate(
+                MemberContext(member=audience, at=at, store_code=store),
+                [c],
+                kind=c.kind,
+                limits_left=limits_left,
+            )
+        for award in evaluation.awards:
+            event = c.params.event if isinstance(c.params, EventParams) else None
+            ways.append(WayToEarn(c.id, c.name, c.kind, award.points, event))
+    return sorted(ways, key=lambda way: (-way.points, way.name))

@@ -3,6 +3,7 @@ from django.urls import path
 from campaigns import api, staff_views
 
 api_urlpatterns = [
+    path("events", api.EventListApi.as_view(), name="event_list"),
     path("campaigns", api.CampaignListApi.as_view(), name="campaign_list"),
     path("campaigns/<int:campaign_id>", api.CampaignDetailApi.as_view(), name="campaign_detail"),
 ]

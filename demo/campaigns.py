@@ -4,18 +4,28 @@ pastry bonus at two branches, a spend bonus with a budget and a hold-out, the
 welcome and birthday bonuses, a review event capped per day), one scheduled
 for the next festive season, one paused, one draft and one that ended.
 
-The demo's history is replayed before campaigns exist in the sale flow, so
-their points awarded start at zero."""
+The demo's sales are replayed before campaigns exist in the sale flow, so
+the sale campaigns' points awarded start at zero; the others have a little
+history (`campaign_activity_create`): reviews and shares reported by the
+tills over the last weeks, the month's birthdays and the last fortnight's
+anniversaries paid by their jobs, and a walk-in enrolled today with the
+welcome bonus."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from campaigns.events import event_record
 from campaigns.models import Campaign
+from campaigns.moments import anniversaries_award, birthdays_award
 from campaigns.services import campaign_create, campaign_status_set
+from demo.members import Shopper
+from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.models import Store
 from members.models import Tier
+from members.selectors import member_get
+from members.services import member_enrol
 
 # name, kind, status, (start, end) in days from now, params, other fields
 CAMPAIGNS: tuple[tuple[str, str, str, tuple[int, int | None], dict, dict], ...] = (
@@ -30,6 +40,8 @@ CAMPAIGNS: tuple[tuple[str, str, str, tuple[int, int | None], dict, dict], ...] 
     ("Welcome bonus", "signup", "scheduled", (-365, None), {"points": 100}, {}),
     ("Happy birthday!", "birthday", "scheduled", (-365, None),
      {"points": 200, "when": "month"}, {}),
+    ("A year with us: 150 points", "anniversary", "scheduled", (-365, None),
+     {"points": 150}, {}),
     ("Review us, earn 20", "event", "scheduled", (-30, None),
      {"event": "review", "points": 20}, {"per_member_cap": 20, "cap_period": "day"}),
     ("Gold happy hour ×3", "multiplier", "paused", (-15, 30),
@@ -74,3 +86,45 @@ def campaigns_create(actor: Actor, *, now: datetime) -> list[Campaign]:
             campaign = campaign_status_set(actor=actor, campaign=campaign, status="ended", now=now)
         made.append(campaign)
     return made
+
+
+# What tills and the web shop report (name, share of shoppers, reviews a day count once).
+EVENTS = (("review", 0.12), ("social_share", 0.06), ("app_download", 0.04))
+
+
+def campaign_activity_create(shop: Shop, shoppers: list[Shopper]) -> None:
+    """Events over the last 25 days (the named members among them), the jobs
+    of birthdays (this month) and anniversaries (the last 14 days), and one
+    member enrolled at the counter today, with their welcome bonus."""
+    rng, now = shop.rng, shop.now
+    for shopper in shoppers:
+        # Reported by the till of their home store.
+        till, store = shop.tills[shopper.home], shop.stores[shopper.home]
+        for name, share in EVENTS:
+            if not shopper.named and rng.random() >= share:
+                continue
+            for n in range(2 if shopper.named and name == "review" else 1):
+                at = now - timedelta(days=rng.randint(1, 25), minutes=rng.randint(0, 600))
+                member = member_get(public_id=shopper.member.public_id, with_account=False)
+                event_record(
+                    member=member,
+                    name=name,
+                    reference=f"{name}-{member.public_id}-{n}",
+                    occurred_at=at,
+                    actor=till,
+                    store=store,
+                    now=now,
+                )
+    for days_ago in range(14, -1, -1):
+        anniversaries_award(as_of=now - timedelta(days=days_ago))
+    birthdays_award(as_of=now)
+    member_enrol(
+        actor=Actor.system(),
+        email="farah.hassan@example.com",
+        phone="019-604 1187",
+        first_name="Farah",
+        last_name="Hassan",
+        language="ms",
+        home_store=shop.stores["bangsar"],
+        now=now,
+    )

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from demo.campaigns import campaigns_create
+from demo.campaigns import campaign_activity_create, campaigns_create
 from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
 from demo.purchases import visits_schedule
@@ -69,6 +69,7 @@ def demo_load(
     fresh_vouchers(shop, named)
     segments_create(shop)
     campaigns_create(staff[Role.MARKETER], now=shop.now)
+    campaign_activity_create(shop, shoppers)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

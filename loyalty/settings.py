@@ -395,6 +395,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
         "args": ("campaigns_status",),
     },
+    # Early in the local morning, so the day's bonuses are there when members wake.
+    "birthdays": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=0, minute=15),
+        "args": ("birthdays",),
+    },
+    "anniversaries": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=0, minute=20),
+        "args": ("anniversaries",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from members.card_images import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter
 from members.models import EntryStatus
 from members.portal_forms import PortalProfileForm
+from members.portal_panels import portal_home_panels_for
 from members.selectors import ledger_list, member_status, points_by_day, tier_list
 from members.services import member_update
 from members.views import language_cookie_set
@@ -57,6 +58,8 @@ class PortalHomeView(MemberRequiredMixin, TemplateView):
             card_number=card_number_grouped(member.card_number),
             qr=qr_svg(member.card_number, label=label),
             barcode=code128_svg(member.card_number, label=label),
+            # What the apps above add (members.portal_panels): campaigns' ways to earn.
+            panels=portal_home_panels_for(member=member, now=timezone.now()),
             **kwargs,
         )
 

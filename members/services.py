@@ -6,6 +6,7 @@ Tiers are written in `members/tiers.py`, points in `members/points.py`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from loyalty.errors import ValidationFailed
 from loyalty.models import Store, User
 from loyalty.services import audit_record, snapshot
 from members.errors import MemberExists, MemberInactive
+from members.hooks import member_enrolled_hooks_run
 from members.identifiers import (
     EXTERNAL_ID_MAX_LENGTH,
     new_card_number,
@@ -106,8 +108,12 @@ def member_enrol(
     home_store: Store | None = None,
     user: User | None = None,
     now: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> Member:
-    """Enrol a member with an empty account at the entry tier.
+    """Enrol a member with an empty account at the entry tier, then run the
+    enrolment hooks of the apps above (members.hooks: the welcome bonus...)
+    in the same transaction, with `context` (what the channel knows, e.g. a
+    referral code).
 
     Email or phone is required; each is unique once normalised (case, spaces,
     the +60 prefix), and so is the optional `external_id` (the merchant's own
@@ -165,6 +171,7 @@ def member_enrol(
         audit_record(
             actor=actor, action="member.enrol", obj=member, after=snapshot(member, MEMBER_FIELDS)
         )
+    member_enrolled_hooks_run(member=member, now=now, context=context)
     return member
 
 

@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, MemberEvent
 from demo.loyalty import DEMO_LOGINS
 from loyalty.models import ProgramSettings, Store, User
-from members.models import Member, MemberRfm, Segment
+from members.models import Member, MemberRfm, PointsEntry, Segment
 from members.segments import segment_count
 from purchases.models import Purchase
 from rewards.models import Redemption, Reward, RewardKind, Voucher, VoucherStatus
@@ -32,11 +32,21 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
         assert login.email in second.getvalue()
     assert Store.objects.count() == 3
     assert ProgramSettings.objects.get().main_store.code == "bangsar"
-    assert User.objects.count() == 5 and Member.objects.count() == 202
+    assert User.objects.count() == 5 and Member.objects.count() == 203
     # Campaigns of several kinds, in every status but one made by hand.
     statuses = set(Campaign.objects.values_list("status", flat=True))
     assert statuses == {"active", "scheduled", "paused", "draft", "ended"}
     assert Campaign.objects.values("kind").distinct().count() >= 6
+    # Events reported by the tills, some paid by the review campaign; the welcome
+    # bonus of today's walk-in; this month's birthdays paid by their job.
+    assert MemberEvent.objects.count() > 10 and MemberEvent.objects.filter(points__gt=0).exists()
+    kinds_paid = set(
+        Campaign.objects.filter(
+            pk__in=[int(pk) for pk in PointsEntry.objects.filter(source_type="campaign")
+                    .values_list("source_id", flat=True)]
+        ).values_list("kind", flat=True)
+    )  # fmt: skip
+    assert {"event", "signup"} <= kinds_paid
     # A year of history across the three stores, replayed through the services.
     purchases = Purchase.objects.all()
     assert purchases.count() > 2000

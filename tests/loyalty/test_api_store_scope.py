@@ -128,6 +128,11 @@ POS_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("gift_card_detail", "GET"): Endpoint(
         EVERY_STORE, lambda w: ("get", f"/api/v1/gift-cards/{w.card.code}", None)
     ),
+    # A member's event is theirs in every store; the key's store is recorded on it.
+    ("event_list", "POST"): Endpoint(
+        EVERY_STORE,
+        lambda w: ("post", "/api/v1/events", {"member_id": w.shopper.public_id, "name": "review"}),
+    ),
     ("gift_card_charges", "POST"): Endpoint(
         EVERY_STORE,
         lambda w: (
