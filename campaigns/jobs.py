@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from campaigns.referrals import referrals_settle_due
 from campaigns.services import campaigns_status_catch_up
 from loyalty.jobs import job
 
@@ -11,3 +12,8 @@ from loyalty.jobs import job
 @job("campaigns_status")
 def campaigns_status(as_of: datetime) -> str:
     return f"{campaigns_status_catch_up(now=as_of)} campaigns started or ended"
+
+
+@job("referrals_settle")
+def referrals_settle(as_of: datetime) -> str:
+    return f"{referrals_settle_due(now=as_of)} referrals paid, rejected or taken back"

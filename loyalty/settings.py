@@ -395,6 +395,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 5 * 60,
         "args": ("campaigns_status",),
     },
+    # Referrals are settled right after the sale that qualifies them; this
+    # sweep pays any whose task was lost.
+    "referrals-settle": {
+        "task": "loyalty.run_job",
+        "schedule": 10 * 60,
+        "args": ("referrals_settle",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------
