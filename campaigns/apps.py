@@ -13,12 +13,15 @@ class CampaignsConfig(AppConfig):
 
         config_models_watch(Campaign)
 
-        # The welcome bonus rides on every enrolment (members.hooks: members
-        # sits below campaigns and cannot call it).
+        # What rides on every enrolment (members.enrolment: members sits below
+        # campaigns and cannot call it): the referral a friend's code records,
+        # then the welcome bonus.
         from campaigns.moments import signup_award
         from campaigns.portal_views import ways_to_earn_panel
-        from members.hooks import member_enrolled_hook_register
+        from campaigns.referrals import referral_on_enrol
+        from members.enrolment import enrolment_hook_register
         from members.portal_panels import portal_home_panel_register
 
-        member_enrolled_hook_register(signup_award)
+        enrolment_hook_register(referral_on_enrol)
+        enrolment_hook_register(signup_award)
         portal_home_panel_register(ways_to_earn_panel)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from campaigns.moments import anniversaries_award, birthdays_award
+from campaigns.referrals import referrals_settle_due
 from campaigns.services import campaigns_status_catch_up
 from loyalty.jobs import job
 
@@ -24,3 +25,8 @@ def birthdays(as_of: datetime) -> str:
 def anniversaries(as_of: datetime) -> str:
     paid, points = anniversaries_award(as_of=as_of)
     return f"{paid} members got {points} anniversary points"
+
+
+@job("referrals_settle")
+def referrals_settle(as_of: datetime) -> str:
+    return f"{referrals_settle_due(now=as_of)} referrals paid, rejected or taken back"

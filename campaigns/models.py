@@ -267,3 +267,87 @@ class MemberEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.member_id})"
+
+
+class ReferralStatus(models.TextChoices):
+    JOINED = "joined", _("Joined")
+    QUALIFIED = "qualified", _("Qualified")
+    REWARDED = "rewarded", _("Rewarded")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Referral(models.Model):
+    """A friend who joined with a member's referral code (campaigns.referrals).
+
+    joined → qualified (the friend's first qualifying sale, `purchase_id`) →
+    rewarded (both paid, `friend_points` and `referrer_points`), or rejected
+    with its `reason` (a self-referral, too many sign-ups from one address,
+    the advocate's monthly cap, the budget, the qualifying sale returned).
+    A friend is referred once. `reversal_due` marks a rewarded referral whose
+    qualifying sale came back: its points are taken back by the settle step.
+    """
+
+    referrer = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("referrer"),
+        on_delete=models.PROTECT,
+        related_name="referrals_made",
+    )
+    friend = models.OneToOneField(
+        "members.Member",
+        verbose_name=_("friend"),
+        on_delete=models.PROTECT,
+        related_name="referral",
+    )
+    code = models.CharField(_("code used"), max_length=12)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.JOINED
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals",
+    )
+    # The qualifying sale (purchases sits above campaigns: its id, no key).
+    purchase_id = models.BigIntegerField(_("qualifying purchase"), null=True, blank=True)
+    purchase_occurred_at = models.DateTimeField(null=True, blank=True)
+    friend_points = models.PositiveBigIntegerField(default=0)
+    referrer_points = models.PositiveBigIntegerField(default=0)
+    reversal_due = models.BooleanField(default=False)
+    # A hash of the sign-up's network address (portal), for the sign-up limit.
+    address_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(_("joined"), default=timezone.now)
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    rewarded_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purchase_id"],
+                condition=Q(purchase_id__isnull=False),
+                name="referral_purchase_unique",
+            ),
+            models.CheckConstraint(condition=~Q(referrer=F("friend")), name="referral_not_self"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["referrer", "status", "rewarded_at"], name="referral_referrer_idx"
+            ),
+            models.Index(
+                fields=["status"],
+                condition=Q(status="qualified") | Q(reversal_due=True),
+                name="referral_due_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referrer_id} → {self.friend_id}: {self.status}"

@@ -22,7 +22,7 @@ bonus is paid on the first run in the birthday's month.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from campaigns.engine import BirthdayParams, CampaignSnapshot, MemberContext, me
 from campaigns.models import CampaignKind
 from campaigns.selectors import campaigns_active
 from loyalty.selectors import program_settings_get
+from members.enrolment import Enrolment
 from members.locks import account_lock
 from members.models import Member, MemberStatus, PointsEntry
 from members.points import points_account_writes
@@ -47,9 +48,11 @@ CHUNK = 500
 # --- Welcome bonus ------------------------------------------------------------------------------
 
 
-def signup_award(member: Member, now: datetime, context: Mapping[str, Any]) -> None:
-    """The welcome bonus of the live signup campaigns (members.hooks): one
-    statement when none is live. Runs in member_enrol's transaction."""
+def signup_award(enrolment: Enrolment) -> None:
+    """The welcome bonus of the live signup campaigns (an enrolment hook,
+    members.enrolment): one statement when none is live. Runs in
+    member_enrol's transaction."""
+    member, now = enrolment.member, enrolment.at
     campaigns = campaigns_active(now=now, kinds=[CampaignKind.SIGNUP])
     if not campaigns:
         return

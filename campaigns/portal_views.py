@@ -1,13 +1,107 @@
-"""What campaigns show members on the portal: the "Ways to earn" panel of
-the home page (registered in members.portal_panels by CampaignsConfig.ready)."""
+"""Member pages of campaigns: the share link's landing (`/join?ref=CODE`,
+public), the member's referral page (code, share buttons, their friends),
+and the "Ways to earn" panel of the home page (registered in
+members.portal_panels by CampaignsConfig.ready).
+
+The join page keeps a valid code in the session through allauth's sign-up
+(members.adapters reads it when the member is made); an unknown code is a
+friendly message and the sign-up goes on without it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
 
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import TemplateView
+
+from campaigns.models import ReferralStatus
+from campaigns.referrals import referral_reason_text, referrals_of_member
 from campaigns.selectors import campaigns_to_earn
+from members.access import MemberRequiredMixin
+from members.adapters import REFERRAL_SESSION_KEY
+from members.identifiers import REFERRAL_CODE_MAX_LENGTH
 from members.models import Member
 from members.portal_panels import PortalPanel
+from members.selectors import member_by_referral_code
+
+SESSION_KEY = REFERRAL_SESSION_KEY
+
+
+class JoinView(View):
+    """The share link: remember the friend's code, then sign up."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        code = (request.GET.get("ref") or "")[: REFERRAL_CODE_MAX_LENGTH * 2]
+        if request.user.is_authenticated:
+            messages.info(request, _("You are already a member: invite your own friends here."))
+            return redirect("portal:referrals")
+        referrer = member_by_referral_code(code=code)
+        if referrer is None:
+            request.session.pop(SESSION_KEY, None)
+            if code.strip():
+                messages.warning(
+                    request,
+                    _(
+                        "We do not know this invitation code. You can still join; ask your "
+                        "friend for their link again to get the welcome points."
+                    ),
+                )
+        else:
+            request.session[SESSION_KEY] = referrer.referral_code
+            messages.success(
+                request,
+                _("%(name)s invited you: join, and your first purchase earns you both points.")
+                % {"name": referrer.first_name or _("A friend")},
+            )
+        return redirect("account_signup")
+
+
+def share_links(*, url: str, text: str, subject: str) -> dict[str, str]:
+    """Plain links of the share buttons (they work without JavaScript)."""
+    return {
+        "whatsapp": "https://wa.me/?" + urlencode({"text": f"{text} {url}"}, quote_via=quote),
+        "facebook": "https://www.facebook.com/sharer/sharer.php?"
+        + urlencode({"u": url}, quote_via=quote),
+        "x": "https://twitter.com/intent/tweet?"
+        + urlencode({"text": text, "url": url}, quote_via=quote),
+        "email": "mailto:?"
+        + urlencode({"subject": subject, "body": f"{text}\n\n{url}"}, quote_via=quote),
+    }
+
+
+class PortalReferralsView(MemberRequiredMixin, TemplateView):
+    """The member's code and share link, share buttons, and their referrals
+    with status."""
+
+    template_name = "portal/campaigns/referrals.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        member = self.member
+        url = self.request.build_absolute_uri(
+            reverse("join") + "?" + urlencode({"ref": member.referral_code})
+        )
+        text = _("Join me at Setia with my code %(code)s and we both earn points:") % {
+            "code": member.referral_code
+        }
+        referrals = list(referrals_of_member(member=member))
+        for referral in referrals:
+            referral.reason_text = referral_reason_text(referral.reason) if referral.reason else ""
+        return super().get_context_data(
+            member=member,
+            share_url=url,
+            links=share_links(url=url, text=text, subject=_("Join me at Setia")),
+            referrals=referrals,
+            rewarded=sum(1 for r in referrals if r.status == ReferralStatus.REWARDED),
+            **kwargs,
+        )
 
 
 def ways_to_earn_panel(member: Member, now: datetime) -> PortalPanel | None:

@@ -1,9 +1,14 @@
 from django.urls import path
 
-from campaigns import api, staff_views
+from campaigns import api, portal_views, referrals_api, staff_views
 
 api_urlpatterns = [
     path("events", api.EventListApi.as_view(), name="event_list"),
+    path(
+        "members/<str:public_id>/referrals",
+        referrals_api.MemberReferralListApi.as_view(),
+        name="member_referrals",
+    ),
     path("campaigns", api.CampaignListApi.as_view(), name="campaign_list"),
     path("campaigns/<int:campaign_id>", api.CampaignDetailApi.as_view(), name="campaign_detail"),
 ]
@@ -27,4 +32,9 @@ staff_urlpatterns: list = [
         staff_views.CampaignDuplicateView.as_view(),
         name="campaign_duplicate",
     ),
+]
+
+# The member's own pages, under /portal/.
+portal_urlpatterns = [
+    path("referrals/", portal_views.PortalReferralsView.as_view(), name="referrals"),
 ]

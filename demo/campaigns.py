@@ -1,8 +1,10 @@
 """The demo's campaigns (the campaigns app, layer 4), made by the marketer as
 a real shop would: running now (weekend double points for every member, a
 pastry bonus at two branches, a spend bonus with a budget and a hold-out, the
-welcome and birthday bonuses, a review event capped per day), one scheduled
-for the next festive season, one paused, one draft and one that ended.
+welcome and birthday bonuses, a review event capped per day, a referral
+campaign), one scheduled
+for the next festive season, one paused, one draft and one that ended. demo.referrals adds the
+referrals made under "Bring a friend".
 
 The demo's sales are replayed before campaigns exist in the sale flow, so
 the sale campaigns' points awarded start at zero; the others have a little
@@ -49,9 +51,11 @@ CAMPAIGNS: tuple[tuple[str, str, str, tuple[int, int | None], dict, dict], ...] 
      {"tiers": ["gold"]}),
     ("Festive gift boxes: triple points", "multiplier", "scheduled", (25, 55),
      {"factor": "3.00", "categories": ["gift boxes"]}, {"budget_points": 200_000}),
-    ("Bring a friend", "referral", "draft", (0, None),
+    ("Bring a friend", "referral", "scheduled", (-60, None),
      {"referrer_points": 500, "friend_points": 200, "min_spend": "30.00", "within_days": 30,
       "monthly_cap": 10}, {}),
+    ("Download our app, earn 50", "event", "draft", (7, None),
+     {"event": "app_download", "points": 50}, {"per_member_cap": 50, "cap_period": "campaign"}),
     ("Merdeka month: spend RM57, get 57 points", "spend_bonus", "ended", (-120, -90),
      {"min_spend": "57.00", "points": 57}, {}),
 )  # fmt: skip

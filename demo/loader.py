@@ -14,6 +14,7 @@ from demo.campaigns import campaign_activity_create, campaigns_create
 from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
 from demo.purchases import visits_schedule
+from demo.referrals import referrals_create
 from demo.rewards import catalogue_create, fresh_vouchers
 from demo.segments import segments_create
 from demo.shop import Shop
@@ -70,6 +71,7 @@ def demo_load(
     segments_create(shop)
     campaigns_create(staff[Role.MARKETER], now=shop.now)
     campaign_activity_create(shop, shoppers)
+    referrals_create(shop, named=named)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

@@ -406,6 +406,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=20),
         "args": ("anniversaries",),
     },
+    # Referrals are settled right after the sale that qualifies them; this
+    # sweep pays any whose task was lost.
+    "referrals-settle": {
+        "task": "loyalty.run_job",
+        "schedule": 10 * 60,
+        "args": ("referrals_settle",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
 from loyalty import staff_views, views
 from loyalty.api import errors as api_errors
@@ -74,8 +75,19 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path(
         "portal/",
-        include(([*member_urls.portal_urlpatterns, *reward_urls.portal_urlpatterns], "portal")),
+        include(
+            (
+                [
+                    *member_urls.portal_urlpatterns,
+                    *reward_urls.portal_urlpatterns,
+                    *campaign_urls.portal_urlpatterns,
+                ],
+                "portal",
+            )
+        ),
     ),
+    # The referral share link (public): keeps the friend's code through the sign-up.
+    path("join", campaign_portal_views.JoinView.as_view(), name="join"),
     path("staff/", include((staff_urlpatterns, "staff"))),
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

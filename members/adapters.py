@@ -1,4 +1,5 @@
-"""allauth's hooks: signing up makes a member; signing in lands on the right home."""
+"""allauth's hooks: signing up makes a member (with the friend's referral code
+the visitor came with, if any); signing in lands on the right home."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from members.selectors import member_of_user
 from members.services import member_enrol_from_signup
 from members.views import language_cookie_set
 
+# Where the share link's landing page (campaigns.portal_views.JoinView) keeps
+# the friend's code until the sign-up makes the member.
+REFERRAL_SESSION_KEY = "referral_code"
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def save_user(self, request: HttpRequest, user: User, form: Form, commit: bool = True) -> User:
@@ -23,7 +28,13 @@ class AccountAdapter(DefaultAccountAdapter):
         signup makes a member, in the language the visitor was browsing in."""
         user = super().save_user(request, user, form, commit=commit)
         if commit:
-            member_enrol_from_signup(user=user, language=get_language() or "en")
+            member_enrol_from_signup(
+                user=user,
+                language=get_language() or "en",
+                # A friend's share link (/join?ref=CODE) left its code here.
+                referral_code=request.session.pop(REFERRAL_SESSION_KEY, None),
+                address=request.META.get("REMOTE_ADDR"),
+            )
         return user
 
     def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:

@@ -18,6 +18,7 @@ from loyalty.api.permissions import HasAdminScope
 from loyalty.errors import NotFound
 from loyalty.models import ApiScope
 from loyalty.money import CENT
+from members.enrolment import Channel
 from members.errors import MemberListNeedsAdmin
 from members.identifiers import EXTERNAL_ID_MAX_LENGTH
 from members.models import Member, PointsEntry, Tier
@@ -282,7 +283,9 @@ class MemberListApi(APIView):
         tags = serializers.ListField(
             child=serializers.CharField(max_length=40), required=False, default=list, max_length=50
         )
-        referral_code = serializers.CharField(required=False, allow_blank=True, max_length=12)
+        referral_code = serializers.CharField(
+            required=False, allow_blank=True, allow_null=True, max_length=32
+        )
 
     class FilterSerializer(serializers.Serializer):
         card_number = serializers.CharField(required=False, allow_blank=True, max_length=64)
@@ -326,11 +329,11 @@ class MemberListApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        data.pop("referral_code", None)  # referrals arrive with the campaigns issue
         api_key = request.auth
         member = member_enrol(
             actor=Actor.from_request(request),
             home_store=getattr(api_key, "store", None),
+            channel=Channel.API,
             **data,
         )
         return status_response(member, code=status.HTTP_201_CREATED)

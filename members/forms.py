@@ -75,6 +75,12 @@ class MemberEnrolForm(forms.Form):
     home_store = forms.ModelChoiceField(
         label=_("Home store"), queryset=Store.objects.filter(is_active=True), required=False
     )
+    referral_code = forms.CharField(
+        label=_("Friend's referral code"),
+        max_length=32,
+        required=False,
+        help_text=_("If a member invited them: the code on the friend's card or share link."),
+    )
 
     def clean_phone(self) -> str | None:
         phone = self.cleaned_data["phone"]
@@ -92,6 +98,8 @@ class MemberEnrolForm(forms.Form):
 
 class MemberEditForm(MemberEnrolForm):
     """Status, contacts, tags, consent and home store of a member."""
+
+    referral_code = None  # a referral is recorded at enrolment only
 
     status = forms.ChoiceField(
         label=_("Status"),

@@ -42,6 +42,36 @@ def new_referral_code() -> str:
     return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(8))
 
 
+REFERRAL_CODE_MAX_LENGTH = 12
+_CODE_NOISE = re.compile(r"[\s\-]")
+
+
+def normalise_referral_code(code: str | None) -> str | None:
+    """A referral code as stored: upper case, without spaces or dashes (a
+    friend may read it aloud or type it in lower case); empty is None."""
+    code = _CODE_NOISE.sub("", code or "").upper()
+    return code or None
+
+
+# Mail providers whose addresses ignore dots in the local part.
+DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def email_identity(email: str | None) -> str | None:
+    """The mailbox behind an address, to tell one person's aliases apart from
+    two people: lower case, without a `+tag`, and for Gmail-style providers
+    without dots and with googlemail.com as gmail.com. None for no email."""
+    email = normalise_email(email)
+    if not email or "@" not in email:
+        return email
+    local, _at, domain = email.rpartition("@")
+    local = local.split("+", 1)[0]
+    if domain in DOTLESS_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
 def normalise_email(email: str | None) -> str | None:
     """Emails compare case-insensitively: stored stripped and lower-cased."""
     email = (email or "").strip().lower()

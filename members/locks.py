@@ -20,3 +20,19 @@ def account_lock(*, member_id: int) -> PointsAccount:
     if account is None:
         raise PointsAccount.DoesNotExist()
     return account
+
+
+def accounts_lock(*, member_ids: list[int]) -> dict[int, PointsAccount]:
+    """The accounts of several members, locked in member id order (one
+    statement), by member id: the order every flow locking more than one
+    account keeps. Raises PointsAccount.DoesNotExist when one is missing."""
+    ids = sorted(set(member_ids))
+    accounts = {
+        account.member_id: account
+        for account in PointsAccount.objects.select_for_update()
+        .filter(member_id__in=ids)
+        .order_by("member_id")
+    }
+    if len(accounts) != len(ids):
+        raise PointsAccount.DoesNotExist()
+    return accounts

@@ -120,6 +120,11 @@ class Member(models.Model):
         related_name="+",
     )
     referral_code = models.CharField(_("referral code"), max_length=12, unique=True)
+    # True while this member joined with a friend's code and that referral may
+    # still qualify: the sale flow reads it from the row it has (no statement)
+    # and only then asks campaigns.referrals (written by campaigns through
+    # members.services.member_referral_pending_set).
+    referral_pending = models.BooleanField(_("referral pending"), default=False)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     tier = models.ForeignKey(
         Tier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.PROTECT

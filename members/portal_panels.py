@@ -1,7 +1,7 @@
 """What other apps show on the portal's home page, without members importing
 them (members sits below them, DESIGN.md §2): an app registers a panel from
 its AppConfig.ready, as the ledger checks (members.checks) and the enrolment
-hooks (members.hooks) are registered.
+hooks (members.enrolment) are registered.
 
 A panel is called as `panel(member, now)` and returns the template to
 include and its context, or None to show nothing. Each panel runs its own

@@ -17,13 +17,19 @@ from loyalty.db import Compiled, Lookup
 from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get, store_get_by_id
 from members.errors import MemberNotFound
-from members.identifiers import normalise_email, normalise_external_id, normalise_phone
+from members.identifiers import (
+    normalise_email,
+    normalise_external_id,
+    normalise_phone,
+    normalise_referral_code,
+)
 from members.ledger import Source
 from members.models import (
     EntryKind,
     EntryStatus,
     Member,
     MemberActivity,
+    MemberStatus,
     PointsAccount,
     PointsEntry,
     Tier,
@@ -335,3 +341,12 @@ def ledger_list(*, member: Member) -> QuerySet[PointsEntry]:
 
 def tier_history(*, member: Member) -> QuerySet[TierChange]:
     return TierChange.objects.filter(member=member).select_related("from_tier", "to_tier")
+
+
+def member_by_referral_code(*, code: str | None) -> Member | None:
+    """The active member whose referral code this is (any case, spaces
+    ignored), or None."""
+    code = normalise_referral_code(code)
+    if code is None:
+        return None
+    return Member.objects.filter(referral_code=code, status=MemberStatus.ACTIVE).first()

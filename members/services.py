@@ -6,7 +6,6 @@ Tiers are written in `members/tiers.py`, points in `members/points.py`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -20,8 +19,8 @@ from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import Store, User
 from loyalty.services import audit_record, snapshot
+from members.enrolment import Channel, Enrolment, enrolment_hooks_run
 from members.errors import MemberExists, MemberInactive
-from members.hooks import member_enrolled_hooks_run
 from members.identifiers import (
     EXTERNAL_ID_MAX_LENGTH,
     new_card_number,
@@ -29,6 +28,7 @@ from members.identifiers import (
     normalise_email,
     normalise_external_id,
     normalise_phone,
+    normalise_referral_code,
 )
 from members.models import (
     Member,
@@ -92,6 +92,25 @@ def _check_contacts_free(
         raise MemberExists(fields=taken)
 
 
+def _referrer(referral_code: str | None) -> Member | None:
+    """The active member whose referral code is `referral_code` (any case,
+    spaces ignored); None when no code is given. Raises ValidationFailed on
+    `referral_code` for a code no active member has."""
+    code = normalise_referral_code(referral_code)
+    if code is None:
+        return None
+    referrer = Member.objects.filter(referral_code=code, status=MemberStatus.ACTIVE).first()
+    if referrer is None:
+        raise ValidationFailed(
+            fields={
+                "referral_code": [
+                    _("No member has this referral code. Check it, or leave it empty.")
+                ]
+            }
+        )
+    return referrer
+
+
 @transaction.atomic
 def member_enrol(
     *,
@@ -108,19 +127,23 @@ def member_enrol(
     home_store: Store | None = None,
     user: User | None = None,
     now: datetime | None = None,
-    context: Mapping[str, Any] | None = None,
+    referral_code: str | None = None,
+    channel: str = Channel.COUNTER,
+    address: str | None = None,
 ) -> Member:
     """Enrol a member with an empty account at the entry tier, then run the
-    enrolment hooks of the apps above (members.hooks: the welcome bonus...)
-    in the same transaction, with `context` (what the channel knows, e.g. a
-    referral code).
+    enrolment hooks of the other apps (members.enrolment) in the same
+    transaction.
 
     Email or phone is required; each is unique once normalised (case, spaces,
     the +60 prefix), and so is the optional `external_id` (the merchant's own
-    customer id, stripped). Raises ValidationFailed / MemberExists naming the
-    fields.
+    customer id, stripped). `referral_code`: a friend's code, which must be an
+    active member's (campaigns records the referral). `channel` and `address`
+    (the sign-up's network address) are told to the hooks. Raises
+    ValidationFailed / MemberExists naming the fields.
     """
     now = now or timezone.now()
+    referrer = _referrer(referral_code)
     email, phone = _contacts(email, phone)
     external_id = _external_id(external_id)
     if not email and not phone:
@@ -171,17 +194,38 @@ def member_enrol(
         audit_record(
             actor=actor, action="member.enrol", obj=member, after=snapshot(member, MEMBER_FIELDS)
         )
-    member_enrolled_hooks_run(member=member, now=now, context=context)
+    enrolment_hooks_run(
+        Enrolment(member=member, at=now, channel=channel, referrer=referrer, address=address)
+    )
     return member
 
 
+def member_referral_pending_set(*, member: Member, pending: bool) -> None:
+    """Say whether the member has a referral that may still qualify (the flag
+    the sale flow reads, Member.referral_pending): one UPDATE, none when it
+    already says so. For campaigns.referrals, under the member's account lock
+    or in the member's enrolment."""
+    if member.referral_pending != pending:
+        Member.objects.filter(pk=member.pk).update(referral_pending=pending)
+        member.referral_pending = pending
+
+
 @transaction.atomic
-def member_enrol_from_signup(*, user: User, language: str) -> Member:
+def member_enrol_from_signup(
+    *,
+    user: User,
+    language: str,
+    referral_code: str | None = None,
+    address: str | None = None,
+) -> Member:
     """The member of a user who signed up on the portal.
 
     A member enrolled earlier at the counter with the same email is linked to
     the new login rather than duplicated (the login can only be used once the
-    email is verified). Idempotent for a user who already has a member.
+    email is verified), and an existing member is nobody's referral. Idempotent
+    for a user who already has a member. `referral_code`: the friend's code
+    the visitor came with (the share link); an unknown one is dropped rather
+    than refused, so a stale link never stops a sign-up.
     """
     existing = Member.objects.filter(user=user).first()
     if existing is not None:
@@ -194,6 +238,12 @@ def member_enrol_from_signup(*, user: User, language: str) -> Member:
         unclaimed.user = user
         unclaimed.save(update_fields=["user"])
         return unclaimed
+    code = normalise_referral_code(referral_code)
+    if (
+        code is not None
+        and not Member.objects.filter(referral_code=code, status=MemberStatus.ACTIVE).exists()
+    ):
+        code = None
     return member_enrol(
         actor=Actor.system(),
         email=email,
@@ -201,6 +251,9 @@ def member_enrol_from_signup(*, user: User, language: str) -> Member:
         last_name=user.last_name,
         language=language,
         user=user,
+        referral_code=code,
+        channel=Channel.PORTAL,
+        address=address,
     )
 
 

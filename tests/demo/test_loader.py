@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, MemberEvent
+from campaigns.models import Campaign, MemberEvent, Referral
 from demo.loyalty import DEMO_LOGINS
 from loyalty.models import ProgramSettings, Store, User
 from members.models import Member, MemberRfm, PointsEntry, Segment
@@ -32,7 +32,7 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
         assert login.email in second.getvalue()
     assert Store.objects.count() == 3
     assert ProgramSettings.objects.get().main_store.code == "bangsar"
-    assert User.objects.count() == 5 and Member.objects.count() == 203
+    assert User.objects.count() == 5 and Member.objects.count() == 207
     # Campaigns of several kinds, in every status but one made by hand.
     statuses = set(Campaign.objects.values_list("status", flat=True))
     assert statuses == {"active", "scheduled", "paused", "draft", "ended"}
@@ -47,6 +47,9 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
         ).values_list("kind", flat=True)
     )  # fmt: skip
     assert {"event", "signup"} <= kinds_paid
+    # Referrals: one rewarded, joined ones, a self-referral rejected.
+    referral_statuses = sorted(Referral.objects.values_list("status", flat=True))
+    assert referral_statuses == ["joined", "joined", "rejected", "rewarded"]
     # A year of history across the three stores, replayed through the services.
     purchases = Purchase.objects.all()
     assert purchases.count() > 2000

@@ -101,6 +101,10 @@ POS_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("member_ledger", "GET"): Endpoint(
         EVERY_STORE, lambda w: ("get", f"/api/v1/members/{w.shopper.public_id}/ledger", None)
     ),
+    # A member's referrals are the member's, like the ledger: read from every store.
+    ("member_referrals", "GET"): Endpoint(
+        EVERY_STORE, lambda w: ("get", f"/api/v1/members/{w.shopper.public_id}/referrals", None)
+    ),
     ("reward_list", "GET"): Endpoint(EVERY_STORE, lambda w: ("get", "/api/v1/rewards", None)),
     ("reward_detail", "GET"): Endpoint(
         EVERY_STORE, lambda w: ("get", f"/api/v1/rewards/{w.reward.pk}", None)
