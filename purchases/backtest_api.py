@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from campaigns.selectors import campaign_get
 from loyalty.actors import Actor
+from loyalty.api.idempotency import idempotent
 from loyalty.api.permissions import HasAdminScope
 from loyalty.selectors import program_settings_get
 from purchases.backtest import backtest_range, campaign_backtest
@@ -84,6 +85,7 @@ class CampaignSimulateApi(APIView):
     permission_classes = [HasAdminScope]
 
     @extend_schema(request=SimulateSerializer, responses=SimulationSerializer)
+    @idempotent
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = campaign_get(campaign_id=campaign_id)
         serializer = SimulateSerializer(data=request.data)
