@@ -291,3 +291,25 @@ class CampaignFilterForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("", _("Any kind")), *CampaignKind.choices], required=False
     )
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class BacktestForm(forms.Form):
+    """The range of a back-test, both days included (purchases.backtest
+    checks its length)."""
+
+    date_from = forms.DateField(label=_("From"), widget=DATE_INPUT)
+    date_to = forms.DateField(label=_("To"), widget=DATE_INPUT)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", _("The end must be after the start."))
+        for name in ("date_from", "date_to"):
+            value = data.get(name)
+            if value is not None and not 1970 <= value.year <= 9998:
+                self.add_error(name, _("Give a year from 1970 to 9998."))
+        return data

@@ -5,6 +5,7 @@ audits it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -17,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, TemplateView
 
 from campaigns.errors import CampaignStatusRefused
-from campaigns.models import Campaign, CampaignKind, CampaignStatus
+from campaigns.models import SALE_KINDS, Campaign, CampaignKind, CampaignStatus
 from campaigns.selectors import campaign_figures, campaign_list, campaign_status
 from campaigns.services import (
     campaign_create,
@@ -25,7 +26,7 @@ from campaigns.services import (
     campaign_status_set,
     campaign_update,
 )
-from campaigns.staff_forms import KIND_DESCRIPTIONS, CampaignFilterForm, CampaignForm
+from campaigns.staff_forms import KIND_DESCRIPTIONS, BacktestForm, CampaignFilterForm, CampaignForm
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
@@ -182,7 +183,17 @@ class CampaignUpdateView(CampaignPageMixin, _FormErrorsMixin, FormView):
             kind=self.campaign.kind,
             kind_label=self.campaign.get_kind_display(),
             read_only=row["status"] == CampaignStatus.ENDED,
+            backtest_form=self._backtest_form() if self.campaign.kind in SALE_KINDS else None,
             **kwargs,
+        )
+
+    def _backtest_form(self) -> BacktestForm:
+        """The back-test's range (the page purchases.backtest_views serves),
+        by default the last 30 days."""
+        today = timezone.localdate()
+        return BacktestForm(
+            initial={"date_from": today - timedelta(days=30), "date_to": today},
+            prefix="backtest",
         )
 
     def form_valid(self, form: CampaignForm) -> HttpResponse:

@@ -157,3 +157,51 @@ class PurchaseGiftCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purchase_id}: {self.amount} on {self.gift_card_id}"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class CampaignBacktest(models.Model):
+    """One back-test of a campaign over recorded purchases (purchases.backtest):
+    the status row a long run updates as it goes, so its page can show a
+    progress bar, and then its result. Written by the back-test only, never
+    by the sale flow."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="backtests"
+    )
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("to"))
+    status = models.CharField(
+        max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED
+    )
+    purchases_total = models.PositiveIntegerField(default=0)
+    purchases_done = models.PositiveIntegerField(default=0)
+    # The API's answer once done (purchases.backtest.simulation_json).
+    result = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "loyalty.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("back-test")
+        verbose_name_plural = _("back-tests")
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == BacktestStatus.DONE:
+            return 100
+        if not self.purchases_total:
+            return 0
+        return min(99, self.purchases_done * 100 // self.purchases_total)

@@ -7,6 +7,7 @@ reserve), so the quote carries the engine's evaluation before those limits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -128,18 +129,25 @@ def sale_quote(
     )
     evaluation = None
     if sale.member is not None and campaigns:
+        member = sale.member
         evaluation = engine.sale_evaluate(
-            _campaign_context(
-                sale,
-                program=program,
-                gross=gross,
-                shares=shares,
+            campaign_context(
+                lines=[
+                    ContextLine(item.sku, item.category, item.quantity, g - s, item.earns)
+                    for item, g, s in zip(sale.items, gross, shares, strict=True)
+                ],
+                member_id=member.pk,
+                tier_code=tier.code if tier else None,
+                tier_multiplier=tier.multiplier if tier else Decimal("1"),
+                earn_points=program.earn_points,
+                earn_per_amount=program.earn_per_amount,
                 eligible=eligible,
                 earning_net=earning_net,
-                awards=awards,
+                points=sum(award.points for award in awards),
                 segment_ids=segment_ids,
                 first_purchase=first_purchase,
                 at=at or sale.occurred_at,
+                store_code=sale.store.code,
             ),
             campaigns,
         )
@@ -157,55 +165,68 @@ def sale_quote(
     )
 
 
-def _campaign_context(
-    sale: SaleInput,
+@dataclass(frozen=True)
+class ContextLine:
+    """A sale line as `campaign_context` takes it: `net` is what the line
+    comes to after its share of the till's and the vouchers' discounts."""
+
+    sku: str
+    category: str
+    quantity: int
+    net: Decimal
+    earns: bool
+
+
+def campaign_context(
     *,
-    program: ProgramSettings,
-    gross: list[Decimal],
-    shares: list[Decimal],
+    lines: Iterable[ContextLine],
+    member_id: int,
+    tier_code: str | None,
+    tier_multiplier: Decimal,
+    earn_points: int,
+    earn_per_amount: Decimal,
     eligible: Decimal,
     earning_net: Decimal,
-    awards: list[Award],
+    points: int,
     segment_ids: frozenset[int],
     first_purchase: bool,
     at: datetime,
+    store_code: str,
 ) -> engine.SaleContext:
-    """The sale as the campaigns engine reads it. A line's points are its
-    share of the eligible amount at the program's rate, floored, then times
-    the tier's multiplier, floored (a multiplier on some lines multiplies
-    those); the sale's points are its base and tier awards."""
-    member = sale.member
-    assert member is not None
-    tier = member.tier
-    multiplier = tier.multiplier if tier else Decimal("1")
+    """The sale as the campaigns engine reads it, from plain values: the one
+    implementation of the live sale flow (`sale_quote`) and of the back-test
+    over recorded purchases (purchases.backtest), so both award alike.
+
+    `eligible` is what the sale earns on (earning lines' net less what points
+    paid), `earning_net` the earning lines' net, `points` the sale's base and
+    tier points. A line's points are its share of the eligible amount at the
+    program's rate, floored, then times the tier's multiplier, floored (a
+    multiplier on some lines multiplies those)."""
     # What of each earning line is left to earn once points paid their part.
     ratio = eligible / earning_net if earning_net > 0 else Decimal("0")
-    lines = []
-    for item, g, s in zip(sale.items, gross, shares, strict=True):
-        net = g - s
-        points = 0
-        if item.earns and net > 0:
-            base = floor_points(net * ratio * program.earn_points / program.earn_per_amount)
-            points = floor_points(base * multiplier)
-        lines.append(
+    context_lines = []
+    for line in lines:
+        line_points = 0
+        if line.earns and line.net > 0:
+            base = floor_points(line.net * ratio * earn_points / earn_per_amount)
+            line_points = floor_points(base * tier_multiplier)
+        context_lines.append(
             engine.SaleLine(
-                sku=item.sku,
-                category=item.category,
-                quantity=item.quantity,
-                net_amount=net if item.earns else Decimal("0.00"),
-                earns=item.earns,
-                points=points,
+                sku=line.sku,
+                category=line.category,
+                quantity=line.quantity,
+                net_amount=line.net if line.earns else Decimal("0.00"),
+                earns=line.earns,
+                points=line_points,
             )
         )
     return engine.SaleContext(
-        member=engine.Audience(
-            member_id=member.pk, tier_code=tier.code if tier else None, segment_ids=segment_ids
-        ),
-        store_code=sale.store.code,
+        member=engine.Audience(member_id=member_id, tier_code=tier_code, segment_ids=segment_ids),
+        store_code=store_code,
         at=timezone.localtime(at),
-        lines=tuple(lines),
+        lines=tuple(context_lines),
         eligible_amount=eligible,
-        points=sum(award.points for award in awards),
+        points=points,
         first_purchase=first_purchase,
     )
 

@@ -1,12 +1,18 @@
 from django.urls import path
 
-from purchases import api, staff_views
+from purchases import api, backtest_api, backtest_views, staff_views
 
 api_urlpatterns = [
     path("purchases", api.PurchaseListApi.as_view(), name="purchase_list"),
     path("purchases/preview", api.PurchasePreviewApi.as_view(), name="purchase_preview"),
     path("purchases/<int:pk>", api.PurchaseDetailApi.as_view(), name="purchase_detail"),
     path("purchases/<int:pk>/returns", api.PurchaseReturnApi.as_view(), name="purchase_returns"),
+    # A campaign's back-test reads purchases, so it is served from here (layer 5).
+    path(
+        "campaigns/<int:campaign_id>/simulate",
+        backtest_api.CampaignSimulateApi.as_view(),
+        name="campaign_simulate",
+    ),
 ]
 
 # Back-office pages of sales, under /staff/.
@@ -21,5 +27,20 @@ staff_urlpatterns = [
         "purchases/<int:pk>/return/",
         staff_views.PurchaseReturnView.as_view(),
         name="purchase_return",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/backtests/",
+        backtest_views.BacktestCreateView.as_view(),
+        name="campaign_backtest",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/backtests/<int:run_id>/",
+        backtest_views.BacktestDetailView.as_view(),
+        name="campaign_backtest_detail",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/backtests/<int:run_id>/status.json",
+        backtest_views.BacktestStatusView.as_view(),
+        name="campaign_backtest_status",
     ),
 ]
