@@ -23,6 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns.referrals import referral_purchase_returned
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.money import CENT
@@ -350,6 +351,13 @@ def purchase_return(
         )
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
     gift_cards = _gift_cards_refund(purchase, cum_amount, actor=actor, now=now)
+    if member is not None:
+        # A referral this sale qualified is rejected when it comes back whole
+        # (its row after the gift cards in the lock order; nothing to read for
+        # a partial return).
+        referral_purchase_returned(
+            purchase_id=purchase.pk, fully_returned=cum_amount >= purchase.total, now=now
+        )
     receipt = {
         "id": record.pk,
         "purchase_id": purchase.pk,

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.engine import CampaignSnapshot
 from campaigns.models import SALE_KINDS
+from campaigns.referrals import referral_sale_recorded
 from campaigns.selectors import campaigns_active
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.actors import Actor
@@ -255,6 +256,18 @@ def _sale_write_rows(
         )
     points_status, awards = "available", list(quote.awards)
     if rows.account is not None:
+        assert sale.member is not None
+        # A referred friend's first qualifying sale qualifies the referral (its
+        # row locked here, after the sale's other rows and before campaign
+        # budgets; both members are paid after the commit). Nothing to read
+        # for a member with no pending referral.
+        referral_sale_recorded(
+            member=sale.member,
+            purchase_id=purchase.pk,
+            eligible_amount=quote.eligible_amount,
+            occurred_at=sale.occurred_at,
+            now=now,
+        )
         points_status, awards = _points_write(
             purchase, sale=sale, account=rows.account, quote=quote, program=program, now=now
         )

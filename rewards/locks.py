@@ -14,7 +14,9 @@ The lock order, for every flow of every app (DESIGN.md §4):
 6. a sale's gift-card charges (`PurchaseGiftCard`, a return's refunds,
    `purchases.locks`);
 7. gift cards, by primary key;
-8. campaign budget rows, by primary key (campaigns, when they come).
+8. a referral row (campaigns.Referral: a sale or a return of the friend, after
+   its cards; the settling takes both members' accounts, in id order, first);
+9. campaign budget rows, by primary key (campaigns.locks).
 
 A flow takes what it needs in this order and never goes back up: a sale locks
 its account, vouchers and cards at once before checking anything
