@@ -7,24 +7,20 @@ a colleague who joined yesterday (joined).
 
 The "Bring a friend" campaign runs from two months ago. The demo's sale is
 recorded with purchases.services.purchase_record, then told to referrals
-the way the sale flow does (campaigns.referrals.referral_sale_recorded in
-its transaction, the settle step after it)."""
+through the sale flow (which qualifies the referral in its transaction),
+then the settle step after it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
-from django.db import transaction
-
-from campaigns.models import Campaign
-from campaigns.referrals import referral_sale_recorded, referral_settle
+from campaigns.models import Campaign, Referral, ReferralStatus
+from campaigns.referrals import referral_settle
 from demo.members import Shopper
 from demo.purchases import _line
 from demo.shop import Shop
 from loyalty.actors import Actor
 from members.enrolment import Channel
-from members.locks import account_lock
 from members.models import Member
 from members.services import member_enrol
 from purchases.inputs import SaleInput
@@ -85,28 +81,22 @@ def _first_sale(shop: Shop, member: Member, *, when: datetime) -> None:
     items = [
         _line(sku, 2) for sku in ("KOPI-O", "WHITE-COFFEE", "TEH-TARIK", "KOPI-C", "KOPI-PENG")
     ]
-    with transaction.atomic():
-        recorded = purchase_record(
-            sale=SaleInput(
-                store=shop.stores[store],
-                reference=shop.receipt(store, when),
-                member=member,
-                occurred_at=when,
-                items=items,
-            ),
-            actor=shop.tills[store],
-            now=when,
-        )
-        account_lock(member_id=member.pk)
-        member.refresh_from_db()
-        eligible = Decimal(recorded.receipt["eligible_amount"])
-        qualified = referral_sale_recorded(
+    recorded = purchase_record(
+        sale=SaleInput(
+            store=shop.stores[store],
+            reference=shop.receipt(store, when),
             member=member,
-            purchase_id=recorded.record_id,
-            eligible_amount=eligible,
             occurred_at=when,
-            now=when,
-        )
+            items=items,
+        ),
+        actor=shop.tills[store],
+        now=when,
+    )
     shop.purchases += 1
+    # The sale qualified the referral; its settling runs after the commit (a
+    # task), here at once and at the sale's time (settling twice pays once).
+    qualified = Referral.objects.filter(
+        purchase_id=recorded.record_id, status=ReferralStatus.QUALIFIED
+    ).first()
     if qualified is not None:
-        referral_settle(referral_id=qualified.referral_id, now=when)
+        referral_settle(referral_id=qualified.pk, now=when)
