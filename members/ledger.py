@@ -57,7 +57,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 
-from loyalty.db import Lookup, insert, update
+from loyalty.db import Lookup, insert, insert_many, update
 from members.errors import InsufficientPoints
 from members.locks import account_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
@@ -96,10 +96,15 @@ def _insert(account: PointsAccount, entry: PointsEntry) -> PointsEntry:
     idempotency key under the account lock, so a clash here is a bug: the
     unique index raises and the whole transaction rolls back."""
     insert(entry)
+    _dated(account, entry)
+    return entry
+
+
+def _dated(account: PointsAccount, entry: PointsEntry) -> None:
+    """The account's latest entry is `entry` if it is dated later."""
     if account.last_entry_at is None or entry.created_at > account.last_entry_at:
         account.last_entry_at = entry.created_at
         _save_account(account, "last_entry_at")
-    return entry
 
 
 def _save_account(account: PointsAccount, *fields: str) -> None:
@@ -221,6 +226,121 @@ def _credit_locked(
     (None: not), `key` is written."""
     if (found := _existing(idempotency_key)) is not None:
         return found
+    entry = _credit_entry(
+        account,
+        points=points,
+        kind=kind,
+        now=now,
+        available_at=available_at,
+        expiry_days=expiry_days,
+        description=description,
+        source=source,
+        key=key,
+        counts_as_earned=counts_as_earned,
+        created_by_id=created_by_id,
+    )
+    _insert(account, entry)
+    if entry.status == EntryStatus.PENDING:
+        return entry
+    if entry.expires_at is not None and entry.expires_at <= entry.created_at:
+        _expire_lot_locked(account, entry, at=entry.created_at)
+    elif kind in EARNING_KINDS:
+        _collect_clawback(account, points=points, now=entry.created_at, source=source)
+    return entry
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One credit of `points_credit_many`: its points, kind, description and key."""
+
+    points: int
+    kind: EntryKind
+    description: str
+    key: str | None = None
+
+
+def points_credit_many(
+    account: PointsAccount,
+    *,
+    credits: list[Credit],
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    source: Source,
+) -> list[PointsEntry]:
+    """Several earnings of one source on the locked account (a sale's base,
+    tier and campaign awards), each its own entry, by the rules of
+    `points_credit`, whose keys the caller knows are unused. When nothing
+    follows a credit (no clawback owed, no lot already past its expiry) the
+    entries go in one INSERT; else one by one, as `points_credit` writes them.
+    The account is kept up to date (save it with `account_writes`)."""
+    credits = [credit for credit in credits if credit.points > 0]
+    # What `_credit_entry` will find: pending, or spendable until when.
+    start = _entry_time(account, now)
+    becomes_available = available_at or start
+    pending = becomes_available > start
+    expires = (
+        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
+    )
+    follows = (not pending and account.clawback_owed > 0) or (
+        expires is not None and expires <= start
+    )
+    if follows:
+        return [
+            _credit_locked(
+                account,
+                points=credit.points,
+                kind=credit.kind,
+                now=now,
+                available_at=available_at,
+                expiry_days=expiry_days,
+                description=credit.description,
+                source=source,
+                idempotency_key=None,
+                key=credit.key,
+                counts_as_earned=True,
+                created_by_id=None,
+            )
+            for credit in credits
+        ]
+    entries = [
+        _credit_entry(
+            account,
+            points=credit.points,
+            kind=credit.kind,
+            now=now,
+            available_at=available_at,
+            expiry_days=expiry_days,
+            description=credit.description,
+            source=source,
+            key=credit.key,
+            counts_as_earned=True,
+            created_by_id=None,
+        )
+        for credit in credits
+    ]
+    insert_many(entries)
+    for entry in entries:
+        _dated(account, entry)
+    return entries
+
+
+def _credit_entry(
+    account: PointsAccount,
+    *,
+    points: int,
+    kind: EntryKind,
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    description: str,
+    source: Source,
+    key: str | None,
+    counts_as_earned: bool,
+    created_by_id: int | None,
+) -> PointsEntry:
+    """The entry of a credit, not yet written, and its effect on the locked
+    account's totals (in memory): the one place a credit's rules are."""
     now = _entry_time(account, now)
     becomes_available = available_at or now
     pending = becomes_available > now
@@ -242,7 +362,6 @@ def _credit_locked(
         created_at=now,
         balance_after=account.balance if pending else account.balance + points,
     )
-    entry = _insert(account, entry)
     if counts_as_earned and kind in EARNING_KINDS:
         account.lifetime_earned += points
         _save_account(account, "lifetime_earned")
@@ -253,13 +372,9 @@ def _credit_locked(
     if pending:
         account.pending += points
         _save_account(account, "pending")
-        return entry
-    account.balance += points
-    _save_account(account, "balance")
-    if entry.expires_at is not None and entry.expires_at <= now:
-        _expire_lot_locked(account, entry, at=now)
-    elif kind in EARNING_KINDS:
-        _collect_clawback(account, points=points, now=now, source=source)
+    else:
+        account.balance += points
+        _save_account(account, "balance")
     return entry
 
 

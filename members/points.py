@@ -18,7 +18,7 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members import ledger
 from members.errors import AdjustmentLimit, MemberInactive
-from members.ledger import Reversal, Source, account_writes
+from members.ledger import Credit, Reversal, Source, account_writes
 from members.models import (
     EntryKind,
     Member,
@@ -62,6 +62,33 @@ def points_earn(
         idempotency_key=idempotency_key,
         key_unused=key_unused,
         account=account,
+    )
+
+
+__all__ = ["Credit"]  # the awards of points_earn_many
+
+
+def points_earn_many(
+    *,
+    member: Member,
+    awards: list[ledger.Credit],
+    source: Source,
+    occurred_at: datetime,
+    now: datetime,
+    program: ProgramSettings,
+    account: PointsAccount,
+) -> list[PointsEntry]:
+    """Several awards for one thing the member did (a sale's base, tier and
+    campaign awards), each its own entry, as `points_earn` writes them, in one
+    INSERT when nothing follows them (ledger.points_credit_many). The caller
+    holds the member's account lock and knows the awards' keys are unused."""
+    return ledger.points_credit_many(
+        account,
+        credits=awards,
+        now=now,
+        available_at=occurred_at + timedelta(days=program.pending_days),
+        expiry_days=program.expiry_days,
+        source=source,
     )
 
 

@@ -46,8 +46,8 @@ from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.ledger import Source
-from members.models import EntryKind, PointsAccount
-from members.points import points_account_writes, points_earn, points_pay
+from members.models import EntryKind, EntryStatus, PointsAccount
+from members.points import Credit, points_account_writes, points_earn_many, points_pay
 from members.segments import member_in_segments
 from members.selectors import points_spendable
 from members.tiers import member_record_activity, member_tier_review
@@ -363,25 +363,26 @@ def _points_write(
             now=now,
             account=account,
         )
-    points_status = "available"
-    for award, description in zip(awards, descriptions, strict=True):
-        entry = points_earn(
-            member=member,
-            points=award.points,
-            kind=EntryKind(award.kind),
-            description=description,
-            source=source,
-            occurred_at=sale.occurred_at,
-            now=now,
-            program=program,
-            # The purchase row is this transaction's own: no entry has its key.
-            idempotency_key=f"purchase:{purchase.pk}:{award.source}",
-            key_unused=True,
-            account=account,
-        )
-        if entry is not None and entry.status == "pending":
-            points_status = "pending"
-    return points_status, awards
+    entries = points_earn_many(
+        member=member,
+        awards=[
+            Credit(
+                points=award.points,
+                kind=EntryKind(award.kind),
+                description=description,
+                # The purchase row is this transaction's own: no entry has its key.
+                key=f"purchase:{purchase.pk}:{award.source}",
+            )
+            for award, description in zip(awards, descriptions, strict=True)
+        ],
+        source=source,
+        occurred_at=sale.occurred_at,
+        now=now,
+        program=program,
+        account=account,
+    )
+    pending = any(entry.status == EntryStatus.PENDING for entry in entries)
+    return ("pending" if pending else "available"), awards
 
 
 def _sale_campaigns() -> list[CampaignSnapshot]:
