@@ -116,14 +116,20 @@ class Setup:
     member_ids: list[str]
 
 
-def database_create(*, members: int, env: dict[str, str]) -> Setup:
-    """A fresh setia_bench: migrated, cache table, seeded, with a pos key."""
+def database_create(*, members: int, env: dict[str, str], campaigns: bool = False) -> Setup:
+    """A fresh setia_bench: migrated, cache table, seeded (with the three live
+    campaigns of `--campaigns`), with a pos key."""
     _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     _psql(f"CREATE DATABASE {DB_NAME}")
     _manage("migrate", "--no-input", env=env)
     _manage("createcachetable", env=env)
     seeded = subprocess.run(
-        [str(PYTHON), str(ROOT / "benchmarks" / "seed.py"), "--members", str(members)],
+        [
+            str(PYTHON),
+            str(ROOT / "benchmarks" / "seed.py"),
+            *("--members", str(members)),
+            *(["--campaigns"] if campaigns else []),
+        ],
         cwd=ROOT,
         env=env,
         check=True,
@@ -215,6 +221,7 @@ def sale_body(reference: str, member_id: str, rng: random.Random) -> bytes:
         {
             "sku": f"SKU-{rng.randint(1, 500)}",
             "name": "Item",
+            "category": rng.choice(["snacks", "drinks", "household"]),
             "quantity": rng.randint(1, 3),
             "unit_price": f"{rng.randint(100, 9999) / 100:.2f}",
         }
@@ -516,7 +523,8 @@ def report(
     _out()
     _out(
         f"clients {args.clients}, {args.seconds} s, gunicorn {args.workers} workers ({threads}), "
-        f"{args.members} members, cache {args.cache}; load average before: {load}"
+        f"{args.members} members, cache {args.cache}"
+        f"{', 3 live campaigns' if args.campaigns else ''}; load average before: {load}"
     )
     rows = [
         ("API purchases/s", f"{api.requests_per_s:.1f}"),
@@ -610,6 +618,11 @@ def main() -> None:
     )
     parser.add_argument("--skip-pgbench", action="store_true", help="API only")
     parser.add_argument(
+        "--campaigns",
+        action="store_true",
+        help="three live campaigns: a multiplier, a category bonus, a budgeted spend bonus",
+    )
+    parser.add_argument(
         "--status-seconds",
         type=int,
         default=None,
@@ -631,7 +644,7 @@ def main() -> None:
             if args.cache == "redis":
                 redis, env["CACHE_URL"] = redis_start(workdir=workdir)
             _out(f"creating {DB_NAME} with {args.members} members ...")
-            setup = database_create(members=args.members, env=env)
+            setup = database_create(members=args.members, env=env, campaigns=args.campaigns)
             port = _free_port()
             log = workdir / "gunicorn.log"
             server = gunicorn_start(

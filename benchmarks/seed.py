@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def seed(*, members: int) -> list[str]:
-    """Program settings, one store, two tiers and `members` members; returns their public ids."""
+def seed(*, members: int, campaigns: bool = False) -> list[str]:
+    """Program settings, one store, two tiers and `members` members (and, with
+    `campaigns`, three live sale campaigns); returns their public ids."""
     from loyalty.actors import Actor
     from loyalty.services import program_settings_update, store_create
     from members.services import member_enrol
@@ -43,6 +44,8 @@ def seed(*, members: int) -> list[str]:
         threshold=Decimal("100000000"),
         multiplier=Decimal("1.50"),
     )
+    if campaigns:
+        _campaigns_seed(actor)
     ids = []
     for n in range(members):
         member = member_enrol(
@@ -56,9 +59,38 @@ def seed(*, members: int) -> list[str]:
     return ids
 
 
+def _campaigns_seed(actor: object) -> None:
+    """What a marketer runs on an ordinary week: double points every day, a
+    bonus on a category the load's baskets hold, and a spend bonus with a
+    budget large enough to last the run (every sale locks and updates it)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.services import campaign_create
+
+    start = timezone.now() - timedelta(days=1)
+    common = {"actor": actor, "starts_at": start, "status": "active"}
+    campaign_create(kind="multiplier", name="Double points", params={"factor": "2.00"}, **common)
+    campaign_create(
+        kind="category_bonus",
+        name="Snacks bonus",
+        params={"categories": ["snacks"], "points": 2, "per_amount": "1.00"},
+        **common,
+    )
+    campaign_create(
+        kind="spend_bonus",
+        name="Big basket",
+        params={"min_spend": "50.00", "points": 20},
+        budget_points=1_000_000_000,
+        **common,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, required=True)
+    parser.add_argument("--campaigns", action="store_true")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").endswith("/setia_bench"):
         sys.exit("seed.py only writes to the setia_bench database (set DATABASE_URL).")
@@ -67,7 +99,9 @@ def main() -> None:
     import django
 
     django.setup()
-    sys.stdout.write(json.dumps({"members": seed(members=args.members)}) + "\n")
+    sys.stdout.write(
+        json.dumps({"members": seed(members=args.members, campaigns=args.campaigns)}) + "\n"
+    )
 
 
 if __name__ == "__main__":
