@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models.functions import StrIndex, Substr
 from django.utils import timezone
 
 from campaigns import engine
@@ -117,18 +118,46 @@ class CampaignFigures:
 
 
 def campaign_figures(*, campaign_ids: Iterable[int]) -> dict[int, CampaignFigures]:
-    """What each campaign awarded, net of reversals, and to how many members,
-    read from the ledger's entries of source ("campaign", id): one statement."""
+    """What each campaign awarded and to how many members, from the ledger:
+    the entries of source ("campaign", id) (events, enrolments, birthdays,
+    referrals), net of their reversals, and the sale awards, which are
+    entries of their sale (so that a return takes back its share with the
+    rest) keyed `purchase:<sale>:campaign:<id>`, as awarded. Two statements.
+    A campaign is of one kind, so no member is counted under both."""
     ids = [str(pk) for pk in campaign_ids]
+    figures: dict[int, CampaignFigures] = {}
+    if not ids:
+        return figures
     rows = (
         PointsEntry.objects.filter(source_type=SOURCE_TYPE, source_id__in=ids)
         .values("source_id")
         .annotate(points=Sum("points"), members=Count("member", distinct=True))
         .order_by()
     )
-    return {
-        int(row["source_id"]): CampaignFigures(row["points"] or 0, row["members"]) for row in rows
-    }
+    for row in rows:
+        figures[int(row["source_id"])] = CampaignFigures(row["points"] or 0, row["members"])
+    marker = ":campaign:"
+    awarded = (
+        PointsEntry.objects.filter(
+            idempotency_key__startswith="purchase:", idempotency_key__contains=marker
+        )
+        .annotate(
+            campaign=Substr(
+                "idempotency_key", StrIndex("idempotency_key", Value(marker)) + len(marker)
+            )
+        )
+        .filter(campaign__in=ids)
+        .values("campaign")
+        .annotate(points=Sum("points"), members=Count("member", distinct=True))
+        .order_by()
+    )
+    for row in awarded:
+        pk = int(row["campaign"])
+        before = figures.get(pk, CampaignFigures())
+        figures[pk] = CampaignFigures(
+            before.points_awarded + (row["points"] or 0), before.members_reached + row["members"]
+        )
+    return figures
 
 
 def member_audience(

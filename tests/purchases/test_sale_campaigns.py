@@ -92,3 +92,13 @@ def test_an_anonymous_sale_and_a_sale_outside_the_campaign_store_get_nothing(
     assert [a["source"] for a in receipt["awards"]] == ["base"]
     anonymous = pos_api.post("/api/v1/purchases", sale("R2", ("TEA", 1, "10.00")), format="json")
     assert anonymous.json()["awards"] == []
+
+
+def test_the_campaign_list_counts_its_sale_awards_and_the_members_reached(pos_api, shopper):
+    from campaigns.selectors import campaign_figures
+
+    campaign = make_campaign("multiplier", params={"factor": "2.00"})
+    _buy(pos_api, "R1", "10.00", shopper)
+    _buy(pos_api, "R2", "15.00", shopper)
+    figures = campaign_figures(campaign_ids=[campaign.pk])[campaign.pk]
+    assert (figures.points_awarded, figures.members_reached) == (25, 1)
