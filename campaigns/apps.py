@@ -17,11 +17,12 @@ class CampaignsConfig(AppConfig):
         # campaigns and cannot call it): the referral a friend's code records,
         # then the welcome bonus.
         from campaigns.moments import signup_award
-        from campaigns.portal_views import ways_to_earn_panel
+        from campaigns.portal_views import sale_offers_panel, ways_to_earn_panel
         from campaigns.referrals import referral_on_enrol
         from members.enrolment import enrolment_hook_register
         from members.portal_panels import portal_home_panel_register
 
         enrolment_hook_register(referral_on_enrol)
         enrolment_hook_register(signup_award)
+        portal_home_panel_register(sale_offers_panel)
         portal_home_panel_register(ways_to_earn_panel)

@@ -1,7 +1,7 @@
 """Member pages of campaigns: the share link's landing (`/join?ref=CODE`,
 public), the member's referral page (code, share buttons, their friends),
-and the "Ways to earn" panel of the home page (registered in
-members.portal_panels by CampaignsConfig.ready).
+and the home page's panels "Ways to earn" and "Your offers now" (registered
+in members.portal_panels by CampaignsConfig.ready).
 
 The join page keeps a valid code in the session through allauth's sign-up
 (members.adapters reads it when the member is made); an unknown code is a
@@ -11,6 +11,7 @@ friendly message and the sign-up goes on without it.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,13 +19,21 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from campaigns.engine import (
+    CategoryBonusParams,
+    MultiplierParams,
+    SpendBonusParams,
+)
 from campaigns.models import ReferralStatus
 from campaigns.referrals import referral_reason_text, referrals_of_member
-from campaigns.selectors import campaigns_to_earn
+from campaigns.selectors import SaleOffer, campaigns_to_earn, sale_offers_for_member
+from loyalty.money import money_format
 from members.access import MemberRequiredMixin
 from members.adapters import REFERRAL_SESSION_KEY
 from members.identifiers import REFERRAL_CODE_MAX_LENGTH
@@ -110,3 +119,115 @@ def ways_to_earn_panel(member: Member, now: datetime) -> PortalPanel | None:
     if not ways:
         return None
     return PortalPanel(template="portal/campaigns/ways_to_earn.html", context={"ways": ways})
+
+
+WEEKEND = frozenset({5, 6})
+WEEKDAYS = frozenset({0, 1, 2, 3, 4})
+
+
+def _day_names() -> list[str]:
+    return [
+        _("Monday"),
+        _("Tuesday"),
+        _("Wednesday"),
+        _("Thursday"),
+        _("Friday"),
+        _("Saturday"),
+        _("Sunday"),
+    ]
+
+
+def _factor_text(factor: Decimal) -> str:
+    # "2.00" reads "2", "1.50" reads "1.5" (in the reader's number format).
+    return formats.number_format(Decimal(f"{factor:f}".rstrip("0").rstrip(".")))
+
+
+def offer_headline(offer: SaleOffer) -> str:
+    """What the offer gives, in the reader's language: "×2 points",
+    "+5 points per RM 1.00 on Snacks", "+50 points on a basket of RM 100.00"."""
+    params = offer.params
+    lines = [*offer.rule.get("categories", []), *offer.rule.get("skus", [])]
+    on_lines = get_text_list(lines, _("or")) if lines else ""
+    if isinstance(params, MultiplierParams):
+        if on_lines:
+            return _("×%(factor)s points on %(lines)s") % {
+                "factor": _factor_text(params.factor),
+                "lines": on_lines,
+            }
+        return _("×%(factor)s points") % {"factor": _factor_text(params.factor)}
+    if isinstance(params, CategoryBonusParams):
+        values = {
+            "points": params.points,
+            "amount": money_format(params.per_amount),
+            "lines": on_lines,
+        }
+        if on_lines:
+            return _("+%(points)s points per %(amount)s on %(lines)s") % values
+        return _("+%(points)s points per %(amount)s spent") % values
+    assert isinstance(params, SpendBonusParams)
+    values = {"points": params.points, "amount": money_format(params.min_spend)}
+    if params.first_purchase_only:
+        return _("+%(points)s points on your first basket of %(amount)s or more") % values
+    return _("+%(points)s points on a basket of %(amount)s or more") % values
+
+
+def offer_conditions(offer: SaleOffer) -> list[str]:
+    """When and where the offer applies, each as a short phrase."""
+    params = offer.params
+    phrases = []
+    if isinstance(params, MultiplierParams):
+        days = params.days_of_week
+        if days is not None and days != frozenset(range(7)):
+            if days == WEEKEND:
+                phrases.append(_("at the weekend"))
+            elif days == WEEKDAYS:
+                phrases.append(_("on weekdays"))
+            else:
+                names = _day_names()
+                phrases.append(
+                    _("on %(days)s")
+                    % {"days": get_text_list([names[d] for d in sorted(days)], _("and"))}
+                )
+        if params.hours is not None:
+            phrases.append(
+                _("from %(start)s to %(end)s")
+                % {
+                    "start": params.hours.start.strftime("%H:%M"),
+                    "end": params.hours.end.strftime("%H:%M"),
+                }
+            )
+        if params.min_spend > 0:
+            phrases.append(
+                _("on a basket of %(amount)s or more") % {"amount": money_format(params.min_spend)}
+            )
+    if offer.store_names:
+        phrases.append(
+            _("at %(stores)s") % {"stores": get_text_list(list(offer.store_names), _("or"))}
+        )
+    if offer.ends_at is not None:
+        phrases.append(
+            _("until %(date)s")
+            % {"date": formats.date_format(timezone.localtime(offer.ends_at), "j M Y")}
+        )
+    return phrases
+
+
+def sale_offers_panel(member: Member, now: datetime) -> PortalPanel | None:
+    """The live sale campaigns the member is in now (never one they are held
+    out of), in words, or None when there is none."""
+    offers = sale_offers_for_member(member=member, now=now)
+    if not offers:
+        return None
+    return PortalPanel(
+        template="portal/campaigns/offers.html",
+        context={
+            "offers": [
+                {
+                    "name": offer.name,
+                    "headline": offer_headline(offer),
+                    "conditions": offer_conditions(offer),
+                }
+                for offer in offers
+            ]
+        },
+    )

@@ -26,11 +26,18 @@ from campaigns.engine import (
     EventParams,
     LimitLeft,
     MemberContext,
+    Params,
 )
 from campaigns.errors import CampaignNotFound
-from campaigns.models import Campaign, CampaignKind, CampaignMemberUse, CampaignStatus
+from campaigns.models import (
+    SALE_KINDS,
+    Campaign,
+    CampaignKind,
+    CampaignMemberUse,
+    CampaignStatus,
+)
 from campaigns.params import params_parse
-from members.models import Member, PointsEntry
+from members.models import Member, MemberStatus, PointsEntry
 from members.segments import member_in_segments
 
 # The ledger's source type of campaign awards (API.md: {"type": "campaign", "id"}).
@@ -98,6 +105,10 @@ def campaigns_active(
     window again at the sale's own time, so the list can be cached for a
     while (a campaign that starts meanwhile is picked up at the next refresh).
     """
+    return [campaign_snapshot(campaign) for campaign in _campaigns_live(now=now, kinds=kinds)]
+
+
+def _campaigns_live(*, now: datetime, kinds: Iterable[str] | None) -> QuerySet[Campaign]:
     live = (
         Campaign.objects.filter(
             status__in=[CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE], starts_at__lte=now
@@ -108,7 +119,7 @@ def campaigns_active(
     )
     if kinds is not None:
         live = live.filter(kind__in=list(kinds))
-    return [campaign_snapshot(campaign) for campaign in live]
+    return live
 
 
 @dataclass(frozen=True)
@@ -270,3 +281,79 @@ def campaigns_to_earn(*, member: Member, now: datetime) -> list[WayToEarn]:
             event = c.params.event if isinstance(c.params, EventParams) else None
             ways.append(WayToEarn(c.id, c.name, c.kind, award.points, event))
     return sorted(ways, key=lambda way: (-way.points, way.name))
+
+
+@dataclass(frozen=True)
+class SaleOffer:
+    """A live sale campaign (multiplier, category or spend bonus) the member
+    is in now: the portal's "Your offers now". `rule` is the campaign's
+    params as stored (categories as the marketer typed them), `params` as the
+    engine reads them."""
+
+    campaign_id: int
+    name: str
+    kind: str
+    params: Params
+    rule: dict
+    ends_at: datetime | None
+    store_names: tuple[str, ...] = ()
+
+
+def sale_offers_for_member(*, member: Member, now: datetime) -> list[SaleOffer]:
+    """The live sale campaigns `member` is in at `now`: in their audience
+    (tiers, segment), not in the hold-out (a held-out member is never told of
+    the campaign), with budget left and their cap not used up in the current
+    period. Days, hours, minimum spend and line filters are not checked: they
+    are what the offer says. At most six statements (the campaigns, their
+    tiers, their stores; the segments when a campaign has one; the member's
+    cap use when a campaign has a cap), one when no sale campaign is live."""
+    if member.status != MemberStatus.ACTIVE:
+        return []
+    campaigns = list(_campaigns_live(now=now, kinds=SALE_KINDS))
+    if not campaigns:
+        return []
+    snapshots = {c.pk: campaign_snapshot(c) for c in campaigns}
+    audience = member_audience(member=member, campaigns=snapshots.values(), now=now)
+    at = timezone.localtime(now)
+    kept = []
+    for campaign in campaigns:
+        snapshot = snapshots[campaign.pk]
+        if snapshot.tier_codes and audience.tier_code not in snapshot.tier_codes:
+            continue
+        if snapshot.segment_id is not None and snapshot.segment_id not in audience.segment_ids:
+            continue
+        if engine.in_holdout(
+            member_id=member.pk,
+            campaign_id=campaign.pk,
+            holdout_percent=campaign.holdout_percent,
+        ):
+            continue
+        if campaign.budget_points is not None and campaign.budget_used >= campaign.budget_points:
+            continue
+        kept.append(campaign)
+    keys = {
+        c.pk: engine.cap_period_key(c.cap_period, at) for c in kept if c.per_member_cap is not None
+    }
+    used: dict[int, int] = {}
+    if keys:
+        period_match = Q()
+        for campaign_id, key in keys.items():
+            period_match |= Q(campaign_id=campaign_id, period_key=key)
+        used = dict(
+            CampaignMemberUse.objects.filter(period_match, member=member).values_list(
+                "campaign_id", "points"
+            )
+        )
+    return [
+        SaleOffer(
+            campaign_id=c.pk,
+            name=c.name,
+            kind=c.kind,
+            params=snapshots[c.pk].params,
+            rule=dict(c.params),
+            ends_at=c.ends_at,
+            store_names=tuple(sorted(store.name for store in c.stores.all())),
+        )
+        for c in kept
+        if c.per_member_cap is None or used.get(c.pk, 0) < c.per_member_cap
+    ]
