@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
@@ -171,40 +172,27 @@ def points_credit(
     """
     if points <= 0:
         raise ValueError("a credit is positive")
+    credit = partial(
+        _credit_locked,
+        points=points,
+        kind=kind,
+        now=now,
+        available_at=available_at,
+        expiry_days=expiry_days,
+        description=description,
+        source=source,
+        key=idempotency_key,
+        counts_as_earned=counts_as_earned,
+        created_by_id=created_by_id,
+    )
     if account is not None:
-        return _credit_locked(
-            account,
-            points=points,
-            kind=kind,
-            now=now,
-            available_at=available_at,
-            expiry_days=expiry_days,
-            description=description,
-            source=source,
-            idempotency_key=None if key_unused else idempotency_key,
-            key=idempotency_key,
-            counts_as_earned=counts_as_earned,
-            created_by_id=created_by_id,
-        )
+        return credit(account, idempotency_key=None if key_unused else idempotency_key)
     if (found := _existing(idempotency_key)) is not None:
         return found
     with transaction.atomic():
         account = account_lock(member_id=member_id)
         with account_writes(account):
-            return _credit_locked(
-                account,
-                points=points,
-                kind=kind,
-                now=now,
-                available_at=available_at,
-                expiry_days=expiry_days,
-                description=description,
-                source=source,
-                idempotency_key=idempotency_key,
-                key=idempotency_key,
-                counts_as_earned=counts_as_earned,
-                created_by_id=created_by_id,
-            )
+            return credit(account, idempotency_key=idempotency_key)
 
 
 def _credit_locked(

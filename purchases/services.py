@@ -27,6 +27,7 @@ then replays it.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -209,18 +210,8 @@ def _sale_write(
     points paid and earned, gift cards charged (each with its PurchaseGiftCard
     row), the lines, the member's activity and tier. The account's totals are
     saved once, at the end (members.points.points_account_writes)."""
-    if rows.account is None:
-        return _sale_write_rows(
-            purchase,
-            sale=sale,
-            rows=rows,
-            vouchers=vouchers,
-            quote=quote,
-            program=program,
-            actor=actor,
-            now=now,
-        )
-    with points_account_writes(rows.account):
+    writes = points_account_writes(rows.account) if rows.account is not None else nullcontext()
+    with writes:
         return _sale_write_rows(
             purchase,
             sale=sale,

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import caches
 
 from loyalty.api import throttling
-from tests.conftest import api_client_for
+from tests.conftest import api_client_for, need
 
 pytestmark = [pytest.mark.django_db, pytest.mark.broker]
 
@@ -19,7 +19,7 @@ def redis_cache(settings):
     """The cache on the Redis server CI gives Celery (another database number)."""
     url = os.environ.get("CELERY_BROKER_URL", "")
     if not url.startswith("redis://"):
-        pytest.skip("CELERY_BROKER_URL is not a Redis server")
+        need("a Redis server (CELERY_BROKER_URL=redis://...)")
     location = url.rsplit("/", 1)[0] + "/13"
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
