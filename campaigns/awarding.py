@@ -19,6 +19,7 @@ from campaigns.engine import CampaignAward, CampaignSnapshot, Evaluation
 from campaigns.selectors import SOURCE_TYPE, member_audience
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.models import ProgramSettings
+from members.history import Text
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
 from members.points import points_earn
@@ -35,7 +36,7 @@ def campaign_awards_pay(
     now: datetime,
     program: ProgramSettings,
     key: Callable[[CampaignAward], str],
-    description: Callable[[CampaignAward], str],
+    description: Callable[[CampaignAward], str | Text],
     key_unused: bool = False,
 ) -> Evaluation:
     """Record the hold-outs of `evaluation`, cut its awards to the budgets and

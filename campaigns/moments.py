@@ -28,9 +28,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import translation
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from campaigns.awarding import campaign_awards_pay, local, member_audience
 from campaigns.engine import BirthdayParams, CampaignSnapshot, MemberContext, member_evaluate
@@ -38,6 +35,7 @@ from campaigns.models import CampaignKind
 from campaigns.selectors import campaigns_active
 from loyalty.selectors import program_settings_get
 from members.enrolment import Enrolment
+from members.history import Text
 from members.locks import account_lock
 from members.models import Member, MemberStatus, PointsEntry
 from members.points import points_account_writes
@@ -125,7 +123,7 @@ def _moment_pay(
     kind: str,
     as_of: datetime,
     key_prefix: str,
-    description: str,
+    description: Text,
 ) -> int:
     """Pay `member` the awards of `campaigns` not paid this year, in one short
     transaction holding their account lock. Returns the points paid."""
@@ -162,7 +160,7 @@ def _moment_pay(
                 now=as_of,
                 program=program_settings_get(),
                 key=lambda award: key(award.campaign_id),
-                description=lambda award: f"{award.label} ({description})",
+                description=lambda award: Text("moment", award=award.label, moment=description),
             )
         return final.points
 
@@ -187,15 +185,13 @@ def _moments_pay(
         for member in chunk:
             if all(f"{key_prefix}:{c.id}:{member.pk}:{year}" in taken for c in campaigns):
                 continue
-            with translation.override(member.language):
-                text = describe(member)
             got = _moment_pay(
                 member=member,
                 campaigns=campaigns,
                 kind=kind,
                 as_of=as_of,
                 key_prefix=key_prefix,
-                description=text,
+                description=describe(member),
             )
             if got:
                 paid += 1
@@ -224,7 +220,7 @@ def birthdays_award(*, as_of: datetime) -> tuple[int, int]:
             kind=CampaignKind.BIRTHDAY,
             as_of=as_of,
             key_prefix="birthday",
-            describe=lambda member: _("birthday %(year)s") % {"year": today.year},
+            describe=lambda member: Text("moment.birthday", year=today.year),
         )
         paid, points = paid + got[0], points + got[1]
     return paid, points
@@ -239,11 +235,8 @@ def anniversaries_award(*, as_of: datetime) -> tuple[int, int]:
         return 0, 0
     today = local(as_of).date()
 
-    def describe(member: Member) -> str:
-        years = today.year - local(member.joined_at).year
-        return ngettext("%(years)s year a member", "%(years)s years a member", years) % {
-            "years": years
-        }
+    def describe(member: Member) -> Text:
+        return Text("moment.anniversary", years=today.year - local(member.joined_at).year)
 
     joined = Member.objects.filter(_day_match("joined_at", today), joined_at__year__lt=today.year)
     return _moments_pay(

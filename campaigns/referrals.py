@@ -67,8 +67,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from campaigns import locks, tasks
@@ -78,6 +77,7 @@ from campaigns.params import params_parse
 from campaigns.selectors import SOURCE_TYPE
 from loyalty.selectors import program_settings_get
 from members.enrolment import Enrolment
+from members.history import Text
 from members.identifiers import email_identity
 from members.ledger import Source
 from members.locks import accounts_lock
@@ -289,20 +289,19 @@ def _reject(referral: Referral, reason: str, now: datetime) -> None:
     referral.save(update_fields=["status", "reason", "rejected_at"])
 
 
-def _descriptions(referral: Referral, campaign: Campaign) -> tuple[str, str]:
-    """The history lines of the friend's and the referrer's award, each in
-    its reader's language."""
+def _descriptions(referral: Referral, campaign: Campaign) -> tuple[Text, Text]:
+    """The history lines of the friend's and the referrer's award."""
     friend, referrer = referral.friend, referral.referrer
-    with translation.override(friend.language):
-        for_friend = _("%(campaign)s: welcome bonus for joining through %(name)s") % {
-            "campaign": campaign.name,
-            "name": referrer.first_name or _("a friend"),
-        }
-    with translation.override(referrer.language):
-        for_referrer = _("%(campaign)s: %(name)s joined with your code") % {
-            "campaign": campaign.name,
-            "name": friend.first_name or _("your friend"),
-        }
+    for_friend = Text(
+        "referral.friend",
+        campaign=campaign.name,
+        name=referrer.first_name or Text("referral.a_friend"),
+    )
+    for_referrer = Text(
+        "referral.referrer",
+        campaign=campaign.name,
+        name=friend.first_name or Text("referral.your_friend"),
+    )
     return for_friend, for_referrer
 
 
@@ -378,10 +377,7 @@ def _reverse(referral: Referral, now: datetime) -> str:
         (referral.friend, referral.friend_points),
         (referral.referrer, referral.referrer_points),
     ):
-        with translation.override(member.language):
-            description = _("%(campaign)s: referral bonus taken back, purchase returned") % {
-                "campaign": campaign.name
-            }
+        description = Text("referral.reversed", campaign=campaign.name)
         points_reverse(
             member=member, points=points, description=description, source=source, now=now
         )

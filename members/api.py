@@ -171,6 +171,8 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "created_at",
         ]
 
+    # In the reader's language (the request's), from the entry's message.
+    description = serializers.CharField(source="text", read_only=True)
     source = serializers.SerializerMethodField()
 
     def get_source(self, entry: PointsEntry) -> dict[str, str] | None:

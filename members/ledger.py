@@ -60,8 +60,18 @@ from django.db.models import F, Q, QuerySet, Sum
 
 from loyalty.db import Lookup, insert, insert_many, update
 from members.errors import InsufficientPoints
+from members.history import Text
+from members.history import described as _history_described
 from members.locks import account_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
+
+
+def _described(description: str | Text) -> dict[str, object]:
+    """An entry's `description` (in the active language: members.points
+    writes in the member's) and `message` (its source, for other readers)."""
+    text, message = _history_described(description)
+    return {"description": text, "message": message}
+
 
 CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
 # Credits that are earnings: what a member owes from a return is taken out of these.
@@ -151,7 +161,7 @@ def points_credit(
     now: datetime,
     available_at: datetime | None = None,
     expiry_days: int | None = None,
-    description: str = "",
+    description: str | Text = "",
     source: Source = Source(),
     idempotency_key: str | None = None,
     key_unused: bool = False,
@@ -203,7 +213,7 @@ def _credit_locked(
     now: datetime,
     available_at: datetime | None,
     expiry_days: int | None,
-    description: str,
+    description: str | Text,
     source: Source,
     idempotency_key: str | None,
     key: str | None,
@@ -243,7 +253,7 @@ class Credit:
 
     points: int
     kind: EntryKind
-    description: str
+    description: str | Text
     key: str | None = None
 
 
@@ -321,7 +331,7 @@ def _credit_entry(
     now: datetime,
     available_at: datetime | None,
     expiry_days: int | None,
-    description: str,
+    description: str | Text,
     source: Source,
     key: str | None,
     counts_as_earned: bool,
@@ -342,7 +352,7 @@ def _credit_entry(
         expires_at=None
         if pending or expiry_days is None
         else becomes_available + timedelta(days=expiry_days),
-        description=description[:255],
+        **_described(description),
         source_type=source.type,
         source_id=source.id,
         idempotency_key=key,
@@ -383,7 +393,7 @@ def _collect_clawback(
         points=take,
         kind=EntryKind.CLAWBACK,
         now=now,
-        description="Points owed from an earlier return",
+        description=Text("clawback"),
         source=source,
     )
     account.clawback_owed -= take
@@ -418,7 +428,7 @@ def _debit_locked(
     points: int,
     kind: EntryKind,
     now: datetime,
-    description: str,
+    description: str | Text,
     source: Source,
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
@@ -454,7 +464,7 @@ def _debit_locked(
             status=EntryStatus.AVAILABLE,
             points=-points,
             balance_after=account.balance,
-            description=description[:255],
+            **_described(description),
             source_type=source.type,
             source_id=source.id,
             idempotency_key=idempotency_key,
@@ -470,7 +480,7 @@ def points_debit(
     points: int,
     kind: EntryKind,
     now: datetime,
-    description: str = "",
+    description: str | Text = "",
     source: Source = Source(),
     idempotency_key: str | None = None,
     created_by_id: int | None = None,
@@ -500,7 +510,7 @@ def _debit_due_locked(
     points: int,
     kind: EntryKind,
     now: datetime,
-    description: str,
+    description: str | Text,
     source: Source,
     idempotency_key: str | None,
     created_by_id: int | None,
@@ -566,7 +576,7 @@ def points_reverse(
     points: int,
     now: datetime,
     source: Source,
-    description: str = "",
+    description: str | Text = "",
     expired_counted: int = 0,
 ) -> Reversal:
     """Settle `points` of what `source` earned (a return's share), in this order:
@@ -594,7 +604,7 @@ def _reverse_locked(
     points: int,
     now: datetime,
     source: Source,
-    description: str,
+    description: str | Text,
     expired_counted: int,
 ) -> Reversal:
     """`points_reverse` on the locked account."""
@@ -617,7 +627,7 @@ def _reverse_locked(
                 status=EntryStatus.PENDING,
                 points=-taken_pending,
                 balance_after=account.balance,
-                description=description[:255],
+                **_described(description),
                 source_type=source.type,
                 source_id=source.id,
                 created_at=now,
@@ -670,6 +680,7 @@ def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime
             balance_after=account.balance,
             expires_at=lot.expires_at,
             description=lot.description,
+            message=lot.message,
             source_type=lot.source_type,
             source_id=lot.source_id,
             lot=lot,
@@ -745,6 +756,7 @@ def _release_locked(
             available_at=when,
             expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
             description=lot.description,
+            message=lot.message,
             source_type=lot.source_type,
             source_id=lot.source_id,
             lot=lot,

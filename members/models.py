@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import limits
+from members.history import entry_text
 from members.identifiers import EXTERNAL_ID_MAX_LENGTH
 
 # Crockford's base32: no I, L, O or U, so an id read aloud is not misheard.
@@ -230,6 +231,9 @@ class PointsEntry(models.Model):
     available_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=255, blank=True)
+    # The line's source, rendered in each reader's language (members/history.py);
+    # `description` is its text in the member's language when written.
+    message = models.JSONField(null=True, blank=True)
     source_type = models.CharField(max_length=32, blank=True)
     source_id = models.CharField(max_length=64, blank=True)
     idempotency_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
@@ -267,6 +271,11 @@ class PointsEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points:+d} ({self.member_id})"
+
+    @property
+    def text(self) -> str:
+        """The line in the active language (members/history.py)."""
+        return entry_text(self)
 
 
 class MemberActivity(models.Model):

@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
@@ -18,6 +18,7 @@ from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members import ledger
 from members.errors import AdjustmentLimit, MemberInactive
+from members.history import Text
 from members.ledger import Credit, Reversal, Source, account_writes
 from members.models import (
     EntryKind,
@@ -33,7 +34,7 @@ def points_earn(
     member: Member,
     points: int,
     kind: EntryKind,
-    description: str,
+    description: str | Text,
     source: Source,
     occurred_at: datetime,
     now: datetime,
@@ -50,19 +51,20 @@ def points_earn(
     ledger.points_credit."""
     if points <= 0:
         return None
-    return ledger.points_credit(
-        member_id=member.pk,
-        points=points,
-        kind=kind,
-        now=now,
-        available_at=occurred_at + timedelta(days=program.pending_days),
-        expiry_days=program.expiry_days,
-        description=description,
-        source=source,
-        idempotency_key=idempotency_key,
-        key_unused=key_unused,
-        account=account,
-    )
+    with translation.override(member.language):  # the text stored; `message` for others
+        return ledger.points_credit(
+            member_id=member.pk,
+            points=points,
+            kind=kind,
+            now=now,
+            available_at=occurred_at + timedelta(days=program.pending_days),
+            expiry_days=program.expiry_days,
+            description=description,
+            source=source,
+            idempotency_key=idempotency_key,
+            key_unused=key_unused,
+            account=account,
+        )
 
 
 __all__ = ["Credit"]  # the awards of points_earn_many
@@ -82,43 +84,45 @@ def points_earn_many(
     campaign awards), each its own entry, as `points_earn` writes them, in one
     INSERT when nothing follows them (ledger.points_credit_many). The caller
     holds the member's account lock and knows the awards' keys are unused."""
-    return ledger.points_credit_many(
-        account,
-        credits=awards,
-        now=now,
-        available_at=occurred_at + timedelta(days=program.pending_days),
-        expiry_days=program.expiry_days,
-        source=source,
-    )
+    with translation.override(member.language):  # the text stored; `message` for others
+        return ledger.points_credit_many(
+            account,
+            credits=awards,
+            now=now,
+            available_at=occurred_at + timedelta(days=program.pending_days),
+            expiry_days=program.expiry_days,
+            source=source,
+        )
 
 
 def points_pay(
     *,
     member: Member,
     points: int,
-    description: str,
+    description: str | Text,
     source: Source,
     now: datetime,
     account: PointsAccount | None = None,
 ) -> PointsEntry:
     """Spend points (at the till, or on a reward). Raises InsufficientPoints.
     `account`: the member's account when the caller already locked it."""
-    return ledger.points_debit(
-        member_id=member.pk,
-        points=points,
-        kind=EntryKind.REDEEM,
-        now=now,
-        description=description,
-        source=source,
-        account=account,
-    )
+    with translation.override(member.language):  # the text stored; `message` for others
+        return ledger.points_debit(
+            member_id=member.pk,
+            points=points,
+            kind=EntryKind.REDEEM,
+            now=now,
+            description=description,
+            source=source,
+            account=account,
+        )
 
 
 def points_refund(
     *,
     member: Member,
     points: int,
-    description: str,
+    description: str | Text,
     source: Source,
     now: datetime,
     program: ProgramSettings,
@@ -127,16 +131,17 @@ def points_refund(
     cancelled redemption): a new spendable lot with the program's expiry."""
     if points <= 0:
         return None
-    return ledger.points_credit(
-        member_id=member.pk,
-        points=points,
-        kind=EntryKind.REFUND,
-        now=now,
-        expiry_days=program.expiry_days,
-        description=description,
-        source=source,
-        counts_as_earned=False,
-    )
+    with translation.override(member.language):  # the text stored; `message` for others
+        return ledger.points_credit(
+            member_id=member.pk,
+            points=points,
+            kind=EntryKind.REFUND,
+            now=now,
+            expiry_days=program.expiry_days,
+            description=description,
+            source=source,
+            counts_as_earned=False,
+        )
 
 
 def points_account_writes(account: PointsAccount) -> AbstractContextManager[PointsAccount]:
@@ -150,7 +155,7 @@ def points_reverse(
     *,
     member: Member,
     points: int,
-    description: str,
+    description: str | Text,
     source: Source,
     now: datetime,
     expired_counted: int = 0,
@@ -159,14 +164,15 @@ def points_reverse(
     for what expired (beyond `expired_counted`, what earlier reversals of the
     source counted), the rest from the balance or as a clawback (see
     ledger.points_reverse)."""
-    return ledger.points_reverse(
-        member_id=member.pk,
-        points=points,
-        now=now,
-        source=source,
-        description=description,
-        expired_counted=expired_counted,
-    )
+    with translation.override(member.language):  # the text stored; `message` for others
+        return ledger.points_reverse(
+            member_id=member.pk,
+            points=points,
+            now=now,
+            source=source,
+            description=description,
+            expired_counted=expired_counted,
+        )
 
 
 @transaction.atomic

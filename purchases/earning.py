@@ -11,17 +11,16 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from django.utils.functional import Promise
-from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy as _
 
 from loyalty.money import CENT
+from members.history import Text
 
 
 @dataclass(frozen=True)
 class Award:
     source: str  # "base", "tier", later "campaign:<id>"
     points: int
-    label: str | Promise  # lazy: read in the language of whoever reads it
+    label: str | Promise  # a Text or a merchant's name: read in the reader's language
     kind: str  # ledger entry kind: "earn" or "bonus"
 
 
@@ -49,12 +48,10 @@ def sale_awards(
     base = base_points(
         eligible_amount=eligible_amount, earn_points=earn_points, earn_per_amount=earn_per_amount
     )
-    awards = [Award("base", base, _("Purchase"), "earn")] if base else []
+    awards = [Award("base", base, Text("earn.purchase"), "earn")] if base else []
     bonus = floor_points(base * tier_multiplier) - base
     if bonus > 0 and tier_name:
-        label = format_lazy(
-            _("{tier} tier ×{multiplier}"), tier=tier_name, multiplier=tier_multiplier.normalize()
-        )
+        label = Text("earn.tier", tier=tier_name, multiplier=tier_multiplier)
         awards.append(Award("tier", bonus, label, "bonus"))
     return awards
 

@@ -20,7 +20,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from django.db import transaction
 from django.db.models import Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.referrals import referral_purchase_returned
@@ -29,6 +29,7 @@ from loyalty.errors import ValidationFailed
 from loyalty.money import CENT
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from members.history import Text
 from members.ledger import Reversal, Source
 from members.models import PointsAccount
 from members.points import points_refund, points_reverse
@@ -319,11 +320,7 @@ def purchase_return(
             else _share(points.earned, cum_amount, purchase.total)
         )
         to_refund = max(0, _share(points.paid, cum_amount, purchase.total) - points.refunded)
-        with translation.override(member.language):
-            description = _("Return %(reference)s of receipt %(purchase)s") % {
-                "reference": reference,
-                "purchase": purchase.reference,
-            }
+        description = Text("return", reference=reference, purchase=purchase.reference)
         reversal = points_reverse(
             member=member,
             points=max(0, due - so_far.settled),

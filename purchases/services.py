@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 
 from campaigns.engine import CampaignSnapshot
 from campaigns.models import SALE_KINDS
@@ -46,6 +45,7 @@ from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, u
 from loyalty.models import ProgramSettings
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from members.history import Text
 from members.ledger import Source
 from members.models import EntryKind, EntryStatus, PointsAccount
 from members.points import Credit, points_account_writes, points_earn_many, points_pay
@@ -334,17 +334,12 @@ def _points_write(
             Award(award.source, award.points, award.label, EntryKind.BONUS)
             for award in evaluation.awards
         ]
-    # The history is the member's to read: written in their language.
-    with translation.override(member.language):
-        paid = _("Paid at %(store)s, receipt %(reference)s") % {
-            "store": sale.store.name,
-            "reference": sale.reference,
-        }
-        descriptions = [
-            _("%(award)s at %(store)s, receipt %(reference)s")
-            % {"award": award.label, "store": sale.store.name, "reference": sale.reference}
-            for award in awards
-        ]
+    # Each reader gets the lines in their own language (members/history.py).
+    paid = Text("sale.paid", store=sale.store.name, reference=sale.reference)
+    descriptions = [
+        Text("sale.award", award=award.label, store=sale.store.name, reference=sale.reference)
+        for award in awards
+    ]
     if sale.points_to_redeem:
         points_pay(
             member=member,
