@@ -83,6 +83,7 @@ from members.ledger import Source
 from members.locks import accounts_lock
 from members.models import EntryKind, Member, MemberStatus, PointsAccount
 from members.points import points_account_writes, points_earn, points_reverse
+from members.segments import member_in_segments
 from members.services import member_referral_pending_set
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ MONTHLY_CAP = "monthly_cap"
 BUDGET = "budget"
 RETURNED = "returned"
 REFERRER_INACTIVE = "referrer_inactive"
+REFERRER_AUDIENCE = "referrer_audience"
 
 REASON_TEXTS = {
     SELF_EMAIL: gettext_lazy("Self-referral: the same mailbox as the referrer's email."),
@@ -112,6 +114,9 @@ REASON_TEXTS = {
     BUDGET: gettext_lazy("The referral campaign's budget was exhausted."),
     RETURNED: gettext_lazy("Qualifying purchase returned."),
     REFERRER_INACTIVE: gettext_lazy("The referrer's membership is blocked or closed."),
+    REFERRER_AUDIENCE: gettext_lazy(
+        "The referrer is not in the referral campaign's audience (its tiers or segment)."
+    ),
 }
 
 
@@ -207,6 +212,7 @@ def referral_sale_recorded(
     *,
     member: Member,
     purchase_id: int,
+    store_id: int | None,
     eligible_amount: Decimal,
     occurred_at: datetime,
     now: datetime,
@@ -226,7 +232,8 @@ def referral_sale_recorded(
     Statements: none when `member.referral_pending` is False (every member
     not referred, or whose referral is decided); else 2 SELECTs (the referral,
     locked; the live referral campaign), plus 2 UPDATEs when it qualifies or
-    its window has passed.
+    its window has passed, plus 1 SELECT (the campaign's stores) when it
+    reaches the minimum.
     """
     if not member.referral_pending:
         return None
@@ -252,6 +259,9 @@ def referral_sale_recorded(
         return None
     if eligible_amount < params.min_spend:
         return None
+    stores = set(campaign.stores.values_list("pk", flat=True))
+    if stores and store_id not in stores:
+        return None  # stays joined: a sale at one of the campaign's stores qualifies
     referral.status = ReferralStatus.QUALIFIED
     referral.campaign = campaign
     referral.purchase_id = purchase_id
@@ -305,6 +315,19 @@ def _descriptions(referral: Referral, campaign: Campaign) -> tuple[Text, Text]:
     return for_friend, for_referrer
 
 
+def _in_audience(referrer: Member, campaign: Campaign, now: datetime) -> bool:
+    """The campaign's audience is its advocates: the referrer's tier among its
+    tiers and the referrer in its segment, when it has them."""
+    tiers = set(campaign.tiers.values_list("pk", flat=True))
+    if tiers and referrer.tier_id not in tiers:
+        return False
+    if campaign.segment_id is None:
+        return True
+    return campaign.segment_id in member_in_segments(
+        member=referrer, segment_ids=[campaign.segment_id], now=now
+    )
+
+
 def _reward(referral: Referral, accounts: dict[int, PointsAccount], now: datetime) -> str:
     campaign = referral.campaign
     assert campaign is not None
@@ -312,6 +335,9 @@ def _reward(referral: Referral, accounts: dict[int, PointsAccount], now: datetim
     if referral.referrer.status != MemberStatus.ACTIVE:
         _reject(referral, REFERRER_INACTIVE, now)
         return REFERRER_INACTIVE
+    if not _in_audience(referral.referrer, campaign, now):
+        _reject(referral, REFERRER_AUDIENCE, now)
+        return REFERRER_AUDIENCE
     if params.monthly_cap is not None:
         start, end = _month_bounds(now)
         rewarded = Referral.objects.filter(

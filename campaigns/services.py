@@ -26,7 +26,13 @@ from django.utils.translation import gettext as _
 from campaigns import engine, locks
 from campaigns.engine import BUDGET, CAP, SUPERSEDED, CampaignSnapshot, Evaluation, LimitLeft
 from campaigns.errors import CampaignStatusRefused
-from campaigns.models import Campaign, CampaignHoldout, CampaignMemberUse, CampaignStatus
+from campaigns.models import (
+    Campaign,
+    CampaignHoldout,
+    CampaignKind,
+    CampaignMemberUse,
+    CampaignStatus,
+)
 from campaigns.params import params_clean
 from campaigns.selectors import campaign_status
 from loyalty.actors import Actor
@@ -80,6 +86,17 @@ def _campaign_check(campaign: Campaign) -> None:
             errors.update(failed.fields or {})
     if campaign.starts_at and campaign.ends_at and campaign.ends_at <= campaign.starts_at:
         errors.setdefault("ends_at", []).append(_("The end must come after the start."))
+    if campaign.kind == CampaignKind.REFERRAL:
+        # A referral is promised to both members when the friend joins, and
+        # its limit per advocate is the params' monthly cap.
+        if campaign.holdout_percent:
+            errors.setdefault("holdout_percent", []).append(
+                _("A referral campaign has no hold-out: both members are promised their points.")
+            )
+        if campaign.per_member_cap is not None:
+            errors.setdefault("per_member_cap", []).append(
+                _("A referral campaign limits each member with its monthly cap of referrals.")
+            )
     if campaign.budget_points is not None and campaign.budget_points < campaign.budget_used:
         errors.setdefault("budget_points", []).append(
             _("%(used)s points of the budget are already used: give at least that much.")

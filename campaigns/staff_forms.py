@@ -213,6 +213,11 @@ class CampaignForm(forms.ModelForm):
         if "min_spend" in self.fields:
             self.fields["min_spend"].required = kind in MIN_SPEND_REQUIRED
         self.fields["holdout_percent"].max_value = HOLDOUT_MAX
+        if kind == CampaignKind.REFERRAL:
+            # One referral campaign runs at a time, for every referral: no
+            # hold-out, no stacking, its own monthly cap (the service refuses them).
+            for name in ("holdout_percent", "per_member_cap", "cap_period", "stackable"):
+                del self.fields[name]
         self.order_fields(["name", *KIND_FIELDS[kind]])
         if self.instance.pk and not self.is_bound:
             self.initial.update(self._param_initial(self.instance.params or {}))

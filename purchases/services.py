@@ -255,6 +255,7 @@ def _sale_write_rows(
         referral_sale_recorded(
             member=sale.member,
             purchase_id=purchase.pk,
+            store_id=sale.store.pk,
             eligible_amount=quote.eligible_amount,
             occurred_at=sale.occurred_at,
             now=now,

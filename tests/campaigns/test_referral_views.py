@@ -14,6 +14,7 @@ from django.utils import timezone
 from campaigns.models import Referral, ReferralStatus
 from campaigns.referrals import referral_sale_recorded, referral_settle
 from loyalty.actors import Actor
+from loyalty.selectors import program_settings_get
 from loyalty.services import program_settings_update
 from members.locks import account_lock
 from members.models import Member
@@ -68,6 +69,7 @@ def test_get_referrals_lists_friends_with_status_and_reason(pos_api, referrer):
     alias = member_enrol(
         actor=Actor.system(), email="ahmad+2@example.com", referral_code=referrer.referral_code
     )
+    store_id = program_settings_get().main_store_id
     now = timezone.now()
     friend.refresh_from_db()
     with transaction.atomic():
@@ -75,6 +77,7 @@ def test_get_referrals_lists_friends_with_status_and_reason(pos_api, referrer):
         qualified = referral_sale_recorded(
             member=friend,
             purchase_id=77,
+            store_id=store_id,
             eligible_amount=Decimal("50.00"),
             occurred_at=now,
             now=now,

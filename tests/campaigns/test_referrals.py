@@ -17,17 +17,21 @@ from campaigns.referrals import (
     ADDRESS_LIMIT,
     BUDGET,
     MONTHLY_CAP,
+    REFERRER_AUDIENCE,
     RETURNED,
     SELF_EMAIL,
     SELF_NAME,
     WINDOW_PASSED,
     referral_purchase_returned,
+    referral_reason_text,
     referral_sale_recorded,
     referral_settle,
     referrals_settle_due,
 )
+from campaigns.services import campaign_update
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.selectors import program_settings_get
 from loyalty.services import program_settings_update
 from members.checks import ledger_problems
 from members.enrolment import Channel
@@ -36,7 +40,7 @@ from members.locks import account_lock
 from members.models import EntryKind, Member, PointsEntry
 from members.services import member_enrol
 from tests.campaigns.factories import make_campaign
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, StoreFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,10 +76,13 @@ def enrol(referrer: Member | None = None, **fields) -> Member:
     )
 
 
-def sell(member: Member, amount: str = "60.00", *, at=None, purchase_id=None, settle=True):
+def sell(
+    member: Member, amount: str = "60.00", *, at=None, purchase_id=None, settle=True, store=None
+):
     """The sale flow's call: inside the sale's transaction, the member's
     account locked; the settle task runs when it commits."""
     member.refresh_from_db()
+    store_id = store.pk if store else program_settings_get().main_store_id
     at = at or timezone.now()
     purchase_id = purchase_id or next(PURCHASE_IDS)
     with transaction.atomic():
@@ -83,6 +90,7 @@ def sell(member: Member, amount: str = "60.00", *, at=None, purchase_id=None, se
         qualified = referral_sale_recorded(
             member=member,
             purchase_id=purchase_id,
+            store_id=store_id,
             eligible_amount=Decimal(amount),
             occurred_at=at,
             now=at,
@@ -130,6 +138,7 @@ def test_an_unknown_code_is_refused_on_its_field_and_nothing_is_enrolled(referre
 
 def test_a_member_without_a_code_costs_the_sale_no_statement(referrer, django_assert_num_queries):
     plain = enrol()
+    store_id = program_settings_get().main_store_id
     with transaction.atomic():
         account_lock(member_id=plain.pk)
         with django_assert_num_queries(0):
@@ -137,6 +146,7 @@ def test_a_member_without_a_code_costs_the_sale_no_statement(referrer, django_as
                 referral_sale_recorded(
                     member=plain,
                     purchase_id=1,
+                    store_id=store_id,
                     eligible_amount=Decimal("500.00"),
                     occurred_at=timezone.now(),
                     now=timezone.now(),
@@ -316,3 +326,41 @@ def test_a_return_before_settling_rejects_without_paying(referrer, campaign):
     referral_purchase_returned(purchase_id=purchase_id, fully_returned=True, now=timezone.now())
     assert referral_settle(referral_id=qualified.referral_id) is None
     assert bonus(referrer) == 0 and bonus(friend) == 0
+
+
+def test_a_sale_at_a_store_outside_the_campaign_does_not_qualify(referrer, campaign):
+    other = StoreFactory(code="bangsar", name="Bangsar")
+    main = StoreFactory(code="klcc", name="KLCC")
+    campaign_update(actor=Actor.system(), campaign=campaign, stores=[main])
+    friend = enrol(referrer)
+    sell(friend, "80.00", store=other)
+    assert Referral.objects.get(friend=friend).status == ReferralStatus.JOINED
+    sell(friend, "80.00", store=main)
+    assert Referral.objects.get(friend=friend).status == ReferralStatus.REWARDED
+
+
+def test_a_referrer_outside_the_campaign_tiers_is_rejected_with_its_reason(referrer, campaign):
+    gold = TierFactory(code="gold", name="Gold", threshold=Decimal("5000"))
+    campaign_update(actor=Actor.system(), campaign=campaign, tiers=[gold])
+    friend = enrol(referrer)
+    sell(friend, "80.00")
+    referral = Referral.objects.get(friend=friend)
+    assert (referral.status, referral.reason) == (ReferralStatus.REJECTED, REFERRER_AUDIENCE)
+    assert "audience" in referral_reason_text(referral.reason)
+    assert bonus(friend) == bonus(referrer) == 0
+
+
+def test_a_referral_campaign_refuses_a_holdout_and_a_per_member_cap(program):
+    with pytest.raises(ValidationFailed) as refused:
+        make_campaign(
+            "referral",
+            holdout_percent=20,
+            per_member_cap=1,
+            params={
+                "referrer_points": 500,
+                "friend_points": 200,
+                "min_spend": "50.00",
+                "within_days": 30,
+            },
+        )
+    assert set(refused.value.fields) == {"holdout_percent", "per_member_cap"}

@@ -13,6 +13,7 @@ from django.utils import timezone
 from campaigns.models import Referral, ReferralStatus
 from campaigns.referrals import referral_sale_recorded, referral_settle
 from loyalty.actors import Actor
+from loyalty.selectors import program_settings_get
 from loyalty.services import program_settings_update
 from members.checks import ledger_problems
 from members.locks import account_lock
@@ -31,6 +32,7 @@ def _sale(member_id: int, purchase_id: int):
     """The sale flow's part; its commit queues the settle step (eager: it runs
     in this thread as the transaction commits), which is tried again here as
     the sweep would."""
+    store_id = program_settings_get().main_store_id
     now = timezone.now()
     with transaction.atomic():
         account_lock(member_id=member_id)
@@ -38,6 +40,7 @@ def _sale(member_id: int, purchase_id: int):
         qualified = referral_sale_recorded(
             member=member,
             purchase_id=purchase_id,
+            store_id=store_id,
             eligible_amount=Decimal("80.00"),
             occurred_at=now,
             now=now,
