@@ -5,6 +5,7 @@ from the portal's pages, and allowed by the Content-Security-Policy."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -39,8 +40,7 @@ def test_the_manifest_icons_are_our_own_png_files_of_the_sizes_they_claim(client
         assert icon["type"] == "image/png"
         path = finders.find(icon["src"].removeprefix("/static/"))
         assert path, icon["src"]
-        with open(path, "rb") as file:
-            head = file.read(24)
+        head = Path(path).read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
         assert icon["sizes"] == f"{width}x{height}"
@@ -90,5 +90,5 @@ def test_the_portal_links_the_manifest_and_its_script_registers_the_worker(clien
     assert '<link rel="manifest" href="/manifest.webmanifest">' in page
     assert 'src="/static/js/portal-app.js" data-service-worker="/sw.js"' in page
     assert '<meta name="theme-color" content="#0b6e69">' in page
-    with open(finders.find("js/portal-app.js"), encoding="utf-8") as file:
-        assert "navigator.serviceWorker.register(workerUrl" in file.read()
+    script = Path(finders.find("js/portal-app.js")).read_text(encoding="utf-8")
+    assert "navigator.serviceWorker.register(workerUrl" in script
