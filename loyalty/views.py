@@ -39,6 +39,16 @@ def home(request: HttpRequest) -> HttpResponse:
 # (static/css/setia.css: --brand and --canvas); the program settings give the name.
 THEME_COLOUR = "#0b6e69"
 BACKGROUND_COLOUR = "#f5f7f6"
+# What the card page loads (templates/base.html, portal/base.html), fetched by
+# the service worker when it installs so the card works offline at once.
+PORTAL_FILES = (
+    "css/setia.css",
+    "css/portal.css",
+    "js/setia.js",
+    "js/portal-app.js",
+    "img/logo.svg",
+    "img/icons.svg",
+)
 
 
 @require_safe
@@ -93,6 +103,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
                 reverse(name) for name in ("account_login", "account_logout", "account_signup")
             ],
             "icon_url": static("img/app-icon-192.png"),
+            "portal_files": [static(name) for name in PORTAL_FILES],
         },
         content_type="text/javascript; charset=utf-8",
     )

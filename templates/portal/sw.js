@@ -3,6 +3,8 @@
  * - The member card (the portal home) works offline from the last visit:
  *   network first, the last good copy when the network fails or is slow.
  *   Static files are kept the same way, so the page looks the same offline.
+ *   When installed, it fetches the card and the portal's own static files
+ *   once, so the visit that installed it counts too.
  * - Only the card page and static files are kept, never another page. They are
  *   forgotten whenever someone signs in, signs up or signs out on this browser,
  *   so one member never sees another's card; signing out also unsubscribes
@@ -17,11 +19,17 @@ var CARD_URL = "{{ card_url|escapejs }}";
 var STATIC_URL = "{{ static_url|escapejs }}";
 var SIGN_URLS = [{% for url in sign_urls %}"{{ url|escapejs }}"{% if not forloop.last %}, {% endif %}{% endfor %}];
 var ICON_URL = "{{ icon_url|escapejs }}";
+var PORTAL_FILES = [{% for url in portal_files %}"{{ url|escapejs }}"{% if not forloop.last %}, {% endif %}{% endfor %}];
 // A network slower than this shows the kept card instead (when there is one).
 var NETWORK_WAIT_MS = 4000;
 
-self.addEventListener("install", function () {
+self.addEventListener("install", function (event) {
   self.skipWaiting();
+  event.waitUntil(Promise.all([CARD_URL].concat(PORTAL_FILES).map(function (url) {
+    return fetch(url, { credentials: "same-origin" }).then(function (response) {
+      return store(url, response);
+    }).catch(function () { /* kept at the next visit instead */ });
+  })));
 });
 
 self.addEventListener("activate", function (event) {
@@ -42,11 +50,16 @@ function forget() {
   }).catch(function () { return false; });
 }
 
+// Only a page that is what it says (not the sign-in page a signed-out visit
+// is redirected to) and comes from this site.
+function store(key, response) {
+  if (!(response.ok && !response.redirected && response.type === "basic")) return Promise.resolve();
+  var copy = response.clone();
+  return caches.open(CACHE).then(function (cache) { return cache.put(key, copy); });
+}
+
 function keep(key, response) {
-  if (response.ok && !response.redirected && response.type === "basic") {
-    var copy = response.clone();
-    caches.open(CACHE).then(function (cache) { return cache.put(key, copy); });
-  }
+  store(key, response);
   return response;
 }
 
