@@ -284,6 +284,10 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
+        # The portal's service worker (/sw.js) and web app manifest are our own
+        # files: said outright, though default-src would give the same.
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
@@ -306,6 +310,18 @@ LOYALTY_PERMISSIONS_POLICY: dict[str, list[str]] = {
         "usb",
     )
 }
+
+# --- Web push (the portal as an app, docs/web-push.md) ----------------------------------
+# VAPID keys identify us to the browsers' push services: base64url of the raw
+# P-256 public point and private scalar (`manage.py vapid_keys` makes a pair).
+# Unset, the portal offers no push; a half or mismatched pair fails `manage.py
+# check` (loyalty.E002). The subject is how a push service reaches us (mailto: or https:).
+LOYALTY_VAPID_PUBLIC_KEY = os.environ.get("LOYALTY_VAPID_PUBLIC_KEY", "").strip()
+LOYALTY_VAPID_PRIVATE_KEY = os.environ.get("LOYALTY_VAPID_PRIVATE_KEY", "").strip()
+LOYALTY_VAPID_SUBJECT = os.environ.get("LOYALTY_VAPID_SUBJECT", "").strip()
+# Push endpoints on private, loopback or link-local addresses are refused (a
+# member's browser chooses the URL our server posts to); tests allow them.
+LOYALTY_PUSH_ALLOW_PRIVATE = env_bool("LOYALTY_PUSH_ALLOW_PRIVATE", False)
 
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

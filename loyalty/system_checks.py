@@ -30,3 +30,21 @@ def static_manifest_check(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             id="loyalty.E001",
         )
     ]
+
+
+@register()
+def vapid_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Web push keys that cannot work (half a pair, a pair that does not fit,
+    no subject) are named by `manage.py check` (and migrate, runserver), not
+    found out by failing every message; meanwhile the portal offers no push."""
+    from loyalty.webpush import vapid_problems
+
+    return [
+        Error(
+            problem,
+            hint="Run `python manage.py vapid_keys` for a new pair (docs/web-push.md), "
+            "or unset all three LOYALTY_VAPID_* variables to offer no web push.",
+            id="loyalty.E002",
+        )
+        for problem in vapid_problems()
+    ]

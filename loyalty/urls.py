@@ -71,6 +71,8 @@ api_redoc_view = csp_update(
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("home/", views.home, name="home"),
+    path("manifest.webmanifest", views.web_manifest, name="web_manifest"),
+    path("sw.js", views.service_worker, name="service_worker"),
     path("i18n/setlang/", member_views.language_switch, name="set_language"),
     path("accounts/", include("allauth.urls")),
     path(

@@ -13,6 +13,7 @@ from django.utils.translation import get_language
 
 from loyalty.models import User
 from loyalty.roles import is_staff_user
+from members.push import PUSH_SESSION_KEY, push_subscription_remove_by_id
 from members.selectors import member_of_user
 from members.services import member_enrol_from_signup
 from members.views import language_cookie_set
@@ -44,6 +45,16 @@ class AccountAdapter(DefaultAccountAdapter):
         if member is not None:
             language_cookie_set(response, member.language)
         return response
+
+    def logout(self, request: HttpRequest) -> None:
+        """Signing out also stops this browser's notifications, so the next
+        person to use it is not shown this member's (the service worker
+        unsubscribes the browser itself and forgets the kept card)."""
+        subscription_id = request.session.get(PUSH_SESSION_KEY)
+        member = member_of_user(request.user) if request.user.is_authenticated else None
+        if isinstance(subscription_id, int) and member is not None:
+            push_subscription_remove_by_id(member=member, subscription_id=subscription_id)
+        super().logout(request)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         if is_staff_user(request.user):

@@ -385,3 +385,29 @@ class MemberRfm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.rfm_class} ({self.recency}{self.frequency}{self.monetary})"
+
+
+class PushSubscription(models.Model):
+    """One browser (one device) of a member that accepts web push: the endpoint
+    its push service gave it and the keys our messages are encrypted with
+    (RFC 8291). Written by members/push.py only; the push service's 404 or 410
+    deletes the row, any other failure counts in `failure_count`."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="push_subscriptions")
+    # A push service URL is short (about 200 characters for the big ones); the
+    # limit is checked before anything is stored (loyalty/webpush.py).
+    endpoint = models.CharField(_("endpoint"), max_length=1024, unique=True)
+    p256dh = models.CharField(_("public key"), max_length=88)
+    auth = models.CharField(_("authentication secret"), max_length=24)
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_success_at = models.DateTimeField(_("last delivered"), null=True, blank=True)
+    failure_count = models.PositiveIntegerField(_("failures in a row"), default=0)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.endpoint[:60]}"

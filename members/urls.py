@@ -73,4 +73,9 @@ portal_urlpatterns = [
     path("history/", portal_views.PortalHistoryView.as_view(), name="history"),
     path("tiers/", portal_views.PortalTiersView.as_view(), name="tiers"),
     path("profile/", portal_views.PortalProfileView.as_view(), name="profile"),
+    path(
+        "push/subscription/",
+        portal_views.PushSubscriptionView.as_view(),
+        name="push_subscription",
+    ),
 ]
