@@ -32,10 +32,16 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from campaigns.awarding import campaign_awards_pay, local, member_audience
+from campaigns.awarding import (
+    campaign_award_notify,
+    campaign_awards_pay,
+    local,
+    member_audience,
+)
 from campaigns.engine import BirthdayParams, CampaignSnapshot, MemberContext, member_evaluate
 from campaigns.models import CampaignKind
 from campaigns.selectors import campaigns_active
+from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
 from members.enrolment import Enrolment
 from members.locks import account_lock
@@ -67,7 +73,7 @@ def signup_award(enrolment: Enrolment) -> None:
         kind=CampaignKind.SIGNUP,
     )
     with points_account_writes(account):
-        campaign_awards_pay(
+        final = campaign_awards_pay(
             member=member,
             account=account,
             evaluation=evaluation,
@@ -81,6 +87,7 @@ def signup_award(enrolment: Enrolment) -> None:
             key_unused=True,
             description=lambda award: award.label,
         )
+    campaign_award_notify(member=member, evaluation=final, event_key="signup")
     # The enrolling channel answers with the member's status: it reads this account.
     member.account = account
 
@@ -164,6 +171,10 @@ def _moment_pay(
                 key=lambda award: key(award.campaign_id),
                 description=lambda award: f"{award.label} ({description})",
             )
+        if kind == CampaignKind.BIRTHDAY:
+            birthday_greet(member=member, as_of=as_of, points=final.points)
+        else:
+            campaign_award_notify(member=member, evaluation=final, event_key=f"{key_prefix}:{year}")
         return final.points
 
 
@@ -227,7 +238,48 @@ def birthdays_award(*, as_of: datetime) -> tuple[int, int]:
             describe=lambda member: _("birthday %(year)s") % {"year": today.year},
         )
         paid, points = paid + got[0], points + got[1]
+    _birthday_greetings(today=today, as_of=as_of)
     return paid, points
+
+
+def birthday_greet(*, member: Member, as_of: datetime, points: int) -> None:
+    """The member's birthday greeting, once a year (event `birthday:<year>`),
+    with the points their birthday campaigns paid, if any."""
+    program = program_settings_get()
+    with translation.override(member.language):
+        gift = (
+            ngettext(
+                "Here is %(points)s point to celebrate.",
+                "Here are %(points)s points to celebrate.",
+                points,
+            )
+            % {"points": points}
+            if points
+            else ""
+        )
+    notify(
+        member,
+        "birthday",
+        {
+            "name": member.first_name or member.card_number,
+            "merchant": program.merchant_name,
+            "gift": gift,
+        },
+        event_key=f"birthday:{local(as_of).year}",
+    )
+
+
+def _birthday_greetings(*, today: date, as_of: datetime) -> None:
+    """Greet the active members whose birthday is today that no birthday
+    campaign paid (those were greeted with their points already): the event
+    key makes a second run, or a paid member, a no-op."""
+    members = Member.objects.filter(
+        _day_match("birth_date", today), birth_date__isnull=False, status=MemberStatus.ACTIVE
+    )
+    for chunk in _chunks(members):
+        for member in chunk:
+            with transaction.atomic():
+                birthday_greet(member=member, as_of=as_of, points=0)
 
 
 def anniversaries_award(*, as_of: datetime) -> tuple[int, int]:

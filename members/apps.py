@@ -12,3 +12,8 @@ class MembersConfig(AppConfig):
         from members.models import Tier
 
         config_models_watch(Tier)
+        # The welcome message comes with every enrolment (members.notifications).
+        from members.enrolment import enrolment_hook_register
+        from members.notifications import welcome_notify
+
+        enrolment_hook_register(welcome_notify)
