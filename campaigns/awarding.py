@@ -19,6 +19,7 @@ from campaigns.engine import CampaignAward, CampaignSnapshot, Evaluation
 from campaigns.selectors import SOURCE_TYPE, member_audience
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.models import ProgramSettings
+from loyalty.notifications import notify, notify_on_commit
 from members.history import Text
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
@@ -66,7 +67,37 @@ def campaign_awards_pay(
     return final
 
 
-__all__ = ["campaign_awards_pay", "local", "member_audience"]
+def campaign_award_notify(
+    *,
+    member: Member,
+    evaluation: Evaluation,
+    event_key: str,
+    at: datetime,
+    after_commit: bool = False,
+) -> None:
+    """Tell the member of the bonus points `evaluation` paid them (nothing when
+    it paid none), once for `event_key`. `after_commit`: written by a task
+    after the commit, adding no statement to the caller's transaction (a
+    till's custom event)."""
+    if not evaluation.points:
+        return
+    context = {
+        "points": evaluation.points,
+        "campaign": ", ".join(dict.fromkeys(str(award.label) for award in evaluation.awards)),
+    }
+    if after_commit:
+        notify_on_commit(
+            member_id=member.pk,
+            kind="campaign_award",
+            context=context,
+            event_key=event_key,
+            at=at,
+        )
+    else:
+        notify(member, "campaign_award", context, event_key=event_key, at=at)
+
+
+__all__ = ["campaign_award_notify", "campaign_awards_pay", "local", "member_audience"]
 
 
 def local(moment: datetime) -> datetime:

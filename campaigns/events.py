@@ -30,7 +30,12 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.awarding import campaign_awards_pay, local, member_audience
+from campaigns.awarding import (
+    campaign_award_notify,
+    campaign_awards_pay,
+    local,
+    member_audience,
+)
 from campaigns.engine import EventContext, event_evaluate
 from campaigns.errors import EventReferenceTaken
 from campaigns.models import EVENT_REFERENCE_MAX_LENGTH, CampaignKind, MemberEvent
@@ -179,6 +184,13 @@ def event_record(
         {"source": award.source, "points": award.points, "label": award.label}
         for award in final.awards
     ]
+    campaign_award_notify(
+        member=member,
+        evaluation=final,
+        event_key=f"event:{event.pk}",
+        at=occurred_at,
+        after_commit=True,
+    )
     event.points = final.points
     event.response = {"awards": awards, "balance": account.balance}
     update(event, ["points", "response"])

@@ -28,11 +28,19 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils import translation
+from django.utils.translation import ngettext
 
-from campaigns.awarding import campaign_awards_pay, local, member_audience
+from campaigns.awarding import (
+    campaign_award_notify,
+    campaign_awards_pay,
+    local,
+    member_audience,
+)
 from campaigns.engine import BirthdayParams, CampaignSnapshot, MemberContext, member_evaluate
 from campaigns.models import CampaignKind
 from campaigns.selectors import campaigns_active
+from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
 from members.enrolment import Enrolment
 from members.history import Text
@@ -65,7 +73,7 @@ def signup_award(enrolment: Enrolment) -> None:
         kind=CampaignKind.SIGNUP,
     )
     with points_account_writes(account):
-        campaign_awards_pay(
+        final = campaign_awards_pay(
             member=member,
             account=account,
             evaluation=evaluation,
@@ -79,6 +87,7 @@ def signup_award(enrolment: Enrolment) -> None:
             key_unused=True,
             description=lambda award: award.label,
         )
+    campaign_award_notify(member=member, evaluation=final, event_key="signup", at=now)
     # The enrolling channel answers with the member's status: it reads this account.
     member.account = account
 
@@ -162,6 +171,12 @@ def _moment_pay(
                 key=lambda award: key(award.campaign_id),
                 description=lambda award: Text("moment", award=award.label, moment=description),
             )
+        if kind == CampaignKind.BIRTHDAY:
+            birthday_greet(member=member, as_of=as_of, points=final.points)
+        else:
+            campaign_award_notify(
+                member=member, evaluation=final, event_key=f"{key_prefix}:{year}", at=as_of
+            )
         return final.points
 
 
@@ -223,7 +238,49 @@ def birthdays_award(*, as_of: datetime) -> tuple[int, int]:
             describe=lambda member: Text("moment.birthday", year=today.year),
         )
         paid, points = paid + got[0], points + got[1]
+    _birthday_greetings(today=today, as_of=as_of)
     return paid, points
+
+
+def birthday_greet(*, member: Member, as_of: datetime, points: int) -> None:
+    """The member's birthday greeting, once a year (event `birthday:<year>`),
+    with the points their birthday campaigns paid, if any."""
+    program = program_settings_get()
+    with translation.override(member.language):
+        gift = (
+            ngettext(
+                "Here is %(points)s point to celebrate.",
+                "Here are %(points)s points to celebrate.",
+                points,
+            )
+            % {"points": points}
+            if points
+            else ""
+        )
+    notify(
+        member,
+        "birthday",
+        {
+            "name": member.first_name or member.card_number,
+            "merchant": program.merchant_name,
+            "gift": gift,
+        },
+        event_key=f"birthday:{local(as_of).year}",
+        at=as_of,
+    )
+
+
+def _birthday_greetings(*, today: date, as_of: datetime) -> None:
+    """Greet the active members whose birthday is today that no birthday
+    campaign paid (those were greeted with their points already): the event
+    key makes a second run, or a paid member, a no-op."""
+    members = Member.objects.filter(
+        _day_match("birth_date", today), birth_date__isnull=False, status=MemberStatus.ACTIVE
+    )
+    for chunk in _chunks(members):
+        for member in chunk:
+            with transaction.atomic():
+                birthday_greet(member=member, as_of=as_of, points=0)
 
 
 def anniversaries_award(*, as_of: datetime) -> tuple[int, int]:

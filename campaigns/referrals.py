@@ -75,6 +75,7 @@ from campaigns.engine import ReferralParams
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Referral, ReferralStatus
 from campaigns.params import params_parse
 from campaigns.selectors import SOURCE_TYPE
+from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
 from members.enrolment import Enrolment
 from members.history import Text
@@ -377,6 +378,13 @@ def _reward(referral: Referral, accounts: dict[int, PointsAccount], now: datetim
                 program=program,
                 idempotency_key=f"referral:{referral.pk}:{side}",
                 account=account,
+            )
+        if points:
+            notify(
+                member,
+                "referral_rewarded",
+                {"points": points, "reason": description},
+                event_key=f"referral:{referral.pk}:{side}",
             )
     referral.status = ReferralStatus.REWARDED
     referral.friend_points = params.friend_points

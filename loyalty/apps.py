@@ -18,6 +18,20 @@ class LoyaltyConfig(AppConfig):
         from loyalty.models import ApiKey, ProgramSettings, Store
 
         config_models_watch(ProgramSettings, Store, ApiKey)
+        _notification_channels_register()
+
+
+def _notification_channels_register() -> None:
+    """The channels of loyalty.notifications this app sends by (web push
+    registers its own)."""
+    from loyalty.notification_email import email_send
+    from loyalty.notifications import channel_register
+    from loyalty.sms import sms_send
+
+    channel_register(
+        "email", email_send, label=_("Email"), reaches=lambda member: bool(member.email)
+    )
+    channel_register("sms", sms_send, label=_("SMS"), reaches=lambda member: bool(member.phone))
 
 
 class SetiaAdminConfig(admin_apps.AdminConfig):

@@ -46,6 +46,9 @@ class ProgramSettingsForm(forms.ModelForm):
             "tier_basis",
             "tier_window_days",
             "staff_adjust_limit",
+            "brand_color",
+            "accent_color",
+            "expiry_warning_days",
             "main_store",
         ]
         help_texts = {

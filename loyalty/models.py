@@ -1,4 +1,5 @@
-"""Platform models: users, stores, program settings, API keys, idempotency, audit."""
+"""Platform models: users, stores, program settings, API keys, idempotency, audit,
+notifications (the inbox, the deliveries by channel, the members' preferences)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import limits
@@ -99,6 +101,28 @@ class Store(models.Model):
         return f"{self.name} ({self.code})"
 
 
+HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour as # and six hex digits."))
+
+
+def _relative_luminance(colour: str) -> float:
+    """WCAG 2's relative luminance of a #rrggbb colour."""
+    channels = []
+    for start in (1, 3, 5):
+        value = int(colour[start : start + 2], 16) / 255
+        channels.append(value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4)
+    red, green, blue = channels
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG 2's contrast ratio of white text on `colour` (1 to 21)."""
+    return 1.05 / (_relative_luminance(colour) + 0.05)
+
+
+# White text on the brand colour (the emails' header) must stay readable: WCAG AA.
+BRAND_CONTRAST_MIN = 4.5
+
+
 class TierBasis(models.TextChoices):
     POINTS = "points", _("Points earned")
     SPEND = "spend", _("Spend")
@@ -151,6 +175,31 @@ class ProgramSettings(models.Model):
         default=500,
         validators=limits.points_validators(),
     )
+    brand_color = models.CharField(
+        _("brand colour"),
+        max_length=7,
+        default="#0b6e69",
+        validators=[HEX_COLOUR],
+        help_text=_("The header of the members' emails, under white text."),
+    )
+    accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#f2c14e",
+        validators=[HEX_COLOUR],
+        help_text=_("The stripe under the emails' header."),
+    )
+    expiry_warning_days = models.PositiveIntegerField(
+        _("expiry warning days"),
+        null=True,
+        blank=True,
+        default=14,
+        validators=limits.days_validators(1, limits.EXPIRY_WARNING_DAYS_MAX),
+        help_text=_(
+            "Members are told this many days before their points or vouchers expire; "
+            "leave empty for no reminders."
+        ),
+    )
     main_store = models.ForeignKey(
         Store,
         verbose_name=_("main store"),
@@ -193,6 +242,19 @@ class ProgramSettings(models.Model):
                         "the points."
                     )
                     % {"rate": limits.EARN_RATE_MAX}
+                }
+            )
+        # White text on a pale brand colour cannot be read: refused when written.
+        colour = self.brand_color or ""
+        readable = not HEX_COLOUR.regex.fullmatch(colour) or (
+            contrast_with_white(colour) >= BRAND_CONTRAST_MIN
+        )
+        if not readable:
+            raise ValidationError(
+                {
+                    "brand_color": _(
+                        "White text on this colour is hard to read: choose a darker one."
+                    )
                 }
             )
 
@@ -308,3 +370,110 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+# --- Notifications (loyalty.notifications) -----------------------------------------------------
+
+
+class Notification(models.Model):
+    """One message in a member's inbox, in the language the member had when it
+    was written. `event_key` names the event for this member (unique with the
+    member): telling a member of one event twice writes one entry."""
+
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("kind"), max_length=32)
+    event_key = models.CharField(max_length=160)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("message"), blank=True)
+    # A path of the portal the message points to ("" for none).
+    link = models.CharField(max_length=255, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "event_key"], name="notification_member_event_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["member", "-created_at", "-id"], name="notification_inbox_idx"),
+            models.Index(
+                fields=["member"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind}: {self.title}"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    # Not sent after all: consent withdrawn or the member blocked meanwhile.
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class NotificationDelivery(models.Model):
+    """A notification's sending by one channel (email, sms, push…): one row per
+    (notification, channel), that is per (member, event, channel). A task
+    claims it (queued → sending) in one conditional UPDATE before it sends, so
+    a retried or doubled task sends once."""
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(_("channel"), max_length=16)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification delivery")
+        verbose_name_plural = _("notification deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="delivery_event_channel_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} {self.channel}: {self.status}"
+
+
+class NotificationPreference(models.Model):
+    """A member's choice for one kind and channel, where it differs from the
+    kind's default (no row: the default)."""
+
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=32)
+    channel = models.CharField(max_length=16)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "kind", "channel"], name="preference_member_kind_channel_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.kind}/{self.channel}: {self.enabled}"

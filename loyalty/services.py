@@ -172,6 +172,9 @@ PROGRAM_FIELDS = (
     "tier_basis",
     "tier_window_days",
     "staff_adjust_limit",
+    "brand_color",
+    "accent_color",
+    "expiry_warning_days",
     "main_store",
 )
 

@@ -366,6 +366,16 @@ SPECTACULAR_SETTINGS = {
 # Idempotency keys are kept at least this long (API.md: at least 7 days).
 LOYALTY_IDEMPOTENCY_TTL_DAYS = env_int("LOYALTY_IDEMPOTENCY_TTL_DAYS", 7)
 
+# --- Notifications (docs/notifications.md) ----------------------------------------------------
+# Where the links in emails and text messages point (no request to take it from).
+LOYALTY_SITE_URL = os.environ.get("LOYALTY_SITE_URL", "http://localhost:8000").rstrip("/")
+# The text-message backend, a dotted path (loyalty/sms.py): console by default.
+LOYALTY_SMS_BACKEND = os.environ.get("LOYALTY_SMS_BACKEND", "loyalty.sms.ConsoleSmsBackend")
+# Optional mailto address of the List-Unsubscribe header, beside the one-click URL.
+LOYALTY_UNSUBSCRIBE_MAILTO = os.environ.get("LOYALTY_UNSUBSCRIBE_MAILTO", "")
+# Retries of a failed sending, with exponential backoff from 30 s up to an hour.
+LOYALTY_NOTIFICATION_RETRIES = env_int("LOYALTY_NOTIFICATION_RETRIES", 8)
+
 # --- Celery -----------------------------------------------------------------------------
 # No broker configured: tasks run eagerly in the caller, so `make run` needs no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -391,7 +401,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60,
         "args": ("release_pending",),
     },
+    # Notification deliveries whose task was lost are queued again.
+    "notifications-retry": {
+        "task": "loyalty.run_job",
+        "schedule": 10 * 60,
+        "args": ("notifications_retry",),
+    },
     "expire-points": {"task": "loyalty.run_job", "schedule": 60 * 60, "args": ("expire_points",)},
+    # Reminders once a day, mid-morning local time, when members read them;
+    # each lot and voucher is told once, however often they run.
+    "expiry-reminders": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=10, minute=0),
+        "args": ("expiry_reminders",),
+    },
+    "voucher-reminders": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=10, minute=5),
+        "args": ("voucher_reminders",),
+    },
     "expire-vouchers": {
         "task": "loyalty.run_job",
         "schedule": 60 * 60,

@@ -48,3 +48,32 @@ def vapid_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         )
         for problem in vapid_problems()
     ]
+
+
+@register()
+def sms_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """An error when LOYALTY_SMS_BACKEND names nothing that can send: every
+    text message would fail, after its retries, hours later."""
+    from django.utils.module_loading import import_string
+
+    from loyalty.sms import BaseSmsBackend
+
+    try:
+        backend = import_string(settings.LOYALTY_SMS_BACKEND)
+    except ImportError as exc:
+        backend, problem = None, str(exc)
+    else:
+        problem = (
+            ""
+            if isinstance(backend, type) and issubclass(backend, BaseSmsBackend)
+            else ("it is not a subclass of loyalty.sms.BaseSmsBackend")
+        )
+    if not problem:
+        return []
+    return [
+        Error(
+            f"LOYALTY_SMS_BACKEND={settings.LOYALTY_SMS_BACKEND!r} cannot send: {problem}.",
+            hint="Use loyalty.sms.ConsoleSmsBackend or a subclass of loyalty.sms.BaseSmsBackend.",
+            id="loyalty.E003",
+        )
+    ]

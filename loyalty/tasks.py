@@ -1,11 +1,16 @@
-"""Celery tasks of the platform."""
+"""Celery tasks of the platform: jobs, the staff invitation, notifications."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
-from celery import shared_task
+from celery import Task, shared_task
+from django.apps import apps
+from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -13,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from loyalty.jobs import job_run
 from loyalty.models import User
+from loyalty.notifications import DeliveryFailed, delivery_send, notify
 from loyalty.selectors import program_settings_get
 
 
@@ -47,3 +53,35 @@ def send_staff_invitation(user_id: int, site_url: str, language: str) -> None:
         subject = render_to_string("emails/loyalty/staff_invitation_subject.txt", context).strip()
         body = render_to_string("emails/loyalty/staff_invitation_message.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+@shared_task(
+    bind=True,
+    name="loyalty.notification_deliver",
+    autoretry_for=(DeliveryFailed,),
+    retry_backoff=30,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=settings.LOYALTY_NOTIFICATION_RETRIES,
+)
+def notification_deliver(self: Task, delivery_id: int) -> str:
+    """Send one notification delivery (loyalty.notifications.delivery_send):
+    once, however often this task runs; a failure is retried with backoff."""
+    return delivery_send(
+        delivery_id=delivery_id, last_attempt=self.request.retries >= self.max_retries
+    )
+
+
+@shared_task(name="loyalty.notification_create")
+def notification_create(
+    member_id: int, kind: str, context: dict[str, Any], event_key: str, at: str | None = None
+) -> bool:
+    """`notify` after a commit (loyalty.notifications.notify_on_commit):
+    idempotent by `event_key`. Returns whether a notification was written."""
+    member_model = apps.get_model("members", "Member")
+    with transaction.atomic():
+        member = member_model.objects.filter(pk=member_id).first()
+        if member is None:
+            return False
+        moment = parse_datetime(at) if at else None
+        return notify(member, kind, context, event_key=event_key, at=moment) is not None

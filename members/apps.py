@@ -12,3 +12,15 @@ class MembersConfig(AppConfig):
         from members.models import Tier
 
         config_models_watch(Tier)
+        # The welcome message comes with every enrolment (members.notifications).
+        from members.enrolment import enrolment_hook_register
+        from members.notifications import welcome_notify
+
+        enrolment_hook_register(welcome_notify)
+        # Web push is a notification channel for members with a subscribed device.
+        from loyalty.notifications import channel_register
+        from members.push import push_available, push_notification_send
+
+        channel_register(
+            "push", push_notification_send, label=_("Push on my devices"), reaches=push_available
+        )

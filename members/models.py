@@ -126,6 +126,11 @@ class Member(models.Model):
     # and only then asks campaigns.referrals (written by campaigns through
     # members.services.member_referral_pending_set).
     referral_pending = models.BooleanField(_("referral pending"), default=False)
+    # True when the member asked to be told of the points each sale earns (off
+    # by default): the sale reads it from the row it has, so a sale of a member
+    # who did not ask costs no statement and queues nothing. Kept in step with
+    # their preferences by members.notifications.member_notification_preferences_set.
+    notify_points_earned = models.BooleanField(_("told of points earned"), default=False)
     joined_at = models.DateTimeField(_("joined"), default=timezone.now)
     tier = models.ForeignKey(
         Tier, verbose_name=_("tier"), null=True, blank=True, on_delete=models.PROTECT
@@ -411,3 +416,43 @@ class PushSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.endpoint[:60]}"
+
+
+class ConsentSource(models.TextChoices):
+    """Where a change of marketing consent came from."""
+
+    PORTAL = "portal", _("Portal")
+    COUNTER = "counter", _("Counter")
+    API = "api", _("API")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
+    IMPORT = "import", _("Import")
+
+
+class ConsentChange(models.Model):
+    """One change of a member's marketing consent: what it became, when, from
+    where and by whom (append-only; the member row holds the current value)."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="consent_changes")
+    consent = models.BooleanField(_("marketing consent"))
+    source = models.CharField(_("source"), max_length=16, choices=ConsentSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("by"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        indexes = [
+            models.Index(fields=["member", "-created_at", "-id"], name="consent_member_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.consent} ({self.source})"

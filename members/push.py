@@ -18,6 +18,8 @@ Rules kept here (tests/members/test_push.py):
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -116,3 +118,21 @@ def push_send(member: Member, *, title: str, body: str, url: str) -> int:
         else:
             rows.update(failure_count=F("failure_count") + 1)
     return reached
+
+
+def push_notification_send(notification: Any) -> None:
+    """The `push` channel of loyalty.notifications (registered in
+    MembersConfig.ready): the notification's title and body, already in the
+    member's language, to every device of theirs; a click opens its link (the
+    inbox when it has none). Raises DeliveryFailed when no device took it but
+    some are still subscribed (a push service failing now), so the task
+    retries; when every device was gone (404/410) there is nobody left to reach."""
+    from django.urls import reverse
+
+    from loyalty.notifications import DeliveryFailed
+
+    member = notification.member
+    url = notification.link if notification.link.startswith("/") else reverse("portal:inbox")
+    reached = push_send(member, title=notification.title, body=notification.body, url=url)
+    if not reached and push_subscription_count(member=member):
+        raise DeliveryFailed("No device accepted the push message.")

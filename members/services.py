@@ -31,12 +31,15 @@ from members.identifiers import (
     normalise_referral_code,
 )
 from members.models import (
+    ConsentChange,
+    ConsentSource,
     Member,
     MemberStatus,
     PointsAccount,
     Tier,
     TierChange,
 )
+from members.notifications import member_consent_set
 
 MEMBER_FIELDS = (
     "email",
@@ -186,6 +189,17 @@ def member_enrol(
     else:
         raise ValidationFailed(_("Could not allocate a card number; try again."))
     PointsAccount.objects.create(member=member)
+    if marketing_consent:
+        # Consent given on joining is the first entry of its history, from the
+        # channel the member joined by (the enrolment channels are consent sources).
+        ConsentChange.objects.create(
+            member=member,
+            consent=True,
+            source=channel if channel in ConsentSource.values else ConsentSource.COUNTER,
+            actor=actor.user,
+            actor_label=actor.label,
+            created_at=now,
+        )
     if entry_tier:
         TierChange.objects.create(
             member=member, to_tier=entry_tier, reason=TierChange.Reason.JOIN, created_at=now
@@ -272,9 +286,16 @@ def member_register(
 
 
 @transaction.atomic
-def member_update(*, actor: Actor, member: Member, **changes: Any) -> Member:
-    """Change a member's details (`MEMBER_FIELDS`). Raises ValidationFailed or
-    MemberExists naming the fields."""
+def member_update(
+    *,
+    actor: Actor,
+    member: Member,
+    consent_source: str = ConsentSource.COUNTER,
+    **changes: Any,
+) -> Member:
+    """Change a member's details (`MEMBER_FIELDS`). A change of marketing
+    consent is recorded in its history with `consent_source` (the counter,
+    the portal). Raises ValidationFailed or MemberExists naming the fields."""
     unknown = set(changes) - set(MEMBER_FIELDS)
     if unknown:
         raise ValidationFailed(
@@ -295,9 +316,14 @@ def member_update(*, actor: Actor, member: Member, **changes: Any) -> Member:
         _check_contacts_free(None, None, external_id=changes["external_id"], exclude=member.pk)
     if "status" in changes and changes["status"] not in MemberStatus.values:
         raise ValidationFailed(fields={"status": [_("Unknown status.")]})
+    consent = changes.pop("marketing_consent", None)
     for name, value in changes.items():
         setattr(member, name, value)
     member.save()
+    if consent is not None:
+        member_consent_set(
+            member=member, consent=bool(consent), source=consent_source, actor=actor, audit=False
+        )
     audit_record(
         actor=actor,
         action="member.update",

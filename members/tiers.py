@@ -29,6 +29,7 @@ from members.models import (
     Tier,
     TierChange,
 )
+from members.notifications import tier_change_notify
 from members.selectors import (
     member_qualifying_value,
     qualifying_since,
@@ -107,7 +108,10 @@ def tier_delete(*, actor: Actor, tier: Tier) -> None:
 def _tier_change(
     member: Member, to_tier: Tier | None, reason: str, now: datetime, note: str = ""
 ) -> None:
-    TierChange.objects.create(
+    """Write the change and tell the member once it commits (no statement in
+    the caller's transaction: a sale may be the caller)."""
+    from_tier = member.tier
+    change = TierChange.objects.create(
         member=member,
         from_tier=member.tier,
         to_tier=to_tier,
@@ -117,6 +121,9 @@ def _tier_change(
     )
     Member.objects.filter(pk=member.pk).update(tier=to_tier, tier_since=now)
     member.tier, member.tier_since = to_tier, now
+    if to_tier is not None and (from_tier is None or from_tier.pk != to_tier.pk):
+        up = from_tier is None or to_tier.threshold > from_tier.threshold
+        tier_change_notify(member=member, to_tier=to_tier, up=up, change_id=change.pk, at=now)
 
 
 def member_tier_review(

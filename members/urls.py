@@ -78,4 +78,12 @@ portal_urlpatterns = [
         portal_views.PushSubscriptionView.as_view(),
         name="push_subscription",
     ),
+    path("inbox/", portal_views.PortalInboxView.as_view(), name="inbox"),
+    path("inbox/read-all/", portal_views.PortalInboxReadAllView.as_view(), name="inbox_read_all"),
+    path("inbox/<int:pk>/", portal_views.PortalNotificationView.as_view(), name="notification"),
+    path(
+        "messages/",
+        portal_views.PortalNotificationPreferencesView.as_view(),
+        name="notification_preferences",
+    ),
 ]

@@ -43,6 +43,7 @@ from loyalty.actors import Actor
 from loyalty.config import config_cached
 from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, update
 from loyalty.models import ProgramSettings
+from loyalty.notifications import notify_on_commit
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from members.history import Text
@@ -152,6 +153,8 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         actor=actor,
         now=now,
     )
+    if sale.member is not None and sale.member.notify_points_earned and written.points_earned:
+        _points_earned_notify(purchase, sale=sale, written=written)
     receipt = _sale_receipt(purchase, sale=sale, vouchers=vouchers, quote=quote, written=written)
     _purchase_close(purchase, sale=sale, quote=quote, written=written, receipt=receipt, actor=actor)
     return Recorded(receipt=receipt, replayed=False, record_id=purchase.pk)
@@ -190,6 +193,27 @@ def _purchase_replay(sale: SaleInput, fingerprint: str) -> Recorded:
     if existing.fingerprint != fingerprint:
         raise DuplicateReference()
     return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
+
+
+def _points_earned_notify(purchase: Purchase, *, sale: SaleInput, written: _Written) -> None:
+    """Tell the member, who asked for it (Member.notify_points_earned, read
+    from the row the sale has), of the points the sale earned: the inbox entry
+    and the sending are written by a task after the commit, so the sale's
+    transaction gets no statement and a sale that rolls back tells nothing.
+    The purchase is the event: a retried task writes one message."""
+    assert sale.member is not None
+    notify_on_commit(
+        member_id=sale.member.pk,
+        kind="points_earned",
+        context={
+            "points": written.points_earned,
+            "store": sale.store.name,
+            "reference": sale.reference,
+            "balance": written.balance,
+        },
+        event_key=f"purchase:{purchase.pk}",
+        at=sale.occurred_at,
+    )
 
 
 # --- Write ------------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q, Sum
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import Store
+from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, snapshot
 from members.ledger import Source
@@ -370,6 +371,13 @@ def redemption_create(
             "points": points,
         },
     )
+    notify(
+        member,
+        "reward_redeemed",
+        {"reward": str(reward.name), "points": points, "quantity": quantity},
+        event_key=f"redemption:{redemption.pk}",
+        at=now,
+    )
     return redemption
 
 
@@ -564,6 +572,44 @@ def voucher_mark_used(
             after={"reference": voucher.used_reference},
         )
     return voucher
+
+
+def voucher_expiry_remind(*, as_of: datetime) -> int:
+    """The job `voucher_reminders`: tell each member of their issued vouchers
+    that expire within the program's `expiry_warning_days` of `as_of`, once
+    per voucher (event `voucher_expiring:<id>`) however often it runs.
+    Returns how many reminders were written."""
+    days = program_settings_get().expiry_warning_days
+    if days is None:
+        return 0
+    due = (
+        Voucher.objects.filter(
+            status=VoucherStatus.ISSUED,
+            member__isnull=False,
+            expires_at__gt=as_of,
+            expires_at__lte=as_of + timedelta(days=days),
+        )
+        .select_related("member", "reward")
+        .order_by("pk")
+    )
+    written = 0
+    for voucher in due.iterator(chunk_size=500):
+        member = voucher.member
+        assert member is not None
+        with translation.override(member.language):
+            expires = formats.date_format(timezone.localtime(voucher.expires_at), "DATE_FORMAT")
+        with transaction.atomic():
+            written += (
+                notify(
+                    member,
+                    "voucher_expiring",
+                    {"reward": str(voucher.reward.name), "code": voucher.code, "expires": expires},
+                    event_key=f"voucher_expiring:{voucher.pk}",
+                    at=as_of,
+                )
+                is not None
+            )
+    return written
 
 
 def vouchers_expire_due(*, as_of: datetime) -> int:

@@ -23,11 +23,14 @@ from cryptography.x509.oid import NameOID
 from django.urls import reverse
 from py_vapid import Vapid02
 
+from loyalty.models import NotificationDelivery
+from loyalty.notifications import DeliveryFailed, notify
 from loyalty.webpush import SubscriptionInput, b64url_decode, b64url_encode, vapid_keys_generate
 from members.models import MemberStatus, PushSubscription
 from members.push import (
     DEVICES_MAX,
     push_available,
+    push_notification_send,
     push_send,
     push_subscription_save,
 )
@@ -382,3 +385,39 @@ def test_nothing_is_sent_without_keys_or_to_a_member_who_left(
     assert not push_available(member)
     assert push_send(member, title="t", body="b", url="/portal/") == 0
     assert push_service.received == []
+
+
+TIER_CONTEXT = {"tier": "Gold", "program": "Setia Rewards"}
+
+
+# --- As a notification channel -----------------------------------------------------------
+
+
+def test_a_notification_goes_to_the_members_devices_by_the_push_channel(
+    member, vapid, push_service, django_capture_on_commit_callbacks
+):
+    phone = Browser()
+    subscribe(member, phone, push_service.endpoint("phone"))
+    with django_capture_on_commit_callbacks(execute=True):
+        notification = notify(member, "tier_up", TIER_CONTEXT, event_key="tier:test:1")
+    assert notification is not None
+    delivery = NotificationDelivery.objects.get(notification=notification, channel="push")
+    assert delivery.status == "sent"
+    [(_path, _headers, body)] = push_service.received
+    message = phone.read(body)
+    assert (message["title"], message["body"]) == (notification.title, notification.body)
+    assert message["url"].startswith("/portal/")
+
+
+def test_a_member_without_a_device_gets_no_push_delivery(member, vapid):
+    notification = notify(member, "tier_up", TIER_CONTEXT, event_key="tier:test:2")
+    assert notification is not None
+    assert not NotificationDelivery.objects.filter(notification=notification, channel="push")
+
+
+def test_a_failing_push_service_is_retried_not_dropped(member, vapid, push_service):
+    subscribe(member, Browser(), push_service.endpoint("busy"))
+    push_service.statuses = [500]
+    notification = notify(member, "tier_up", TIER_CONTEXT, event_key="tier:test:3")
+    with pytest.raises(DeliveryFailed):
+        push_notification_send(notification)
