@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -351,7 +350,8 @@ def notify(
         NotificationDelivery(notification=notification, channel=name) for name in channels
     )
     for delivery in deliveries:
-        transaction.on_commit(partial(_deliver_later, delivery.pk), robust=True)
+        # A lambda, not a partial: Django logs a robust callback's failure by its __qualname__.
+        transaction.on_commit(lambda pk=delivery.pk: _deliver_later(pk), robust=True)
     return notification
 
 
@@ -369,7 +369,7 @@ def notify_on_commit(*, member_id: int, kind: str, context: dict[str, Any], even
     from loyalty.tasks import notification_create
 
     transaction.on_commit(
-        partial(notification_create.delay, member_id, kind, context, event_key), robust=True
+        lambda: notification_create.delay(member_id, kind, context, event_key), robust=True
     )
 
 

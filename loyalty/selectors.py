@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from loyalty.actors import Actor
 from loyalty.config import config_cached
 from loyalty.errors import StoreOutOfScope, ValidationFailed
-from loyalty.models import ApiKey, AuditEvent, ProgramSettings, Store, User
+from loyalty.models import ApiKey, AuditEvent, Notification, ProgramSettings, Store, User
 from loyalty.roles import Role
 from loyalty.services import api_key_hash, api_key_prefix_of, program_settings_ensure
 
@@ -108,3 +108,21 @@ def staff_user_list() -> QuerySet[User]:
         .prefetch_related("groups")
         .order_by("-is_active", "first_name", "email")
     )
+
+
+# --- Notifications --------------------------------------------------------------------------------
+
+
+def notification_list(*, member_id: int) -> QuerySet[Notification]:
+    """The member's inbox, newest first."""
+    return Notification.objects.filter(member_id=member_id)
+
+
+def notifications_unread_count(*, member_id: int) -> int:
+    """How many of the member's notifications are unread (one indexed COUNT)."""
+    return Notification.objects.filter(member_id=member_id, read_at__isnull=True).count()
+
+
+def notification_get(*, member_id: int, notification_id: int) -> Notification | None:
+    """The member's own notification, or None (another member's is not found)."""
+    return Notification.objects.filter(pk=notification_id, member_id=member_id).first()

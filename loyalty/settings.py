@@ -386,6 +386,18 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("release_pending",),
     },
     "expire-points": {"task": "loyalty.run_job", "schedule": 60 * 60, "args": ("expire_points",)},
+    # Reminders once a day, mid-morning local time, when members read them;
+    # each lot and voucher is told once, however often they run.
+    "expiry-reminders": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=10, minute=0),
+        "args": ("expiry_reminders",),
+    },
+    "voucher-reminders": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=10, minute=5),
+        "args": ("voucher_reminders",),
+    },
     "expire-vouchers": {
         "task": "loyalty.run_job",
         "schedule": 60 * 60,

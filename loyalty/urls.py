@@ -88,6 +88,12 @@ urlpatterns = [
     ),
     # The referral share link (public): keeps the friend's code through the sign-up.
     path("join", campaign_portal_views.JoinView.as_view(), name="join"),
+    # The one-click unsubscribe of marketing emails (public, a signed token).
+    path(
+        "unsubscribe/<str:token>/",
+        member_views.UnsubscribeView.as_view(),
+        name="unsubscribe",
+    ),
     path("staff/", include((staff_urlpatterns, "staff"))),
     path("api/v1/", include((api_v1_urlpatterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.notifications import Kind
 from members.identifiers import normalise_phone
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -50,3 +51,34 @@ class PortalProfileForm(forms.Form):
             return normalise_phone(self.cleaned_data["phone"])
         except ValueError as exc:
             raise forms.ValidationError(_("Enter a valid phone number.")) from exc
+
+
+class NotificationPreferencesForm(forms.Form):
+    """The member's channels per kind (a checkbox `<kind>:<channel>` each),
+    their marketing consent and their language. Built from the kinds and
+    channels registered (loyalty.notifications), so a channel added later
+    (web push) appears with no change here."""
+
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    marketing_consent = forms.BooleanField(
+        label=_("Send me news and offers"),
+        required=False,
+        help_text=_("You can unsubscribe at any time, also from the link in every offer we send."),
+    )
+
+    def __init__(self, *args: object, rows: list[tuple[Kind, list[str]]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for kind, channels in rows:
+            for channel in channels:
+                self.fields[f"{kind.name}:{channel}"] = forms.BooleanField(
+                    required=False, label=f"{kind.label} · {channel}"
+                )
+
+    def choices(self) -> dict[tuple[str, str], bool]:
+        """{(kind, channel): enabled} of the checkboxes."""
+        return {
+            (kind.name, channel): bool(self.cleaned_data.get(f"{kind.name}:{channel}"))
+            for kind, channels in self.rows
+            for channel in channels
+        }

@@ -7,21 +7,33 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, TemplateView
+from django.views.generic import FormView, TemplateView, View
 
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
 from loyalty.forms import form_errors_from
-from loyalty.selectors import program_settings_get
+from loyalty.notifications import (
+    INBOX,
+    Kind,
+    channel_enabled,
+    channels_all,
+    kinds_all,
+    notification_mark_read,
+    notifications_mark_all_read,
+    preferences_of,
+)
+from loyalty.selectors import notification_get, notification_list, program_settings_get
 from members.access import MemberRequiredMixin
 from members.card_images import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter
-from members.models import EntryStatus
-from members.portal_forms import PortalProfileForm
+from members.models import ConsentSource, EntryStatus
+from members.notifications import member_notification_preferences_set
+from members.portal_forms import NotificationPreferencesForm, PortalProfileForm
 from members.portal_panels import portal_home_panels_for
 from members.selectors import ledger_list, member_status, points_by_day, tier_list
 from members.services import member_update
@@ -29,6 +41,7 @@ from members.views import language_cookie_set
 
 RECENT_ENTRIES = 5
 HISTORY_PAGE_SIZE = 20
+INBOX_PAGE_SIZE = 20
 
 
 class PortalHomeView(MemberRequiredMixin, TemplateView):
@@ -122,7 +135,10 @@ class PortalProfileView(MemberRequiredMixin, FormView):
     def form_valid(self, form: PortalProfileForm) -> HttpResponse:
         try:
             member = member_update(
-                actor=Actor.from_request(self.request), member=self.member, **form.cleaned_data
+                actor=Actor.from_request(self.request),
+                member=self.member,
+                consent_source=ConsentSource.PORTAL,
+                **form.cleaned_data,
             )
         except DomainError as error:
             form_errors_from(form, error)
@@ -130,5 +146,124 @@ class PortalProfileView(MemberRequiredMixin, FormView):
         messages.success(self.request, _("Your details are saved."))
         response = redirect("portal:profile")
         # The pages follow the language just chosen, as the language switch does.
+        language_cookie_set(response, member.language)
+        return response
+
+
+# --- Inbox and notification preferences -------------------------------------------------------
+
+
+class PortalInboxView(MemberRequiredMixin, TemplateView):
+    """The member's notifications, newest first, unread ones marked."""
+
+    template_name = "portal/members/inbox.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        inbox = notification_list(member_id=self.member.pk)
+        page_obj = Paginator(inbox, INBOX_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            member=self.member,
+            page_obj=page_obj,
+            notifications=page_obj.object_list,
+            **kwargs,
+        )
+
+
+class PortalNotificationView(MemberRequiredMixin, TemplateView):
+    """One of the member's notifications, opened: it is read from now on.
+    Another member's answers 404, as one that does not exist."""
+
+    template_name = "portal/members/notification.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        notification = notification_get(member_id=self.member.pk, notification_id=kwargs["pk"])
+        if notification is None:
+            raise Http404(_("No such message."))
+        if notification.read_at is None:
+            notification_mark_read(member_id=self.member.pk, notification_id=notification.pk)
+        return super().get_context_data(member=self.member, notification=notification, **kwargs)
+
+
+class PortalInboxReadAllView(MemberRequiredMixin, View):
+    """Mark every message of the inbox read (a form's POST; no script needed)."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        count = notifications_mark_all_read(member_id=self.member.pk)
+        if count:
+            messages.success(request, _("All messages are marked read."))
+        return redirect("portal:inbox")
+
+
+def preference_rows() -> list[tuple[Kind, list[str]]]:
+    """The kinds a member can choose channels for and, for each, the
+    channels offered: every registered channel, and the inbox too for a kind
+    that is off until turned on (points earned). Marketing kinds last."""
+    channels = [channel.name for channel in channels_all()]
+    kinds = sorted(kinds_all(), key=lambda kind: kind.marketing)
+    return [(kind, [INBOX, *channels] if kind.optional else channels) for kind in kinds]
+
+
+class PortalNotificationPreferencesView(MemberRequiredMixin, FormView):
+    """Which messages come by which channel, the marketing consent (recorded
+    with its source, the portal) and the language of the messages."""
+
+    template_name = "portal/members/notification_preferences.html"
+    form_class = NotificationPreferencesForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "rows": preference_rows()}
+
+    def get_initial(self) -> dict[str, Any]:
+        stored = preferences_of(member_id=self.member.pk)
+        initial: dict[str, Any] = {
+            "language": self.member.language,
+            "marketing_consent": self.member.marketing_consent,
+        }
+        for kind, channels in preference_rows():
+            for channel in channels:
+                initial[f"{kind.name}:{channel}"] = channel_enabled(kind, channel, stored)
+        return initial
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.get("form") or self.get_form()
+        labels = {channel.name: channel.label for channel in channels_all()}
+        labels[INBOX] = _("Inbox")
+        columns = [INBOX, *(channel.name for channel in channels_all())]
+        grid = [
+            {
+                "kind": kind,
+                "cells": [
+                    {
+                        "channel": name,
+                        "field": form[f"{kind.name}:{name}"] if name in channels else None,
+                    }
+                    for name in columns
+                ],
+            }
+            for kind, channels in form.rows
+        ]
+        return super().get_context_data(
+            member=self.member,
+            grid=grid,
+            columns=[(name, labels[name]) for name in columns],
+            **kwargs,
+        )
+
+    def form_valid(self, form: NotificationPreferencesForm) -> HttpResponse:
+        try:
+            with transaction.atomic():
+                member_notification_preferences_set(member=self.member, choices=form.choices())
+                member = member_update(
+                    actor=Actor.from_request(self.request),
+                    member=self.member,
+                    consent_source=ConsentSource.PORTAL,
+                    language=form.cleaned_data["language"],
+                    marketing_consent=form.cleaned_data["marketing_consent"],
+                )
+        except DomainError as error:
+            form_errors_from(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Your message settings are saved."))
+        response = redirect("portal:notification_preferences")
         language_cookie_set(response, member.language)
         return response

@@ -73,4 +73,12 @@ portal_urlpatterns = [
     path("history/", portal_views.PortalHistoryView.as_view(), name="history"),
     path("tiers/", portal_views.PortalTiersView.as_view(), name="tiers"),
     path("profile/", portal_views.PortalProfileView.as_view(), name="profile"),
+    path("inbox/", portal_views.PortalInboxView.as_view(), name="inbox"),
+    path("inbox/read-all/", portal_views.PortalInboxReadAllView.as_view(), name="inbox_read_all"),
+    path("inbox/<int:pk>/", portal_views.PortalNotificationView.as_view(), name="notification"),
+    path(
+        "messages/",
+        portal_views.PortalNotificationPreferencesView.as_view(),
+        name="notification_preferences",
+    ),
 ]

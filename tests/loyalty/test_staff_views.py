@@ -56,13 +56,45 @@ def test_manager_saves_program_settings(manager_client):
         "tier_basis": "points",
         "tier_window_days": "365",
         "staff_adjust_limit": "200",
+        "brand_color": "#7a1f3d",
+        "accent_color": "#f2c14e",
+        "expiry_warning_days": "7",
         "main_store": "",
     }
     response = manager_client.post(reverse("staff:program"), form)
     assert response.status_code == 302, response.context["form"].errors
     program = ProgramSettings.objects.get()
     assert (program.earn_points, program.pending_days, program.expiry_days) == (2, 14, None)
+    assert (program.brand_color, program.expiry_warning_days) == ("#7a1f3d", 7)
     assert AuditEvent.objects.filter(action="program.update").count() == 1
+
+
+def test_a_brand_colour_white_text_cannot_be_read_on_is_refused(manager_client):
+    """The emails' header is white text on the brand colour: a pale colour
+    (contrast below 4.5:1) is refused when written, with a message."""
+    form = {
+        "name": "Kedai Rewards",
+        "merchant_name": "Kedai",
+        "earn_points": "1",
+        "earn_per_amount": "1.00",
+        "point_value": "0.01",
+        "pending_days": "0",
+        "expiry_days": "365",
+        "tier_basis": "spend",
+        "tier_window_days": "365",
+        "staff_adjust_limit": "500",
+        "brand_color": "#ffe680",
+        "accent_color": "#f2c14e",
+        "expiry_warning_days": "14",
+        "main_store": "",
+    }
+    response = manager_client.post(reverse("staff:program"), form)
+    assert response.status_code == 200
+    assert "brand_color" in response.context["form"].errors
+    for bad in ("red", "#12345", "#gggggg"):
+        response = manager_client.post(reverse("staff:program"), {**form, "brand_color": bad})
+        assert "brand_color" in response.context["form"].errors
+    assert ProgramSettings.objects.filter(brand_color="#ffe680").count() == 0
 
 
 def test_bad_program_settings_are_shown_not_saved(manager_client):

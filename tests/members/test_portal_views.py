@@ -341,7 +341,7 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     fails here until it is added to this sweep."""
     portal_urls = next(p for p in urlpatterns if str(p.pattern) == "portal/").url_patterns
     with_arguments = {p.name for p in portal_urls if p.pattern.regex.groups}
-    assert with_arguments == {"reward", "reward_redeem", "voucher"}
+    assert with_arguments == {"reward", "reward_redeem", "voucher", "notification"}
 
     other = MemberFactory(first_name="Other")
     fund(other, 1000)
@@ -357,6 +357,13 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     # signed-in member's own standing, never the other member's.
     page = portal.get(reverse("portal:reward", args=[reward.pk])).content.decode()
     assert other.full_name not in page and their_code not in page
+    # Another member's message is not found; reading it marks nothing read.
+    their_message = other.notifications.get(kind="welcome")
+    my_message = member.notifications.get(kind="welcome")
+    assert portal.get(reverse("portal:notification", args=[their_message.pk])).status_code == 404
+    their_message.refresh_from_db()
+    assert their_message.read_at is None
+    assert portal.get(reverse("portal:notification", args=[my_message.pk])).status_code == 200
     # No query parameter reaches another member's history entries.
     their_entry = other.entries.order_by("id").first()
     for params in ({"member": other.pk}, {"id": their_entry.pk}, {"member_id": other.public_id}):
