@@ -241,6 +241,8 @@ def broadcast_send_now(*, actor: Actor, broadcast: Broadcast) -> Broadcast:
             _("This broadcast is %(status)s: it cannot be sent now.")
             % {"status": BroadcastStatus(broadcast.status).label.lower()}
         )
+    # Read again: with Celery eager the batches ran at the commit (tests, dev).
+    started.refresh_from_db()
     return started
 
 
