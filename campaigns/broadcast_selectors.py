@@ -41,9 +41,7 @@ class BroadcastFigures:
 
 
 def broadcast_list() -> QuerySet[Broadcast]:
-    return Broadcast.objects.select_related("segment", "created_by").order_by(
-        "-created_at", "-id"
-    )
+    return Broadcast.objects.select_related("segment", "created_by").order_by("-created_at", "-id")
 
 
 def broadcast_figures(*, broadcasts: Iterable[Broadcast]) -> dict[int, BroadcastFigures]:

@@ -85,7 +85,9 @@ class BroadcastUpdateView(BroadcastPageMixin, FormView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated and self.broadcast.status not in EDITABLE:
-            messages.error(request, _("A broadcast that is sending, sent or cancelled cannot change."))
+            messages.error(
+                request, _("A broadcast that is sending, sent or cancelled cannot change.")
+            )
             return self.back()
         return super().dispatch(request, *args, **kwargs)
 

@@ -150,7 +150,11 @@ def broadcast_update(*, actor: Actor, broadcast: Broadcast, **changes: Any) -> B
     _broadcast_check(broadcast)
     broadcast.save()
     audit_record(
-        actor=actor, action="broadcast.update", obj=broadcast, before=before, after=_picture(broadcast)
+        actor=actor,
+        action="broadcast.update",
+        obj=broadcast,
+        before=before,
+        after=_picture(broadcast),
     )
     return broadcast
 
@@ -202,7 +206,11 @@ def broadcast_cancel(*, actor: Actor, broadcast: Broadcast) -> Broadcast:
             % {"status": BroadcastStatus(broadcast.status).label.lower()}
         )
     audit_record(
-        actor=actor, action="broadcast.cancel", obj=broadcast, before=before, after=_picture(broadcast)
+        actor=actor,
+        action="broadcast.cancel",
+        obj=broadcast,
+        before=before,
+        after=_picture(broadcast),
     )
     return broadcast
 
@@ -210,9 +218,7 @@ def broadcast_cancel(*, actor: Actor, broadcast: Broadcast) -> Broadcast:
 # --- Sending ---------------------------------------------------------------------------------
 
 
-def broadcast_audience(
-    *, segment: Segment | None, now: datetime | None = None
-) -> QuerySet[Member]:
+def broadcast_audience(*, segment: Segment | None, now: datetime | None = None) -> QuerySet[Member]:
     """Who a broadcast goes to, consent aside: the segment's members, or every
     active member without a segment; by id."""
     if segment is None:
@@ -391,9 +397,7 @@ def broadcasts_start_due(*, now: datetime) -> int:
         status=BroadcastStatus.SCHEDULED, scheduled_at__lte=now
     ).values_list("pk", flat=True)
     for broadcast_id in list(due):
-        if broadcast_start(
-            broadcast_id=broadcast_id, actor=Actor.system(), now=now, due_only=True
-        ):
+        if broadcast_start(broadcast_id=broadcast_id, actor=Actor.system(), now=now, due_only=True):
             started += 1
     stalled = Broadcast.objects.filter(
         status=BroadcastStatus.SENDING, started_at__lt=now - timedelta(minutes=15)

@@ -408,7 +408,10 @@ class Broadcast(models.Model):
         _("picture"),
         upload_to="broadcasts/",
         blank=True,
-        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "webp"]), validate_broadcast_image],
+        validators=[
+            FileExtensionValidator(["png", "jpg", "jpeg", "webp"]),
+            validate_broadcast_image,
+        ],
         help_text=_("Optional. PNG, JPEG or WebP, at most 1 MB."),
     )
     reward = models.ForeignKey(

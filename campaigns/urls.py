@@ -33,9 +33,7 @@ staff_urlpatterns: list = [
         name="campaign_duplicate",
     ),
     path("broadcasts/", broadcast_views.BroadcastListView.as_view(), name="broadcast_list"),
-    path(
-        "broadcasts/new/", broadcast_views.BroadcastCreateView.as_view(), name="broadcast_create"
-    ),
+    path("broadcasts/new/", broadcast_views.BroadcastCreateView.as_view(), name="broadcast_create"),
     path(
         "broadcasts/<int:broadcast_id>/",
         broadcast_views.BroadcastDetailView.as_view(),

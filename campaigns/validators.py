@@ -17,7 +17,7 @@ BROADCAST_IMAGE_MAX_BYTES = 1024 * 1024
 
 
 def broadcast_image_kind(head: bytes) -> str | None:
-    """"png", "jpeg" or "webp" for the first bytes of such a file, else None."""
+    """ "png", "jpeg" or "webp" for the first bytes of such a file, else None."""
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):

@@ -229,9 +229,7 @@ def test_members_get_their_language_and_english_when_the_malay_is_empty(
     actor, vip_segment, django_capture_on_commit_callbacks
 ):
     malay = MemberFactory(tags=["vip"], marketing_consent=True, language="ms")
-    english_only = send(
-        actor, broadcast_of(actor, vip_segment), django_capture_on_commit_callbacks
-    )
+    english_only = send(actor, broadcast_of(actor, vip_segment), django_capture_on_commit_callbacks)
     assert inbox(english_only.event_key).get(member=malay).title == "Durian week"
     both = send(
         actor,
