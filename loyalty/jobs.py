@@ -55,3 +55,11 @@ def job_run(name: str, *, as_of: datetime) -> str:
 def purge_idempotency_keys(as_of: datetime) -> str:
     deleted = idempotency_records_purge(now=as_of)
     return f"{deleted} idempotency records older than the retention removed"
+
+
+@job("notifications_retry")
+def notifications_retry(as_of: datetime) -> str:
+    # Imported here: loyalty.notifications imports the tasks, which import this module.
+    from loyalty.notifications import deliveries_requeue
+
+    return f"{deliveries_requeue(as_of=as_of)} notification deliveries queued again"

@@ -38,10 +38,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -60,6 +62,7 @@ if TYPE_CHECKING:  # the member model is members' (layer 2): only its attributes
 logger = logging.getLogger(__name__)
 
 INBOX = "inbox"
+REQUEUE_BATCH = 1000
 # Statuses of a member who gets nothing, and of one who gets only the inbox.
 SILENT_STATUSES = frozenset({"deleted"})
 INBOX_ONLY_STATUSES = frozenset({"blocked"})
@@ -409,6 +412,33 @@ def delivery_send(*, delivery_id: int, last_attempt: bool) -> str:
         status=DeliveryStatus.SENT, sent_at=timezone.now(), last_error=""
     )
     return "sent"
+
+
+# A queued delivery this old whose last attempt is at least as old lost its task.
+STALE_AFTER = timedelta(hours=1)
+
+
+def deliveries_requeue(*, as_of: datetime) -> int:
+    """The job `notifications_retry`: queue again the deliveries still queued
+    an hour after they were written or last tried (a broker that lost the
+    task, an eager run whose retry could not wait), up to the retries
+    allowed. Claiming makes a task queued twice send once. Returns how many."""
+    stale = as_of - STALE_AFTER
+    ids = list(
+        NotificationDelivery.objects.filter(
+            status=DeliveryStatus.QUEUED,
+            created_at__lte=stale,
+            attempts__lte=settings.LOYALTY_NOTIFICATION_RETRIES,
+        )
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lte=stale))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:REQUEUE_BATCH]
+    )
+    for delivery_id in ids:
+        # Marked as tried now, so the next sweep leaves it to this task.
+        NotificationDelivery.objects.filter(pk=delivery_id).update(claimed_at=as_of)
+        _deliver_later(delivery_id)
+    return len(ids)
 
 
 def _cancel_reason(delivery: NotificationDelivery, member: Member) -> str:

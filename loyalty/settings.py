@@ -385,6 +385,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60,
         "args": ("release_pending",),
     },
+    # Notification deliveries whose task was lost are queued again.
+    "notifications-retry": {
+        "task": "loyalty.run_job",
+        "schedule": 10 * 60,
+        "args": ("notifications_retry",),
+    },
     "expire-points": {"task": "loyalty.run_job", "schedule": 60 * 60, "args": ("expire_points",)},
     # Reminders once a day, mid-morning local time, when members read them;
     # each lot and voucher is told once, however often they run.

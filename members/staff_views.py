@@ -35,6 +35,7 @@ from members.forms import (
     TierUpdateForm,
 )
 from members.models import EntryStatus, Member, MemberActivity, MemberRfm, Tier
+from members.notifications import consent_changes_of
 from members.points import points_adjust
 from members.selectors import (
     ledger_list,
@@ -49,6 +50,7 @@ from members.tiers import member_tier_set, tier_create, tier_delete, tier_update
 
 HISTORY_PAGE_SIZE = 20
 RECENT_PURCHASES = 10
+CONSENT_CHANGES_SHOWN = 20
 TIER_CHANGES_SHOWN = 10
 
 
@@ -167,6 +169,7 @@ class MemberDetailView(MemberPageMixin, TemplateView):
                 :RECENT_PURCHASES
             ],
             tier_changes=tier_history(member=member)[:TIER_CHANGES_SHOWN],
+            consent_changes=consent_changes_of(member=member)[:CONSENT_CHANGES_SHOWN],
             rfm=MemberRfm.objects.filter(member=member).first(),
             can_set_tier=is_manager(self.request.user),
             **kwargs,

@@ -93,7 +93,6 @@ class UnsubscribeView(View):
                 {"state": state, "member": member, "program": program_settings_get()},
                 status=status,
             )
-            response.render()
         response["X-Robots-Tag"] = "noindex"
         response["Cache-Control"] = "no-store"
         return response

@@ -190,3 +190,39 @@ def test_a_live_campaign_adds_no_statement_and_a_budget_two(pos_api, shopper):
     budgeted = count("C2")
     assert unbudgeted == without <= PURCHASE_BUDGET, (without, unbudgeted)
     assert budgeted <= without + CAMPAIGN_BUDGET_EXTRA, (without, budgeted)
+
+
+def test_points_earned_messages_add_no_statement_to_a_sale_and_off_queue_nothing(
+    pos_api, shopper, monkeypatch
+):
+    """A member who did not ask for points-earned messages (the default): the
+    sale decides it from the member row it reads anyway, so it runs the same
+    statements and queues no task. One who asked: still no statement more in
+    the sale, and one task, queued after the commit (the inbox entry and the
+    sending are written there)."""
+    from loyalty.models import Notification
+    from members.notifications import member_notification_preferences_set
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(
+        "loyalty.tasks.notification_create.delay", lambda *args: queued.append(args)
+    )
+    keen = MemberFactory(user=None, email="keen@example.com")
+    member_notification_preferences_set(member=keen, choices={("points_earned", "email"): True})
+    counts = {}
+    for member in (shopper, keen):
+        _warm(pos_api, member)
+        queued.clear()
+        counts[member.pk] = _statements(
+            pos_api,
+            "POST",
+            "/api/v1/purchases",
+            sale(f"N-{member.pk}", ("TEA", 2, "10.00"), member=member),
+            HTTP_IDEMPOTENCY_KEY=f"k-n-{member.pk}",
+        )
+        if member is shopper:
+            assert queued == []
+    assert counts[shopper.pk] == counts[keen.pk] <= PURCHASE_BUDGET, counts
+    assert len(queued) == 1 and queued[0][:2] == (keen.pk, "points_earned")
+    assert queued[0][2]["points"] == 20
+    assert not Notification.objects.filter(kind="points_earned").exists()
