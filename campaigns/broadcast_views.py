@@ -83,13 +83,20 @@ class BroadcastUpdateView(BroadcastPageMixin, FormView):
     template_name = "staff/campaigns/broadcast_form.html"
     form_class = BroadcastForm
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated and self.broadcast.status not in EDITABLE:
-            messages.error(
-                request, _("A broadcast that is sending, sent or cancelled cannot change.")
-            )
-            return self.back()
-        return super().dispatch(request, *args, **kwargs)
+    # After the role check of dispatch, so an outsider never learns what exists.
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._refused() or super().get(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self._refused() or super().post(request, *args, **kwargs)
+
+    def _refused(self) -> HttpResponse | None:
+        if self.broadcast.status in EDITABLE:
+            return None
+        messages.error(
+            self.request, _("A broadcast that is sending, sent or cancelled cannot change.")
+        )
+        return self.back()
 
     def get_form_kwargs(self) -> dict[str, Any]:
         # A fresh copy: the form writes its values onto its instance while validating.
