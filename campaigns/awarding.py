@@ -67,7 +67,12 @@ def campaign_awards_pay(
 
 
 def campaign_award_notify(
-    *, member: Member, evaluation: Evaluation, event_key: str, after_commit: bool = False
+    *,
+    member: Member,
+    evaluation: Evaluation,
+    event_key: str,
+    at: datetime,
+    after_commit: bool = False,
 ) -> None:
     """Tell the member of the bonus points `evaluation` paid them (nothing when
     it paid none), once for `event_key`. `after_commit`: written by a task
@@ -81,10 +86,14 @@ def campaign_award_notify(
     }
     if after_commit:
         notify_on_commit(
-            member_id=member.pk, kind="campaign_award", context=context, event_key=event_key
+            member_id=member.pk,
+            kind="campaign_award",
+            context=context,
+            event_key=event_key,
+            at=at,
         )
     else:
-        notify(member, "campaign_award", context, event_key=event_key)
+        notify(member, "campaign_award", context, event_key=event_key, at=at)
 
 
 __all__ = ["campaign_award_notify", "campaign_awards_pay", "local", "member_audience"]

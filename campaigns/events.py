@@ -185,7 +185,11 @@ def event_record(
         for award in final.awards
     ]
     campaign_award_notify(
-        member=member, evaluation=final, event_key=f"event:{event.pk}", after_commit=True
+        member=member,
+        evaluation=final,
+        event_key=f"event:{event.pk}",
+        at=occurred_at,
+        after_commit=True,
     )
     event.points = final.points
     event.response = {"awards": awards, "balance": account.balance}

@@ -87,7 +87,7 @@ def signup_award(enrolment: Enrolment) -> None:
             key_unused=True,
             description=lambda award: award.label,
         )
-    campaign_award_notify(member=member, evaluation=final, event_key="signup")
+    campaign_award_notify(member=member, evaluation=final, event_key="signup", at=now)
     # The enrolling channel answers with the member's status: it reads this account.
     member.account = account
 
@@ -174,7 +174,9 @@ def _moment_pay(
         if kind == CampaignKind.BIRTHDAY:
             birthday_greet(member=member, as_of=as_of, points=final.points)
         else:
-            campaign_award_notify(member=member, evaluation=final, event_key=f"{key_prefix}:{year}")
+            campaign_award_notify(
+                member=member, evaluation=final, event_key=f"{key_prefix}:{year}", at=as_of
+            )
         return final.points
 
 
@@ -266,6 +268,7 @@ def birthday_greet(*, member: Member, as_of: datetime, points: int) -> None:
             "gift": gift,
         },
         event_key=f"birthday:{local(as_of).year}",
+        at=as_of,
     )
 
 

@@ -21,6 +21,7 @@ from demo.segments import segments_create
 from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.models import User
+from loyalty.notifications import deliveries_off
 from loyalty.roles import Role
 
 DEFAULT_MEMBERS = 200
@@ -40,14 +41,24 @@ class DemoSummary:
     redemptions: int
 
 
-@transaction.atomic
 def demo_load(
     *, members: int = DEFAULT_MEMBERS, seed: int = DEFAULT_SEED, now: datetime | None = None
 ) -> DemoSummary | None:
     """Load the demo shop unless it is there already: stores, program, tiers,
     staff logins, the two named members and `members` more, and about a year
     of their purchases, returns and corrections. Returns None if it was loaded
-    already, else what it added."""
+    already, else what it added.
+
+    The members' inboxes fill as the history replays (welcome, tiers,
+    redemptions, bonuses, referrals, each dated when it happened), but nothing
+    is emailed or texted: a year of history is not a year of messages, and
+    the tasks queued on commit still run inside `deliveries_off`."""
+    with deliveries_off():
+        return _demo_load(members=members, seed=seed, now=now)
+
+
+@transaction.atomic
+def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary | None:
     if demo_is_loaded():
         return None
     actor = Actor.system()

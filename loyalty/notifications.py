@@ -305,7 +305,12 @@ def channel_enabled(kind: Kind, channel: str, choices: dict[tuple[str, str], boo
 
 
 def notify(
-    member: Member, kind: str, context: dict[str, Any], *, event_key: str
+    member: Member,
+    kind: str,
+    context: dict[str, Any],
+    *,
+    event_key: str,
+    at: datetime | None = None,
 ) -> Notification | None:
     """Tell `member` of the event `event_key` (unique for the member): write
     their inbox entry and the deliveries by their channels, and queue the
@@ -315,7 +320,8 @@ def notify(
 
     `context` is what the kind's texts are formatted with (JSON values:
     stored with the entry); a `link` in it (a portal path) overrides the
-    kind's. Raises KeyError for an unknown kind or a text's missing value."""
+    kind's. `at`: when the event happened (default now), the entry's time.
+    Raises KeyError for an unknown kind or a text's missing value."""
     spec = kind_get(kind)
     if member.status in SILENT_STATUSES:
         return None
@@ -345,7 +351,7 @@ def notify(
         body=body,
         link=link[:255],
         context=context,
-        created_at=timezone.now(),
+        created_at=at or timezone.now(),
     )
     if not insert_unless_taken(notification, unique=("member", "event_key")):
         return None
@@ -365,14 +371,24 @@ def _deliver_later(delivery_id: int) -> None:
     notification_deliver.delay(delivery_id)
 
 
-def notify_on_commit(*, member_id: int, kind: str, context: dict[str, Any], event_key: str) -> None:
+def notify_on_commit(
+    *,
+    member_id: int,
+    kind: str,
+    context: dict[str, Any],
+    event_key: str,
+    at: datetime | None = None,
+) -> None:
     """`notify` after the caller's transaction commits, in a task: no statement
     in the caller's transaction (the sale path), and nothing at all if it
     rolls back. The task is idempotent by `event_key`, so a retry writes once."""
     from loyalty.tasks import notification_create
 
     transaction.on_commit(
-        lambda: notification_create.delay(member_id, kind, context, event_key), robust=True
+        lambda: notification_create.delay(
+            member_id, kind, context, event_key, at.isoformat() if at else None
+        ),
+        robust=True,
     )
 
 

@@ -73,7 +73,9 @@ def notification_deliver(self: Task, delivery_id: int) -> str:
 
 
 @shared_task(name="loyalty.notification_create")
-def notification_create(member_id: int, kind: str, context: dict[str, Any], event_key: str) -> bool:
+def notification_create(
+    member_id: int, kind: str, context: dict[str, Any], event_key: str, at: str | None = None
+) -> bool:
     """`notify` after a commit (loyalty.notifications.notify_on_commit):
     idempotent by `event_key`. Returns whether a notification was written."""
     member_model = apps.get_model("members", "Member")
@@ -81,4 +83,5 @@ def notification_create(member_id: int, kind: str, context: dict[str, Any], even
         member = member_model.objects.filter(pk=member_id).first()
         if member is None:
             return False
-        return notify(member, kind, context, event_key=event_key) is not None
+        moment = parse_datetime(at) if at else None
+        return notify(member, kind, context, event_key=event_key, at=moment) is not None

@@ -68,10 +68,13 @@ def welcome_notify(enrolment: Enrolment) -> None:
             "card": member.card_number,
         },
         event_key="welcome",
+        at=enrolment.at,
     )
 
 
-def tier_change_notify(*, member: Member, to_tier: Tier, up: bool, change_id: int) -> None:
+def tier_change_notify(
+    *, member: Member, to_tier: Tier, up: bool, change_id: int, at: datetime
+) -> None:
     """Tell the member of their new tier once the change commits (the tier
     change's id is the event)."""
     notify_on_commit(
@@ -79,6 +82,7 @@ def tier_change_notify(*, member: Member, to_tier: Tier, up: bool, change_id: in
         kind="tier_up" if up else "tier_down",
         context={"tier": str(to_tier.name), "program": program_settings_get().name},
         event_key=f"tier_change:{change_id}",
+        at=at,
     )
 
 
@@ -118,6 +122,7 @@ def points_expiry_remind(*, as_of: datetime) -> int:
                         "expires": _date_text(lot.expires_at, lot.member.language),
                     },
                     event_key=f"points_expiring:{lot.pk}",
+                    at=as_of,
                 )
                 is not None
             )

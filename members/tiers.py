@@ -123,7 +123,7 @@ def _tier_change(
     member.tier, member.tier_since = to_tier, now
     if to_tier is not None and (from_tier is None or from_tier.pk != to_tier.pk):
         up = from_tier is None or to_tier.threshold > from_tier.threshold
-        tier_change_notify(member=member, to_tier=to_tier, up=up, change_id=change.pk)
+        tier_change_notify(member=member, to_tier=to_tier, up=up, change_id=change.pk, at=now)
 
 
 def member_tier_review(

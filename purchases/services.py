@@ -212,6 +212,7 @@ def _points_earned_notify(purchase: Purchase, *, sale: SaleInput, written: _Writ
             "balance": written.balance,
         },
         event_key=f"purchase:{purchase.pk}",
+        at=sale.occurred_at,
     )
 
 

@@ -376,6 +376,7 @@ def redemption_create(
         "reward_redeemed",
         {"reward": str(reward.name), "points": points, "quantity": quantity},
         event_key=f"redemption:{redemption.pk}",
+        at=now,
     )
     return redemption
 
@@ -604,6 +605,7 @@ def voucher_expiry_remind(*, as_of: datetime) -> int:
                     "voucher_expiring",
                     {"reward": str(voucher.reward.name), "code": voucher.code, "expires": expires},
                     event_key=f"voucher_expiring:{voucher.pk}",
+                    at=as_of,
                 )
                 is not None
             )

@@ -60,6 +60,16 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
         event_key=sent.event_key, member__marketing_consent=False
     ).exists()
     assert Broadcast.objects.filter(status="scheduled", campaign__isnull=False).count() == 1
+    # Inboxes filled by the replayed history, in each member's language, and
+    # nothing emailed for it (loyalty.notifications.deliveries_off).
+    from loyalty.models import NotificationDelivery
+
+    aisyah = Member.objects.get(email="aisyah@setia.example")
+    inbox = Notification.objects.filter(member=aisyah)
+    assert {"welcome", "reward_redeemed"} <= set(inbox.values_list("kind", flat=True))
+    assert inbox.get(kind="welcome").title.startswith("Selamat datang")
+    assert inbox.get(kind="welcome").created_at == aisyah.joined_at
+    assert not NotificationDelivery.objects.exists()
     # A year of history across the three stores, replayed through the services.
     purchases = Purchase.objects.all()
     assert purchases.count() > 2000
