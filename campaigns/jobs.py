@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from campaigns.broadcasts import broadcasts_start_due
 from campaigns.moments import anniversaries_award, birthdays_award
 from campaigns.referrals import referrals_settle_due
 from campaigns.services import campaigns_status_catch_up
@@ -30,3 +31,8 @@ def anniversaries(as_of: datetime) -> str:
 @job("referrals_settle")
 def referrals_settle(as_of: datetime) -> str:
     return f"{referrals_settle_due(now=as_of)} referrals paid, rejected or taken back"
+
+
+@job("broadcasts_due")
+def broadcasts_due(as_of: datetime) -> str:
+    return f"{broadcasts_start_due(now=as_of)} scheduled broadcasts started"

@@ -25,12 +25,18 @@ row, which the lean sale path forbids.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.validators import validate_broadcast_image
 from loyalty import limits
 
 HOLDOUT_MAX = 50
@@ -351,3 +357,180 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"{self.referrer_id} → {self.friend_id}: {self.status}"
+
+
+# --- Broadcasts -----------------------------------------------------------------------------------
+
+BROADCAST_TITLE_MAX_LENGTH = 80
+BROADCAST_BODY_MAX_LENGTH = 1000
+# Members told per batch task (campaigns.broadcasts).
+BROADCAST_BATCH_SIZE = 500
+
+
+class BroadcastStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Broadcast(models.Model):
+    """A marketer's message to a segment's members (campaigns.broadcasts says
+    how it is sent). Each member gets it once, as a "broadcast" notification
+    with event key `broadcast:<id>`, and only with marketing consent.
+
+    `segment` None: every active member. `recipients` is the audience counted
+    when sending started; `delivered` and `skipped` (no consent) add up the
+    batches as each commits, so they are exact; failed channel deliveries and
+    openings are read from the notifications (campaigns.broadcast_selectors)."""
+
+    title_en = models.CharField(_("title (English)"), max_length=BROADCAST_TITLE_MAX_LENGTH)
+    title_ms = models.CharField(
+        _("title (Malay)"),
+        max_length=BROADCAST_TITLE_MAX_LENGTH,
+        blank=True,
+        help_text=_("Empty: members who read Malay get the English title."),
+    )
+    body_en = models.TextField(
+        _("message (English)"),
+        max_length=BROADCAST_BODY_MAX_LENGTH,
+        validators=[MaxLengthValidator(BROADCAST_BODY_MAX_LENGTH)],
+    )
+    body_ms = models.TextField(
+        _("message (Malay)"),
+        max_length=BROADCAST_BODY_MAX_LENGTH,
+        blank=True,
+        validators=[MaxLengthValidator(BROADCAST_BODY_MAX_LENGTH)],
+        help_text=_("Empty: members who read Malay get the English message."),
+    )
+    image = models.FileField(
+        _("picture"),
+        upload_to="broadcasts/",
+        blank=True,
+        validators=[
+            FileExtensionValidator(["png", "jpg", "jpeg", "webp"]),
+            validate_broadcast_image,
+        ],
+        help_text=_("Optional. PNG, JPEG or WebP, at most 1 MB."),
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward",
+        verbose_name=_("link to a reward"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    campaign = models.ForeignKey(
+        Campaign,
+        verbose_name=_("link to a campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+    )
+    segment = models.ForeignKey(
+        "members.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+        help_text=_("Empty: every active member. Only members with marketing consent get it."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+    delivered = models.PositiveIntegerField(_("delivered"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    batches_total = models.PositiveIntegerField(default=0)
+    batches_done = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reward__isnull=True) | Q(campaign__isnull=True),
+                name="broadcast_one_link",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | Q(scheduled_at__isnull=False),
+                name="broadcast_scheduled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(batches_done__lte=F("batches_total")),
+                name="broadcast_batches_bounded",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status="scheduled"),
+                name="broadcast_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.title_en)
+
+    @property
+    def event_key(self) -> str:
+        """The notifications' event key: one per member and broadcast."""
+        return f"broadcast:{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        if self.status == BroadcastStatus.SENT:
+            return 100
+        if not self.batches_total:
+            return 0
+        return min(99, self.batches_done * 100 // self.batches_total)
+
+
+class BroadcastBatch(models.Model):
+    """Up to BROADCAST_BATCH_SIZE members of a broadcast's audience, fixed
+    when sending started (`member_ids`, in id order), told by one task in one
+    transaction: `done_at` is set in that transaction, so a batch that ran
+    is never run again and one that rolled back runs again whole."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="batches")
+    number = models.PositiveIntegerField()
+    member_ids = models.JSONField(default=list)
+    delivered = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["broadcast", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcast", "number"], name="broadcast_batch_number_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["broadcast"],
+                condition=Q(done_at__isnull=True),
+                name="broadcast_batch_pending_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast_id}#{self.number}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from campaigns import referrals
+from campaigns import broadcasts, referrals
 
 
 @shared_task(name="campaigns.referral_settle")
@@ -12,3 +12,11 @@ def referral_settle_task(referral_id: int) -> str | None:
     """Pay or take back one referral (campaigns.referrals.referral_settle);
     idempotent, and the `referrals_settle` job catches any that is lost."""
     return referrals.referral_settle(referral_id=referral_id)
+
+
+@shared_task(name="campaigns.broadcast_batch_send")
+def broadcast_batch_send_task(batch_id: int) -> str:
+    """Tell one batch of a broadcast's members (campaigns.broadcasts.
+    broadcast_batch_send): once, however often this task runs; the
+    `broadcasts_due` job queues again a batch whose task was lost."""
+    return broadcasts.broadcast_batch_send(batch_id=batch_id)

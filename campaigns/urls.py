@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import api, portal_views, referrals_api, staff_views
+from campaigns import api, broadcast_views, portal_views, referrals_api, staff_views
 
 api_urlpatterns = [
     path("events", api.EventListApi.as_view(), name="event_list"),
@@ -31,6 +31,38 @@ staff_urlpatterns: list = [
         "campaigns/<int:campaign_id>/duplicate/",
         staff_views.CampaignDuplicateView.as_view(),
         name="campaign_duplicate",
+    ),
+    path("broadcasts/", broadcast_views.BroadcastListView.as_view(), name="broadcast_list"),
+    path("broadcasts/new/", broadcast_views.BroadcastCreateView.as_view(), name="broadcast_create"),
+    path(
+        "broadcasts/<int:broadcast_id>/",
+        broadcast_views.BroadcastDetailView.as_view(),
+        name="broadcast_detail",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/edit/",
+        broadcast_views.BroadcastUpdateView.as_view(),
+        name="broadcast_update",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/send/",
+        broadcast_views.BroadcastSendView.as_view(),
+        name="broadcast_send",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/schedule/",
+        broadcast_views.BroadcastScheduleView.as_view(),
+        name="broadcast_schedule",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/cancel/",
+        broadcast_views.BroadcastCancelView.as_view(),
+        name="broadcast_cancel",
+    ),
+    path(
+        "broadcasts/<int:broadcast_id>/status/",
+        broadcast_views.BroadcastStatusView.as_view(),
+        name="broadcast_status",
     ),
 ]
 

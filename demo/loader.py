@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from demo.broadcasts import broadcasts_create
 from demo.campaigns import campaign_activity_create, campaigns_create
 from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
@@ -83,6 +84,7 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
     campaigns_create(staff[Role.MARKETER], now=shop.now)
     campaign_activity_create(shop, shoppers)
     referrals_create(shop, named=named)
+    broadcasts_create(shop)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

@@ -457,6 +457,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60,
         "args": ("referrals_settle",),
     },
+    # Scheduled broadcasts go out within the minute they are due.
+    "broadcasts-due": {"task": "loyalty.run_job", "schedule": 60, "args": ("broadcasts_due",)},
 }
 
 # --- Logging --------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Campaign, MemberEvent, Referral
+from campaigns.broadcast_selectors import broadcast_figures
+from campaigns.models import Broadcast, Campaign, MemberEvent, Referral
 from demo.loyalty import DEMO_LOGINS
-from loyalty.models import ProgramSettings, Store, User
+from loyalty.models import Notification, ProgramSettings, Store, User
 from members.models import Member, MemberRfm, PointsEntry, Segment
 from members.segments import segment_count
 from purchases.models import Purchase
@@ -50,9 +51,18 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     # Referrals: one rewarded, joined ones, a self-referral rejected.
     referral_statuses = sorted(Referral.objects.values_list("status", flat=True))
     assert referral_statuses == ["joined", "joined", "rejected", "rewarded"]
+    # Broadcasts: one sent (to consenting members only, some read), one scheduled.
+    sent = Broadcast.objects.get(status="sent")
+    figures = broadcast_figures(broadcasts=[sent])[sent.pk]
+    assert figures.delivered > 0 and 0 < figures.opened < figures.delivered
+    assert figures.recipients == figures.delivered + figures.skipped
+    assert not Notification.objects.filter(
+        event_key=sent.event_key, member__marketing_consent=False
+    ).exists()
+    assert Broadcast.objects.filter(status="scheduled", campaign__isnull=False).count() == 1
     # Inboxes filled by the replayed history, in each member's language, and
     # nothing emailed for it (loyalty.notifications.deliveries_off).
-    from loyalty.models import Notification, NotificationDelivery
+    from loyalty.models import NotificationDelivery
 
     aisyah = Member.objects.get(email="aisyah@setia.example")
     inbox = Notification.objects.filter(member=aisyah)
