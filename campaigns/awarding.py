@@ -18,7 +18,8 @@ from django.utils import timezone
 from campaigns.engine import CampaignAward, CampaignSnapshot, Evaluation
 from campaigns.selectors import SOURCE_TYPE, member_audience
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
-from loyalty.models import ProgramSettings
+from loyalty.models import ProgramSettings, WebhookEventType
+from loyalty.webhooks import webhook_emit
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
 from members.points import points_earn
@@ -62,10 +63,43 @@ def campaign_awards_pay(
             key_unused=key_unused,
             account=account,
         )
+        campaign_awarded_emit(
+            member=member,
+            campaign_id=award.campaign_id,
+            points=award.points,
+            label=award.label,
+            occurred_at=occurred_at,
+            now=now,
+        )
     return final
 
 
-__all__ = ["campaign_awards_pay", "local", "member_audience"]
+def campaign_awarded_emit(
+    *,
+    member: Member,
+    campaign_id: int,
+    points: int,
+    label: str,
+    occurred_at: datetime,
+    now: datetime,
+    purchase_id: int | None = None,
+) -> None:
+    """The campaign.awarded webhook of one award (nothing without a subscriber)."""
+    webhook_emit(
+        WebhookEventType.CAMPAIGN_AWARDED,
+        lambda: {
+            "member_id": member.public_id,
+            "campaign": campaign_id,
+            "points": points,
+            "label": label,
+            "purchase_id": purchase_id,
+            "occurred_at": occurred_at,
+        },
+        now=now,
+    )
+
+
+__all__ = ["campaign_awarded_emit", "campaign_awards_pay", "local", "member_audience"]
 
 
 def local(moment: datetime) -> datetime:

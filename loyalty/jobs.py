@@ -55,3 +55,11 @@ def job_run(name: str, *, as_of: datetime) -> str:
 def purge_idempotency_keys(as_of: datetime) -> str:
     deleted = idempotency_records_purge(now=as_of)
     return f"{deleted} idempotency records older than the retention removed"
+
+
+@job("webhooks_relay")
+def webhooks_relay(as_of: datetime) -> str:
+    # Imported here: the relay's module imports the services this one does.
+    from loyalty.webhook_relay import webhooks_relay as relay
+
+    return str(relay(now=as_of))

@@ -350,6 +350,22 @@ SPECTACULAR_SETTINGS = {
 # Idempotency keys are kept at least this long (API.md: at least 7 days).
 LOYALTY_IDEMPOTENCY_TTL_DAYS = env_int("LOYALTY_IDEMPOTENCY_TTL_DAYS", 7)
 
+# --- Webhooks (loyalty/webhooks.py, docs/integration.md) ------------------------------------
+# The first retry of a failed delivery waits this long; each next one twice as long.
+LOYALTY_WEBHOOK_RETRY_SECONDS = env_int("LOYALTY_WEBHOOK_RETRY_SECONDS", 30)
+if not 1 <= LOYALTY_WEBHOOK_RETRY_SECONDS <= 3600:
+    raise ImproperlyConfigured(
+        "LOYALTY_WEBHOOK_RETRY_SECONDS must be 1 to 3600 (seconds before the first retry; "
+        "later retries double it, for at least 24 hours)."
+    )
+# Endpoints on private, loopback, link-local, multicast or reserved addresses are
+# refused (a webhook must not reach the server's own network) unless this is on.
+LOYALTY_WEBHOOK_ALLOW_PRIVATE = env_bool("LOYALTY_WEBHOOK_ALLOW_PRIVATE", False)
+# Points expiring within this many days are told once per lot (points.expiring).
+LOYALTY_WEBHOOK_EXPIRY_WARNING_DAYS = env_int("LOYALTY_WEBHOOK_EXPIRY_WARNING_DAYS", 14)
+if not 1 <= LOYALTY_WEBHOOK_EXPIRY_WARNING_DAYS <= 365:
+    raise ImproperlyConfigured("LOYALTY_WEBHOOK_EXPIRY_WARNING_DAYS must be 1 to 365.")
+
 # --- Celery -----------------------------------------------------------------------------
 # No broker configured: tasks run eagerly in the caller, so `make run` needs no server.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -412,6 +428,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.run_job",
         "schedule": 10 * 60,
         "args": ("referrals_settle",),
+    },
+    # Webhook deliveries that are due (first attempts whose task was lost, and
+    # retries): the broker never has to keep a countdown.
+    "webhooks-relay": {
+        "task": "loyalty.run_job",
+        "schedule": 15,
+        "args": ("webhooks_relay",),
+    },
+    "webhooks-points-expiring": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=1, minute=0),
+        "args": ("webhooks_points_expiring",),
     },
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from allauth.account.forms import default_token_generator
 from allauth.account.utils import user_pk_to_url_str
 from celery import shared_task
+from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -47,3 +48,36 @@ def send_staff_invitation(user_id: int, site_url: str, language: str) -> None:
         subject = render_to_string("emails/loyalty/staff_invitation_subject.txt", context).strip()
         body = render_to_string("emails/loyalty/staff_invitation_message.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+@shared_task(name="loyalty.webhooks_relay")
+def webhooks_relay_task() -> str:
+    """Deliver the webhook events that are due (queued after a commit that
+    wrote some; the `webhooks_relay` job sweeps up whatever this misses)."""
+    from loyalty.webhook_relay import webhooks_relay
+
+    return str(webhooks_relay())
+
+
+@shared_task(name="loyalty.send_webhook_disabled_notice")
+def send_webhook_disabled_notice(endpoint_id: int) -> None:
+    """Email the managers that a webhook endpoint was disabled, and why."""
+    from loyalty.models import WebhookEndpoint
+    from loyalty.roles import Role
+
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=False).first()
+    if endpoint is None:
+        return
+    recipients = list(
+        User.objects.filter(groups__name=Role.MANAGER.value, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if not recipients:
+        return
+    context = {"endpoint": endpoint, "program": program_settings_get()}
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("emails/loyalty/webhook_disabled_subject.txt", context).strip()
+        body = render_to_string("emails/loyalty/webhook_disabled_message.txt", context)
+    send_mail(subject, body, None, recipients)

@@ -7,6 +7,7 @@ from datetime import datetime
 from loyalty.jobs import job
 from loyalty.selectors import program_settings_get
 from members.ledger import points_expire_due, points_release_due
+from members.points import points_expiring_emit
 from members.rfm import rfm_compute
 from members.tiers import tiers_review_all
 
@@ -30,3 +31,8 @@ def review_tiers(as_of: datetime) -> str:
 @job("rfm")
 def rfm(as_of: datetime) -> str:
     return f"{rfm_compute(as_of=as_of)} members scored for RFM"
+
+
+@job("webhooks_points_expiring")
+def webhooks_points_expiring(as_of: datetime) -> str:
+    return f"{points_expiring_emit(as_of=as_of)} expiring lots told to webhooks"

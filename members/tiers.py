@@ -15,9 +15,10 @@ from django.utils.translation import ngettext
 from loyalty.actors import Actor
 from loyalty.db import insert
 from loyalty.errors import ValidationFailed
-from loyalty.models import ProgramSettings, TierBasis
+from loyalty.models import ProgramSettings, TierBasis, WebhookEventType
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, model_validate, snapshot
+from loyalty.webhooks import webhook_emit
 from members.errors import TierInUse
 from members.ledger import Source, account_changed
 from members.locks import account_lock
@@ -104,9 +105,16 @@ def tier_delete(*, actor: Actor, tier: Tier) -> None:
     tier.delete()
 
 
+def _tier_webhook_data(tier: Tier | None) -> dict[str, Any] | None:
+    if tier is None:
+        return None
+    return {"code": tier.code, "name": tier.name, "multiplier": str(tier.multiplier)}
+
+
 def _tier_change(
     member: Member, to_tier: Tier | None, reason: str, now: datetime, note: str = ""
 ) -> None:
+    from_tier = member.tier
     TierChange.objects.create(
         member=member,
         from_tier=member.tier,
@@ -117,6 +125,17 @@ def _tier_change(
     )
     Member.objects.filter(pk=member.pk).update(tier=to_tier, tier_since=now)
     member.tier, member.tier_since = to_tier, now
+    webhook_emit(
+        WebhookEventType.TIER_CHANGED,
+        lambda: {
+            "member_id": member.public_id,
+            "from": _tier_webhook_data(from_tier),
+            "to": _tier_webhook_data(to_tier),
+            "reason": reason,
+            "since": now,
+        },
+        now=now,
+    )
 
 
 def member_tier_review(

@@ -35,6 +35,7 @@ from typing import Any
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns.awarding import campaign_awarded_emit
 from campaigns.engine import CampaignSnapshot
 from campaigns.models import SALE_KINDS
 from campaigns.referrals import referral_sale_recorded
@@ -43,9 +44,10 @@ from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.actors import Actor
 from loyalty.config import config_cached
 from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, update
-from loyalty.models import ProgramSettings
+from loyalty.models import ProgramSettings, WebhookEventType
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from loyalty.webhooks import webhook_emit
 from members.ledger import Source
 from members.models import EntryKind, EntryStatus, PointsAccount
 from members.points import Credit, points_account_writes, points_earn_many, points_pay
@@ -334,6 +336,16 @@ def _points_write(
             Award(award.source, award.points, award.label, EntryKind.BONUS)
             for award in evaluation.awards
         ]
+        for award in evaluation.awards:
+            campaign_awarded_emit(
+                member=member,
+                campaign_id=award.campaign_id,
+                points=award.points,
+                label=award.label,
+                occurred_at=sale.occurred_at,
+                now=now,
+                purchase_id=purchase.pk,
+            )
     # The history is the member's to read: written in their language.
     with translation.override(member.language):
         paid = _("Paid at %(store)s, receipt %(reference)s") % {
@@ -502,6 +514,8 @@ def _purchase_close(
     purchase.tier_code = quote.tier_code or ""
     purchase.response = json.dumps(receipt)
     update(purchase, CLOSED_FIELDS)
+    # The receipt is the event's data: one INSERT, and only with a subscriber.
+    webhook_emit(WebhookEventType.PURCHASE_RECORDED, receipt, now=purchase.recorded_at)
     if actor.user is not None:
         # A sale typed in by staff is a staff write (DESIGN.md §7). A till's
         # sales (API keys) are the hot path and get no audit row each, like the
