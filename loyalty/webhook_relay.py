@@ -46,10 +46,11 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import DateTimeField, F, Value
+from django.db.models import DateTimeField, F, Model, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -68,6 +69,7 @@ from loyalty.services import audit_record
 from loyalty.webhooks import WebhookTarget, webhook_url_resolve
 
 logger = logging.getLogger(__name__)
+M = TypeVar("M", bound=Model)
 
 TIMEOUT_SECONDS = 10
 # A claimed attempt is not taken again before this, unless its relay recorded it.
@@ -205,7 +207,7 @@ class RelaySummary:
         )
 
 
-def _skip_locked(queryset):  # type: ignore[no-untyped-def]
+def _skip_locked(queryset: QuerySet[M]) -> QuerySet[M]:
     """FOR UPDATE SKIP LOCKED of the queryset's own rows on PostgreSQL; on
     SQLite, which has no row locks (one writer at a time), the plain query."""
     if connection.features.has_select_for_update_skip_locked:
@@ -258,9 +260,7 @@ def _claim(now: datetime) -> list[Claim]:
 
 
 def _send(claim: Claim) -> Outcome:
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(
-        pk=claim.delivery_id
-    )
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=claim.delivery_id)
     event, endpoint = delivery.event, delivery.endpoint
     body = webhook_body(event)
     timestamp = int(time.time())

@@ -63,7 +63,7 @@ EVENT_TYPES_LATER = frozenset(
     {WebhookEventType.CHALLENGE_COMPLETED, WebhookEventType.FEEDBACK_RECEIVED}
 )
 URL_MAX_LENGTH = WebhookEndpoint._meta.get_field("url").max_length
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 
 EventData = dict[str, Any] | Callable[[], dict[str, Any]]
 
@@ -206,7 +206,9 @@ def webhook_url_parse(url: str) -> WebhookTarget:
     if not parts.hostname:
         raise _url_error(_("The URL has no host name."))
     if parts.username is not None or parts.password is not None:
-        raise _url_error(_("Put no user name or password in the URL; the signature proves it is us."))
+        raise _url_error(
+            _("Put no user name or password in the URL; the signature proves it is us.")
+        )
     host = parts.hostname
     try:
         host.encode("idna")
@@ -292,9 +294,7 @@ def _events_clean(events: list[str]) -> list[str]:
     if unknown:
         raise ValidationFailed(
             fields={
-                "events": [
-                    _("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}
-                ]
+                "events": [_("Unknown event types: %(types)s.") % {"types": ", ".join(unknown)}]
             }
         )
     if not events:
@@ -362,6 +362,10 @@ def webhook_endpoint_update(
             endpoint.active = True
             endpoint.disabled_reason, endpoint.disabled_at = "", None
             endpoint.failing_since = None
+            # What waited while it was off is due now, not at its old retry time.
+            WebhookDelivery.objects.filter(
+                endpoint=endpoint, status=WebhookDeliveryStatus.PENDING
+            ).update(next_attempt_at=timezone.now())
         else:
             endpoint.active = False
             endpoint.disabled_reason = WebhookDisabledReason.MANAGER

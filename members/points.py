@@ -230,9 +230,7 @@ def points_adjust(
         obj=member,
         after={"points": points, "reason": reason.strip(), "balance": entry.balance_after},
     )
-    webhook_emit(
-        WebhookEventType.POINTS_ADJUSTED, lambda: _adjustment_data(member, entry), now=now
-    )
+    webhook_emit(WebhookEventType.POINTS_ADJUSTED, lambda: _adjustment_data(member, entry), now=now)
     return entry
 
 

@@ -17,8 +17,7 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from loyalty.models import Store, User
-from loyalty.models import WebhookEventType
+from loyalty.models import Store, User, WebhookEventType
 from loyalty.services import audit_record, snapshot
 from loyalty.webhooks import webhook_emit
 from members.enrolment import Channel, Enrolment, enrolment_hooks_run

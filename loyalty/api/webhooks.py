@@ -121,7 +121,9 @@ class WebhookDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
-        webhook_endpoint_delete(actor=Actor.from_request(request), endpoint=webhook_endpoint_get(pk=pk))
+        webhook_endpoint_delete(
+            actor=Actor.from_request(request), endpoint=webhook_endpoint_get(pk=pk)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

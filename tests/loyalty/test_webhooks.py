@@ -3,6 +3,7 @@ signed relay with its retries, disabling, and the address rules."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -99,7 +100,9 @@ def test_a_receiver_that_fails_twice_gets_the_event_three_times_with_one_id(
     assert all(payload == payloads[0] for payload in payloads)
     assert payloads[0]["type"] == "purchase.recorded"
     assert payloads[0]["id"] == next(iter(ids))
-    assert payloads[0]["data"] == response.json() | {"occurred_at": payloads[0]["data"]["occurred_at"]}
+    assert payloads[0]["data"] == response.json() | {
+        "occurred_at": payloads[0]["data"]["occurred_at"]
+    }
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.status == "delivered" and delivery.attempts == 3
     log = list(delivery.attempt_log.order_by("number").values_list("number", "status_code"))
@@ -159,7 +162,7 @@ def test_the_backoff_doubles_from_the_setting_and_gives_up_after_24_hours(settin
             delays.append((delivery.next_attempt_at - now).total_seconds())
             now = delivery.next_attempt_at
     assert delays[:5] == [30, 60, 120, 240, 480]
-    assert all(later == 2 * earlier for earlier, later in zip(delays, delays[1:], strict=False))
+    assert all(later == 2 * earlier for earlier, later in itertools.pairwise(delays))
     assert delivery.status == "failed" and delivery.next_attempt_at is None
     attempts = list(delivery.attempt_log.order_by("number"))
     assert attempts[-1].at - attempts[0].at >= RETRY_FOR
@@ -379,7 +382,7 @@ def test_two_relays_at_once_send_each_delivery_once(monkeypatch):
             try:
                 barrier.wait()
                 webhooks_relay(batches=10)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
             finally:
                 thread_connection.close()

@@ -31,7 +31,7 @@ def webhook_receiver(*script: int, path: str = "/hooks") -> Iterator[Receiver]:
     receiver = Receiver(url="", script=list(script))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with receiver.lock:
                 receiver.received.append(
