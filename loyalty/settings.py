@@ -339,6 +339,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the webhook event types, wherever they appear (events, type).
+    "ENUM_NAME_OVERRIDES": {"WebhookEventTypeEnum": "loyalty.models.WebhookEventType.choices"},
     # The contract is public (API.md); reading it needs no key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

@@ -125,9 +125,11 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _connection(target: WebhookTarget, address: str) -> http.client.HTTPConnection:
-    """A connection to `address` that speaks to `target.host`: its Host header,
-    and for https its TLS server name and certificate check."""
+def _connection(target: WebhookTarget) -> http.client.HTTPConnection:
+    """A connection to the addresses checked for `target` (the first that
+    answers) that speaks to `target.host`: its Host header, and for https its
+    TLS server name and certificate check. The host name itself is never
+    looked up again."""
     if target.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             target.host,
@@ -141,7 +143,14 @@ def _connection(target: WebhookTarget, address: str) -> http.client.HTTPConnecti
     def create_connection(
         _address: tuple[str, int], timeout: float, source: tuple[str, int] | None = None
     ) -> socket.socket:
-        return socket.create_connection((address, target.port), timeout, source)
+        error: OSError | None = None
+        for address in target.addresses:
+            try:
+                return socket.create_connection((address, target.port), timeout, source)
+            except OSError as exc:
+                error = exc
+        assert error is not None
+        raise error
 
     conn._create_connection = create_connection  # type: ignore[attr-defined]
     return conn
@@ -164,7 +173,7 @@ def webhook_post(*, url: str, headers: dict[str, str], body: bytes) -> Outcome:
         target = webhook_url_resolve(url)
     except ValidationFailed as refused:
         return done(None, refused.message)
-    conn = _connection(target, target.addresses[0])
+    conn = _connection(target)
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import FormView, ListView, TemplateView
@@ -74,9 +75,13 @@ class WebhookCreateView(_WebhookPage, FormView):
 
 
 class _OneEndpoint(_WebhookPage):
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.endpoint = get_object_or_404(WebhookEndpoint, pk=kwargs["pk"])
-        return super().dispatch(request, *args, **kwargs)
+    kwargs: dict[str, Any]
+
+    @cached_property
+    def endpoint(self) -> WebhookEndpoint:
+        # Looked up by the handlers, after the permission check (a visitor
+        # without it learns nothing of which endpoints exist).
+        return get_object_or_404(WebhookEndpoint, pk=self.kwargs["pk"])
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(endpoint=self.endpoint, **kwargs)

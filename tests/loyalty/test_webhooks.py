@@ -464,3 +464,28 @@ def test_a_relay_skips_the_deliveries_another_relay_is_claiming(monkeypatch):
         thread.join()
     assert len(first) == BATCH and len(second) == 10
     assert not {c.delivery_id for c in first} & {c.delivery_id for c in second}
+
+
+@pytest.mark.django_db
+def test_the_plain_python_check_of_the_integration_guide_verifies_our_signature():
+    """docs/integration.md shows a receiver's check in plain Python: run as
+    written, it accepts a real delivery and refuses a changed body."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    guide = (Path(settings.BASE_DIR) / "docs" / "integration.md").read_text()
+    block = next(
+        part.split("```", 1)[0]
+        for part in guide.split("```python\n")[1:]
+        if "def verify(" in part.split("```", 1)[0]
+    )
+    namespace: dict = {}
+    exec(block, namespace)  # noqa: S102 - the guide's own example
+    with webhook_receiver() as receiver:
+        _unused, secret = _endpoint(receiver.url, "member.updated")
+        webhook_emit("member.updated", {"id": "m1"})
+        webhooks_relay()
+    (received,) = receiver.received
+    assert namespace["verify"](secret, received.headers, received.body)
+    assert not namespace["verify"](secret, received.headers, received.body + b" ")
