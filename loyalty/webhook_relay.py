@@ -36,6 +36,7 @@ a task loses nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -43,6 +44,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -71,12 +73,18 @@ from loyalty.webhooks import WebhookTarget, webhook_url_resolve
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=Model)
 
+# Each network step (connect, send, each read) waits at most TIMEOUT_SECONDS;
+# a whole attempt is cut off after ATTEMPT_SECONDS (a receiver that answers a
+# byte at a time cannot hold a relay).
 TIMEOUT_SECONDS = 10
-# A claimed attempt is not taken again before this, unless its relay recorded it.
-LEASE = timedelta(seconds=4 * TIMEOUT_SECONDS)
+ATTEMPT_SECONDS = 15
 RETRY_FOR = timedelta(hours=24)
 DISABLE_AFTER = timedelta(days=5)
-BATCH = 50
+# Deliveries a relay claims at once, and sends one after the other.
+BATCH = 10
+# A claimed attempt is not taken again before this, unless its relay recorded
+# it: longer than a whole batch can take.
+LEASE = timedelta(seconds=BATCH * ATTEMPT_SECONDS + 60)
 USER_AGENT = "Setia-Webhooks/1"
 
 
@@ -174,18 +182,31 @@ def webhook_post(*, url: str, headers: dict[str, str], body: bytes) -> Outcome:
     except ValidationFailed as refused:
         return done(None, refused.message)
     conn = _connection(target)
+    cut_off = threading.Event()
+
+    def cut() -> None:
+        cut_off.set()
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(ATTEMPT_SECONDS, cut)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         conn.request("POST", target.path, body=body, headers=headers)
         response = conn.getresponse()
         status = response.status
-        answer = response.read(2048).decode("utf-8", "replace")
-    except TimeoutError:
-        return done(None, f"Timed out after {TIMEOUT_SECONDS} s")
-    except ssl.SSLError as exc:
-        return done(None, f"TLS error: {exc}")
+        # A little of the answer, for the log: one read, whatever has come.
+        answer = response.read1(2048).decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as exc:
+        if cut_off.is_set() or isinstance(exc, TimeoutError):
+            return done(None, f"Timed out (no answer within {ATTEMPT_SECONDS} s)")
+        if isinstance(exc, ssl.SSLError):
+            return done(None, f"TLS error: {exc}")
         return done(None, f"Connection failed: {exc.__class__.__name__} {exc}")
     finally:
+        watchdog.cancel()
         conn.close()
     if 200 <= status < 300:
         return done(status, "")
@@ -226,9 +247,7 @@ def _skip_locked(queryset: QuerySet[M]) -> QuerySet[M]:
 
 @transaction.atomic
 def _fan_out(now: datetime) -> int:
-    events = list(
-        _skip_locked(WebhookEvent.objects.filter(fanned_out=False).order_by("id"))[: BATCH * 4]
-    )
+    events = list(_skip_locked(WebhookEvent.objects.filter(fanned_out=False).order_by("id"))[:500])
     if not events:
         return 0
     wanted = {pk for event in events for pk in event.endpoint_ids}

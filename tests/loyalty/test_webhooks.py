@@ -489,3 +489,17 @@ def test_the_plain_python_check_of_the_integration_guide_verifies_our_signature(
     (received,) = receiver.received
     assert namespace["verify"](secret, received.headers, received.body)
     assert not namespace["verify"](secret, received.headers, received.body + b" ")
+
+
+@pytest.mark.django_db
+def test_a_receiver_too_slow_to_answer_is_a_failed_attempt(monkeypatch):
+    """An attempt is cut off after ATTEMPT_SECONDS, whatever the receiver
+    does, and retried like any failure."""
+    monkeypatch.setattr("loyalty.webhook_relay.ATTEMPT_SECONDS", 0.5)
+    with webhook_receiver(delay=2.0) as receiver:
+        endpoint, _secret = _endpoint(receiver.url, "member.updated")
+        webhook_emit("member.updated", {"id": "m1"})
+        webhooks_relay()
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.status == "pending" and delivery.last_status_code is None
+    assert "Timed out" in delivery.last_error and delivery.last_duration_ms < 1900

@@ -5,6 +5,7 @@ what it received."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver(*script: int, path: str = "/hooks") -> Iterator[Receiver]:
+def webhook_receiver(*script: int, path: str = "/hooks", delay: float = 0.0) -> Iterator[Receiver]:
+    """`delay`: seconds to wait before answering each request."""
     receiver = Receiver(url="", script=list(script))
 
     class Handler(BaseHTTPRequestHandler):
@@ -42,6 +44,7 @@ def webhook_receiver(*script: int, path: str = "/hooks") -> Iterator[Receiver]:
                     )
                 )
                 status = receiver.script.pop(0) if receiver.script else 200
+            time.sleep(delay)
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
