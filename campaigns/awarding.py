@@ -18,8 +18,9 @@ from django.utils import timezone
 from campaigns.engine import CampaignAward, CampaignSnapshot, Evaluation
 from campaigns.selectors import SOURCE_TYPE, member_audience
 from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
-from loyalty.models import ProgramSettings
+from loyalty.models import ProgramSettings, WebhookEventType
 from loyalty.notifications import notify, notify_on_commit
+from loyalty.webhooks import webhook_emit
 from members.history import Text
 from members.ledger import Source
 from members.models import EntryKind, Member, PointsAccount
@@ -64,6 +65,14 @@ def campaign_awards_pay(
             key_unused=key_unused,
             account=account,
         )
+        campaign_awarded_emit(
+            member=member,
+            campaign_id=award.campaign_id,
+            points=award.points,
+            label=award.label,
+            occurred_at=occurred_at,
+            now=now,
+        )
     return final
 
 
@@ -97,7 +106,38 @@ def campaign_award_notify(
         notify(member, "campaign_award", context, event_key=event_key, at=at)
 
 
-__all__ = ["campaign_award_notify", "campaign_awards_pay", "local", "member_audience"]
+def campaign_awarded_emit(
+    *,
+    member: Member,
+    campaign_id: int,
+    points: int,
+    label: str,
+    occurred_at: datetime,
+    now: datetime,
+    purchase_id: int | None = None,
+) -> None:
+    """The campaign.awarded webhook of one award (nothing without a subscriber)."""
+    webhook_emit(
+        WebhookEventType.CAMPAIGN_AWARDED,
+        lambda: {
+            "member_id": member.public_id,
+            "campaign": campaign_id,
+            "points": points,
+            "label": label,
+            "purchase_id": purchase_id,
+            "occurred_at": occurred_at,
+        },
+        now=now,
+    )
+
+
+__all__ = [
+    "campaign_award_notify",
+    "campaign_awarded_emit",
+    "campaign_awards_pay",
+    "local",
+    "member_audience",
+]
 
 
 def local(moment: datetime) -> datetime:

@@ -71,6 +71,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from campaigns import locks, tasks
+from campaigns.awarding import campaign_awarded_emit
 from campaigns.engine import ReferralParams
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Referral, ReferralStatus
 from campaigns.params import params_parse
@@ -379,6 +380,14 @@ def _reward(referral: Referral, accounts: dict[int, PointsAccount], now: datetim
                 idempotency_key=f"referral:{referral.pk}:{side}",
                 account=account,
             )
+        campaign_awarded_emit(
+            member=member,
+            campaign_id=campaign.pk,
+            points=points,
+            label=str(campaign.name),
+            occurred_at=occurred_at,
+            now=now,
+        )
         if points:
             notify(
                 member,

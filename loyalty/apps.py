@@ -15,9 +15,9 @@ class LoyaltyConfig(AppConfig):
         from loyalty import system_checks  # noqa: F401
         from loyalty.api import schema  # noqa: F401
         from loyalty.config import config_models_watch
-        from loyalty.models import ApiKey, ProgramSettings, Store
+        from loyalty.models import ApiKey, ProgramSettings, Store, WebhookEndpoint
 
-        config_models_watch(ProgramSettings, Store, ApiKey)
+        config_models_watch(ProgramSettings, Store, ApiKey, WebhookEndpoint)
         _notification_channels_register()
 
 

@@ -1,5 +1,6 @@
 """Configuration that every request reads (program settings, stores, API
-keys, tiers, later the active campaigns), kept in process.
+keys, tiers, the live campaigns, the event types webhook endpoints subscribe
+to), kept in process.
 
 A till's sale used to read the settings row, its API key and the tier table
 from the database on every request: three queries of the ~36 a sale cost.

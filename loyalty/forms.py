@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import DomainError
 from loyalty.limits import EMAIL_MAX_LENGTH
-from loyalty.models import ApiScope, ProgramSettings, Store
+from loyalty.models import ApiScope, ProgramSettings, Store, WebhookEventType
 from loyalty.roles import Role
 
 
@@ -124,3 +124,34 @@ def form_errors_from(form: Any, error: DomainError) -> None:
             form.add_error(field if field in form.fields else None, message)
     if not error.fields:
         form.add_error(None, error.message)
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=500,
+        help_text=_(
+            "Where your system receives the events: https:// on a public address (addresses "
+            "inside the server's own network are refused)."
+        ),
+    )
+    description = forms.CharField(
+        label=_("Description"),
+        max_length=120,
+        required=False,
+        help_text=_("Which system this is, e.g. 'CRM' or 'Data warehouse'."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"),
+        choices=WebhookEventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    active = forms.BooleanField(
+        label=_("Active"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Untick to pause: no new events are kept for it meanwhile, and deliveries already "
+            "waiting are sent when you tick it again."
+        ),
+    )

@@ -63,3 +63,11 @@ def notifications_retry(as_of: datetime) -> str:
     from loyalty.notifications import deliveries_requeue
 
     return f"{deliveries_requeue(as_of=as_of)} notification deliveries queued again"
+
+
+@job("webhooks_relay")
+def webhooks_relay(as_of: datetime) -> str:
+    # Imported here: the relay's module imports the services this one does.
+    from loyalty.webhook_relay import webhooks_relay as relay
+
+    return str(relay(now=as_of))

@@ -477,3 +477,170 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind}/{self.channel}: {self.enabled}"
+
+
+# --- Webhooks (API.md, "Feedback, notifications, webhooks"; loyalty/webhooks.py) ----------------
+
+
+class WebhookEventType(models.TextChoices):
+    MEMBER_ENROLLED = "member.enrolled", _("Member enrolled")
+    MEMBER_UPDATED = "member.updated", _("Member updated")
+    PURCHASE_RECORDED = "purchase.recorded", _("Purchase recorded")
+    PURCHASE_RETURNED = "purchase.returned", _("Purchase returned")
+    POINTS_ADJUSTED = "points.adjusted", _("Points adjusted")
+    POINTS_EXPIRING = "points.expiring", _("Points expiring")
+    TIER_CHANGED = "tier.changed", _("Tier changed")
+    REWARD_REDEEMED = "reward.redeemed", _("Reward redeemed")
+    VOUCHER_USED = "voucher.used", _("Voucher used")
+    GIFTCARD_CHARGED = "giftcard.charged", _("Gift card charged")
+    CAMPAIGN_AWARDED = "campaign.awarded", _("Campaign points awarded")
+    CHALLENGE_COMPLETED = "challenge.completed", _("Challenge completed")
+    FEEDBACK_RECEIVED = "feedback.received", _("Feedback received")
+
+
+class WebhookDisabledReason(models.TextChoices):
+    NONE = "", _("Not disabled")
+    GONE = "gone", _("The receiver answered 410 Gone")
+    FAILING = "failing", _("Every delivery failed for 5 days")
+    MANAGER = "manager", _("Paused by a manager")
+
+
+class WebhookEndpoint(models.Model):
+    """A merchant system's URL that receives the chosen events, signed with
+    `secret` (Standard Webhooks: `whsec_` + base64 of 32 random bytes). The
+    secret is kept so deliveries can be signed; it is shown once, when the
+    endpoint is created."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    description = models.CharField(_("description"), max_length=120, blank=True)
+    secret = models.CharField(max_length=64)
+    events = models.JSONField(_("events"), default=list)
+    active = models.BooleanField(_("active"), default=True)
+    disabled_reason = models.CharField(
+        _("disabled because"),
+        max_length=10,
+        choices=WebhookDisabledReason.choices,
+        blank=True,
+        default="",
+    )
+    disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
+    # The first failure since the last delivered attempt: 5 days of failures
+    # from here disable the endpoint.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return str(self.url)
+
+
+class WebhookEvent(models.Model):
+    """The outbox: one row per event, written in the transaction of the change
+    it tells of. `msg_id` is the `webhook-id` of every delivery of it.
+    `endpoint_ids` are the endpoints subscribed when it was written; the relay
+    makes their deliveries (`fanned_out`), outside the change's transaction.
+    `key`, when given, makes the event once only (a lot's expiry warning)."""
+
+    msg_id = models.CharField(max_length=40, unique=True)
+    type = models.CharField(max_length=40, choices=WebhookEventType.choices)
+    created_at = models.DateTimeField(db_index=True)
+    data = models.JSONField(default=dict)
+    endpoint_ids = models.JSONField(default=list)
+    fanned_out = models.BooleanField(default=False)
+    key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(fanned_out=False),
+                name="webhook_event_fan_out_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} {self.type}"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: attempted until a 2xx answer, retried with
+    exponential backoff for at least 24 hours (loyalty.webhook_relay)."""
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # When a relay may try it next (a claimed attempt pushes it by a lease);
+    # None once delivered or given up.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    last_error = models.CharField(_("error"), max_length=255, blank=True)
+    last_duration_ms = models.PositiveIntegerField(_("response time (ms)"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "endpoint"], name="webhook_delivery_event_endpoint_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.endpoint_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One POST of a delivery: the log the delivery page shows."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField(_("attempt"))
+    at = models.DateTimeField(_("time"))
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(_("response time (ms)"), default=0)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["delivery", "number"], name="webhook_attempt_number_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number} {self.status_code or self.error}"

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import hmac
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.config import config_cached
-from loyalty.errors import StoreOutOfScope, ValidationFailed
-from loyalty.models import ApiKey, AuditEvent, Notification, ProgramSettings, Store, User
+from loyalty.errors import NotFound, StoreOutOfScope, ValidationFailed
+from loyalty.models import (
+    ApiKey,
+    AuditEvent,
+    Notification,
+    ProgramSettings,
+    Store,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookDisabledReason,
+    WebhookEndpoint,
+)
 from loyalty.roles import Role
 from loyalty.services import api_key_hash, api_key_prefix_of, program_settings_ensure
 
@@ -126,3 +138,55 @@ def notifications_unread_count(*, member_id: int) -> int:
 def notification_get(*, member_id: int, notification_id: int) -> Notification | None:
     """The member's own notification, or None (another member's is not found)."""
     return Notification.objects.filter(pk=notification_id, member_id=member_id).first()
+
+
+# --- Webhooks ---------------------------------------------------------------------------
+
+
+def webhook_endpoint_list() -> QuerySet[WebhookEndpoint]:
+    """Endpoints, newest first, with their deliveries' counts by status."""
+    pending = Count("deliveries", filter=Q(deliveries__status=WebhookDeliveryStatus.PENDING))
+    failed = Count("deliveries", filter=Q(deliveries__status=WebhookDeliveryStatus.FAILED))
+    return WebhookEndpoint.objects.annotate(
+        pending_count=pending,
+        failed_count=failed,
+        last_delivered_at=Max("deliveries__delivered_at"),
+    ).order_by("-created_at", "-id")
+
+
+def webhook_endpoint_get(*, pk: int) -> WebhookEndpoint:
+    """Raises NotFound."""
+    endpoint = WebhookEndpoint.objects.filter(pk=pk).first()
+    if endpoint is None:
+        raise NotFound()
+    return endpoint
+
+
+def webhook_endpoints_disabled() -> QuerySet[WebhookEndpoint]:
+    """Endpoints the relay disabled (a 410, or 5 days of failures): the notice
+    managers see on the webhooks pages until they enable or delete them."""
+    return WebhookEndpoint.objects.filter(
+        active=False,
+        disabled_reason__in=[WebhookDisabledReason.GONE, WebhookDisabledReason.FAILING],
+    ).order_by("-disabled_at")
+
+
+def webhook_attempt_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookAttempt]:
+    """Every attempt to deliver to `endpoint`, newest first (the delivery log)."""
+    return (
+        WebhookAttempt.objects.filter(delivery__endpoint=endpoint)
+        .select_related("delivery__event")
+        .order_by("-at", "-id")
+    )
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """The endpoint's deliveries, newest event first, with their attempts."""
+    return (
+        WebhookDelivery.objects.filter(endpoint=endpoint)
+        .select_related("event")
+        .prefetch_related(
+            Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("number"))
+        )
+        .order_by("-created_at", "-id")
+    )

@@ -355,6 +355,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the webhook event types, wherever they appear (events, type).
+    "ENUM_NAME_OVERRIDES": {"WebhookEventTypeEnum": "loyalty.models.WebhookEventType.choices"},
     # The contract is public (API.md); reading it needs no key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -375,6 +377,17 @@ LOYALTY_SMS_BACKEND = os.environ.get("LOYALTY_SMS_BACKEND", "loyalty.sms.Console
 LOYALTY_UNSUBSCRIBE_MAILTO = os.environ.get("LOYALTY_UNSUBSCRIBE_MAILTO", "")
 # Retries of a failed sending, with exponential backoff from 30 s up to an hour.
 LOYALTY_NOTIFICATION_RETRIES = env_int("LOYALTY_NOTIFICATION_RETRIES", 8)
+# --- Webhooks (loyalty/webhooks.py, docs/integration.md) ------------------------------------
+# The first retry of a failed delivery waits this long; each next one twice as long.
+LOYALTY_WEBHOOK_RETRY_SECONDS = env_int("LOYALTY_WEBHOOK_RETRY_SECONDS", 30)
+if not 1 <= LOYALTY_WEBHOOK_RETRY_SECONDS <= 3600:
+    raise ImproperlyConfigured(
+        "LOYALTY_WEBHOOK_RETRY_SECONDS must be 1 to 3600 (seconds before the first retry; "
+        "later retries double it, for at least 24 hours)."
+    )
+# Endpoints on private, loopback, link-local, multicast or reserved addresses are
+# refused (a webhook must not reach the server's own network) unless this is on.
+LOYALTY_WEBHOOK_ALLOW_PRIVATE = env_bool("LOYALTY_WEBHOOK_ALLOW_PRIVATE", False)
 
 # --- Celery -----------------------------------------------------------------------------
 # No broker configured: tasks run eagerly in the caller, so `make run` needs no server.
@@ -459,6 +472,13 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Scheduled broadcasts go out within the minute they are due.
     "broadcasts-due": {"task": "loyalty.run_job", "schedule": 60, "args": ("broadcasts_due",)},
+    # Webhook deliveries that are due (first attempts whose task was lost, and
+    # retries): the broker never has to keep a countdown.
+    "webhooks-relay": {
+        "task": "loyalty.run_job",
+        "schedule": 15,
+        "args": ("webhooks_relay",),
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------------

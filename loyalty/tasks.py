@@ -85,3 +85,36 @@ def notification_create(
             return False
         moment = parse_datetime(at) if at else None
         return notify(member, kind, context, event_key=event_key, at=moment) is not None
+
+
+@shared_task(name="loyalty.webhooks_relay")
+def webhooks_relay_task() -> str:
+    """Deliver the webhook events that are due (queued after a commit that
+    wrote some; the `webhooks_relay` job sweeps up whatever this misses)."""
+    from loyalty.webhook_relay import webhooks_relay
+
+    return str(webhooks_relay())
+
+
+@shared_task(name="loyalty.send_webhook_disabled_notice")
+def send_webhook_disabled_notice(endpoint_id: int) -> None:
+    """Email the managers that a webhook endpoint was disabled, and why."""
+    from loyalty.models import WebhookEndpoint
+    from loyalty.roles import Role
+
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=False).first()
+    if endpoint is None:
+        return
+    recipients = list(
+        User.objects.filter(groups__name=Role.MANAGER.value, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    if not recipients:
+        return
+    context = {"endpoint": endpoint, "program": program_settings_get()}
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = render_to_string("emails/loyalty/webhook_disabled_subject.txt", context).strip()
+        body = render_to_string("emails/loyalty/webhook_disabled_message.txt", context)
+    send_mail(subject, body, None, recipients)

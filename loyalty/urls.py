@@ -12,9 +12,10 @@ from drf_spectacular.views import (
 
 from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
-from loyalty import staff_views, views
+from loyalty import staff_views, views, webhook_views
 from loyalty.api import errors as api_errors
 from loyalty.api import views as api_views
+from loyalty.api import webhooks as webhook_api
 from members import urls as member_urls
 from members import views as member_views
 from purchases import urls as purchase_urls
@@ -35,6 +36,29 @@ staff_urlpatterns = [
     path("team/new/", staff_views.StaffUserCreateView.as_view(), name="staff_user_create"),
     path("team/<int:pk>/", staff_views.StaffUserUpdateView.as_view(), name="staff_user_update"),
     path("audit/", staff_views.AuditEventListView.as_view(), name="audit_log"),
+    path("webhooks/", webhook_views.WebhookListView.as_view(), name="webhook_list"),
+    path("webhooks/new/", webhook_views.WebhookCreateView.as_view(), name="webhook_create"),
+    path("webhooks/<int:pk>/", webhook_views.WebhookUpdateView.as_view(), name="webhook_update"),
+    path(
+        "webhooks/<int:pk>/delete/",
+        webhook_views.WebhookDeleteView.as_view(),
+        name="webhook_delete",
+    ),
+    path(
+        "webhooks/<int:pk>/enable/",
+        webhook_views.WebhookEnableView.as_view(),
+        name="webhook_enable",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhook_views.WebhookDeliveriesView.as_view(),
+        name="webhook_deliveries",
+    ),
+    path(
+        "webhooks/deliveries/<int:pk>/resend/",
+        webhook_views.WebhookResendView.as_view(),
+        name="webhook_resend",
+    ),
     *member_urls.staff_urlpatterns,
     *purchase_urls.staff_urlpatterns,
     *reward_urls.staff_urlpatterns,
@@ -45,6 +69,13 @@ api_v1_urlpatterns = [
     path("program", api_views.ProgramApi.as_view(), name="program"),
     path("stores", api_views.StoreListApi.as_view(), name="store_list"),
     path("stores/<slug:code>", api_views.StoreDetailApi.as_view(), name="store_detail"),
+    path("webhooks", webhook_api.WebhookListApi.as_view(), name="webhook_list"),
+    path("webhooks/<int:pk>", webhook_api.WebhookDetailApi.as_view(), name="webhook_detail"),
+    path(
+        "webhooks/<int:pk>/deliveries",
+        webhook_api.WebhookDeliveryListApi.as_view(),
+        name="webhook_deliveries",
+    ),
     *member_urls.api_urlpatterns,
     *purchase_urls.api_urlpatterns,
     *reward_urls.api_urlpatterns,

@@ -8,6 +8,7 @@ from loyalty.jobs import job
 from loyalty.selectors import program_settings_get
 from members.ledger import points_expire_due, points_release_due
 from members.notifications import points_expiry_remind
+from members.points import points_expiring_emit
 from members.rfm import rfm_compute
 from members.tiers import tiers_review_all
 
@@ -35,4 +36,6 @@ def rfm(as_of: datetime) -> str:
 
 @job("expiry_reminders")
 def expiry_reminders(as_of: datetime) -> str:
-    return f"{points_expiry_remind(as_of=as_of)} points expiry reminders"
+    reminded = points_expiry_remind(as_of=as_of)
+    told = points_expiring_emit(as_of=as_of)
+    return f"{reminded} points expiry reminders, {told} expiring lots told to webhooks"

@@ -12,16 +12,18 @@ from django.utils.translation import gettext as _
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.limits import POINTS_MAX
-from loyalty.models import ProgramSettings
+from loyalty.models import ProgramSettings, WebhookEventType
 from loyalty.roles import MANAGE_PROGRAM
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from loyalty.webhooks import webhook_emit, webhook_is_subscribed
 from members import ledger
 from members.errors import AdjustmentLimit, MemberInactive
 from members.history import Text
 from members.ledger import Credit, Reversal, Source, account_writes
 from members.models import (
     EntryKind,
+    EntryStatus,
     Member,
     MemberStatus,
     PointsAccount,
@@ -233,4 +235,57 @@ def points_adjust(
         obj=member,
         after={"points": points, "reason": reason.strip(), "balance": entry.balance_after},
     )
+    webhook_emit(WebhookEventType.POINTS_ADJUSTED, lambda: _adjustment_data(member, entry), now=now)
     return entry
+
+
+def _adjustment_data(member: Member, entry: PointsEntry) -> dict:
+    """The answer of POST /members/{id}/adjustments, with the member's id."""
+    # Imported here: the API module imports these services.
+    from members.api import LedgerEntrySerializer
+
+    return {
+        "member_id": member.public_id,
+        "entry": LedgerEntrySerializer(entry).data,
+        "balance": entry.balance_after,
+    }
+
+
+def points_expiring_emit(*, as_of: datetime) -> int:
+    """Tell webhooks (points.expiring) of each lot with points left that
+    expires within the program's `expiry_warning_days` of `as_of` (the
+    members' own reminders' horizon; none: no warnings), once per lot (the
+    event's key is the lot's); run by the `expiry_reminders` job. Reads nothing
+    when no endpoint subscribes. Returns the number of events written."""
+    if not webhook_is_subscribed(WebhookEventType.POINTS_EXPIRING):
+        return 0
+    days = program_settings_get().expiry_warning_days
+    if days is None:
+        return 0
+    horizon = as_of + timedelta(days=days)
+    lots = (
+        PointsEntry.objects.filter(
+            status=EntryStatus.AVAILABLE,
+            remaining__gt=0,
+            expires_at__gt=as_of,
+            expires_at__lte=horizon,
+        )
+        .select_related("member")
+        .order_by("expires_at", "pk")
+    )
+    written = 0
+    with transaction.atomic():
+        for lot in lots.iterator(chunk_size=500):
+            event = webhook_emit(
+                WebhookEventType.POINTS_EXPIRING,
+                {
+                    "member_id": lot.member.public_id,
+                    "points": lot.remaining,
+                    "expires_at": lot.expires_at,
+                    "entry_id": lot.pk,
+                },
+                key=f"points.expiring:{lot.pk}",
+                now=as_of,
+            )
+            written += event is not None
+    return written

@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from loyalty.models import Store, User
+from loyalty.models import Store, User, WebhookEventType
 from loyalty.services import audit_record, snapshot
+from loyalty.webhooks import webhook_emit
 from members.enrolment import Channel, Enrolment, enrolment_hooks_run
 from members.errors import MemberExists, MemberInactive
 from members.identifiers import (
@@ -56,6 +57,17 @@ MEMBER_FIELDS = (
 )
 
 # --- Members -----------------------------------------------------------------------------
+
+
+def member_webhook_data(member_id: int) -> dict[str, Any]:
+    """The member's status as the API gives it (GET /members/{id}), the data
+    of the member.* webhook events."""
+    # Imported here: the API module imports these services.
+    from members.api import status_data
+    from members.selectors import member_status
+
+    member = Member.objects.select_related("account", "tier", "home_store").get(pk=member_id)
+    return status_data(member_status(member=member))
 
 
 def _contacts(email: str | None, phone: str | None) -> tuple[str | None, str | None]:
@@ -211,6 +223,7 @@ def member_enrol(
     enrolment_hooks_run(
         Enrolment(member=member, at=now, channel=channel, referrer=referrer, address=address)
     )
+    webhook_emit(WebhookEventType.MEMBER_ENROLLED, lambda: member_webhook_data(member.pk), now=now)
     return member
 
 
@@ -331,6 +344,7 @@ def member_update(
         before=before,
         after=snapshot(member, MEMBER_FIELDS),
     )
+    webhook_emit(WebhookEventType.MEMBER_UPDATED, lambda: member_webhook_data(member.pk))
     return member
 
 
@@ -341,6 +355,7 @@ def member_set_language(*, member: Member, language: str) -> Member:
     if language in languages and member.language != language:
         Member.objects.filter(pk=member.pk).update(language=language)
         member.language = language
+        webhook_emit(WebhookEventType.MEMBER_UPDATED, lambda: member_webhook_data(member.pk))
     return member
 
 

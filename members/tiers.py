@@ -15,9 +15,10 @@ from django.utils.translation import ngettext
 from loyalty.actors import Actor
 from loyalty.db import insert
 from loyalty.errors import ValidationFailed
-from loyalty.models import ProgramSettings, TierBasis
+from loyalty.models import ProgramSettings, TierBasis, WebhookEventType
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, model_validate, snapshot
+from loyalty.webhooks import webhook_emit
 from members.errors import TierInUse
 from members.ledger import Source, account_changed
 from members.locks import account_lock
@@ -105,6 +106,12 @@ def tier_delete(*, actor: Actor, tier: Tier) -> None:
     tier.delete()
 
 
+def _tier_webhook_data(tier: Tier | None) -> dict[str, Any] | None:
+    if tier is None:
+        return None
+    return {"code": tier.code, "name": tier.name, "multiplier": str(tier.multiplier)}
+
+
 def _tier_change(
     member: Member, to_tier: Tier | None, reason: str, now: datetime, note: str = ""
 ) -> None:
@@ -124,6 +131,17 @@ def _tier_change(
     if to_tier is not None and (from_tier is None or from_tier.pk != to_tier.pk):
         up = from_tier is None or to_tier.threshold > from_tier.threshold
         tier_change_notify(member=member, to_tier=to_tier, up=up, change_id=change.pk, at=now)
+    webhook_emit(
+        WebhookEventType.TIER_CHANGED,
+        lambda: {
+            "member_id": member.public_id,
+            "from": _tier_webhook_data(from_tier),
+            "to": _tier_webhook_data(to_tier),
+            "reason": reason,
+            "since": now,
+        },
+        now=now,
+    )
 
 
 def member_tier_review(

@@ -26,9 +26,11 @@ from django.utils.translation import gettext as _
 from campaigns.referrals import referral_purchase_returned
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.models import WebhookEventType
 from loyalty.money import CENT
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from loyalty.webhooks import webhook_emit
 from members.history import Text
 from members.ledger import Reversal, Source
 from members.models import PointsAccount
@@ -376,4 +378,9 @@ def purchase_return(
     )
     if actor.user is not None:
         audit_record(actor=actor, action="purchase.return", obj=record, after=receipt)
+    webhook_emit(
+        WebhookEventType.PURCHASE_RETURNED,
+        lambda: {**receipt, "member_id": member.public_id if member is not None else None},
+        now=now,
+    )
     return Recorded(receipt=receipt, replayed=False, record_id=record.pk)

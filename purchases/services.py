@@ -34,6 +34,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from campaigns.awarding import campaign_awarded_emit
 from campaigns.engine import CampaignSnapshot
 from campaigns.models import SALE_KINDS
 from campaigns.referrals import referral_sale_recorded
@@ -42,10 +43,11 @@ from campaigns.services import campaign_awards_reserve, campaign_holdouts_record
 from loyalty.actors import Actor
 from loyalty.config import config_cached
 from loyalty.db import Lookup, atomic_whole, insert_many, insert_unless_taken, update
-from loyalty.models import ProgramSettings
+from loyalty.models import ProgramSettings, WebhookEventType
 from loyalty.notifications import notify_on_commit
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
+from loyalty.webhooks import webhook_emit
 from members.history import Text
 from members.ledger import Source
 from members.models import EntryKind, EntryStatus, PointsAccount
@@ -359,6 +361,16 @@ def _points_write(
             Award(award.source, award.points, award.label, EntryKind.BONUS)
             for award in evaluation.awards
         ]
+        for award in evaluation.awards:
+            campaign_awarded_emit(
+                member=member,
+                campaign_id=award.campaign_id,
+                points=award.points,
+                label=award.label,
+                occurred_at=sale.occurred_at,
+                now=now,
+                purchase_id=purchase.pk,
+            )
     # Each reader gets the lines in their own language (members/history.py).
     paid = Text("sale.paid", store=sale.store.name, reference=sale.reference)
     descriptions = [
@@ -522,6 +534,8 @@ def _purchase_close(
     purchase.tier_code = quote.tier_code or ""
     purchase.response = json.dumps(receipt)
     update(purchase, CLOSED_FIELDS)
+    # The receipt is the event's data: one INSERT, and only with a subscriber.
+    webhook_emit(WebhookEventType.PURCHASE_RECORDED, receipt, now=purchase.recorded_at)
     if actor.user is not None:
         # A sale typed in by staff is a staff write (DESIGN.md §7). A till's
         # sales (API keys) are the hot path and get no audit row each, like the

@@ -23,9 +23,10 @@ from django.utils.translation import gettext as _
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from loyalty.models import Store
+from loyalty.models import Store, WebhookEventType
 from loyalty.money import CENT
 from loyalty.services import audit_record, snapshot
+from loyalty.webhooks import webhook_emit
 from members.models import Member
 from rewards import locks
 from rewards.errors import (
@@ -272,6 +273,18 @@ def gift_card_charge_locked(
             obj=card,
             after={"charged": str(charged), "reference": reference, "balance": str(card.balance)},
         )
+    webhook_emit(
+        WebhookEventType.GIFTCARD_CHARGED,
+        lambda: {
+            "code": card.code,
+            "charged": charged,
+            "balance": card.balance,
+            "reference": reference,
+            "store": store.code,
+            "member_id": card.member.public_id if card.member_id else None,
+        },
+        now=now,
+    )
     return GiftCardCharge(entry=entry, charged=charged, balance=card.balance)
 
 

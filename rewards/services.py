@@ -27,10 +27,11 @@ from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
-from loyalty.models import Store
+from loyalty.models import Store, WebhookEventType
 from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record, snapshot
+from loyalty.webhooks import webhook_emit
 from members.ledger import Source
 from members.models import Member, Tier
 from members.points import points_pay, points_refund
@@ -378,7 +379,18 @@ def redemption_create(
         event_key=f"redemption:{redemption.pk}",
         at=now,
     )
+    webhook_emit(
+        WebhookEventType.REWARD_REDEEMED, lambda: _redemption_data(redemption, member), now=now
+    )
     return redemption
+
+
+def _redemption_data(redemption: Redemption, member: Member) -> dict[str, Any]:
+    """The answer of POST /members/{id}/redemptions, with the member's id."""
+    # Imported here: the API module imports these services.
+    from rewards.api import RedemptionSerializer
+
+    return {**RedemptionSerializer(redemption).data, "member_id": member.public_id}
 
 
 @dataclass(frozen=True)
@@ -571,6 +583,7 @@ def voucher_mark_used(
             obj=voucher,
             after={"reference": voucher.used_reference},
         )
+    webhook_emit(WebhookEventType.VOUCHER_USED, lambda: _voucher_used_data(voucher), now=now)
     return voucher
 
 
@@ -610,6 +623,20 @@ def voucher_expiry_remind(*, as_of: datetime) -> int:
                 is not None
             )
     return written
+
+
+def _voucher_used_data(voucher: Voucher) -> dict[str, Any]:
+    """The voucher as GET /vouchers/{code} gives it, with where it was used."""
+    # Imported here: the API module imports these services.
+    from rewards.api import VoucherSerializer
+
+    return {
+        **VoucherSerializer(voucher).data,
+        "store": voucher.used_store.code if voucher.used_store else None,
+        "purchase_reference": voucher.used_reference,
+        "purchase_id": voucher.used_purchase_id,
+        "amount": voucher.used_amount,
+    }
 
 
 def vouchers_expire_due(*, as_of: datetime) -> int:

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 from django.urls.converters import IntConverter, SlugConverter, StringConverter
+from django.utils import timezone
 
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
@@ -77,6 +78,30 @@ def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, ob
         "reward_id": reward.pk,
         "design_id": gift_card_design_create(actor=Actor.system(), name="Raya").pk,
         "code": redemption.vouchers.get().code,  # counter_voucher_use, portal voucher
+        **_webhook_known(),
+    }
+
+
+def _webhook_known() -> dict[str, object]:
+    """An endpoint with one delivery, for the webhook pages."""
+    from loyalty.models import WebhookDelivery, WebhookEvent
+    from loyalty.webhooks import webhook_endpoint_create
+
+    endpoint = webhook_endpoint_create(
+        actor=Actor.system(), url="https://93.184.216.34/hooks", events=["member.updated"]
+    ).endpoint
+    event = WebhookEvent.objects.create(
+        msg_id="msg_access", type="member.updated", created_at=timezone.now(), fanned_out=True
+    )
+    delivery = WebhookDelivery.objects.create(
+        event=event, endpoint=endpoint, created_at=timezone.now()
+    )
+    return {
+        **{
+            f"webhook_{name}.pk": endpoint.pk
+            for name in ("update", "delete", "enable", "deliveries")
+        },
+        "webhook_resend.pk": delivery.pk,
     }
 
 

@@ -399,8 +399,12 @@ def test_expiry_reminders_twice_for_the_same_time_remind_once_per_lot(
         )
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        assert expiry_reminders(now) == "2 points expiry reminders"
-        assert expiry_reminders(now) == "0 points expiry reminders"
+        assert (
+            expiry_reminders(now) == "2 points expiry reminders, 0 expiring lots told to webhooks"
+        )
+        assert (
+            expiry_reminders(now) == "0 points expiry reminders, 0 expiring lots told to webhooks"
+        )
     reminders = member.notifications.filter(kind="points_expiring")
     assert sorted(r.context["points"] for r in reminders) == [30, 40]
     assert len(_mails_to(member, "expire soon")) == 2

@@ -226,3 +226,44 @@ def test_points_earned_messages_add_no_statement_to_a_sale_and_off_queue_nothing
     assert len(queued) == 1 and queued[0][:2] == (keen.pk, "points_earned")
     assert queued[0][2]["points"] == 20
     assert not Notification.objects.filter(kind="points_earned").exists()
+
+
+def test_a_webhook_subscriber_adds_one_statement_and_none_without(pos_api, shopper, monkeypatch):
+    """Webhooks ride on every sale: the subscribed types come from the
+    configuration cache, so with no endpoint a sale runs exactly the
+    statements it ran before; with an endpoint subscribed to
+    purchase.recorded it adds exactly +1 statement, the outbox row's INSERT.
+    The delivery is queued for after the commit and runs in a worker, not in
+    the sale (here it is only counted as queued, once)."""
+    from loyalty.actors import Actor
+    from loyalty.webhooks import webhook_endpoint_create
+
+    queued: list[int] = []
+    monkeypatch.setattr("loyalty.webhooks._relay_queue", lambda: queued.append(1))
+
+    def count(reference: str) -> int:
+        _warm(pos_api, shopper)
+        queued.clear()
+        return _statements(
+            pos_api,
+            "POST",
+            "/api/v1/purchases",
+            sale(reference, ("TEA", 2, "10.00"), member=shopper),
+            HTTP_IDEMPOTENCY_KEY=f"k-{reference}",
+        )
+
+    without = count("W0")
+    assert queued == []
+    # Subscribed to other types only: still nothing on the sale.
+    webhook_endpoint_create(
+        actor=Actor.system(), url="https://93.184.216.34/hooks", events=["member.enrolled"]
+    )
+    other_types = count("W1")
+    assert queued == []
+    webhook_endpoint_create(
+        actor=Actor.system(), url="https://93.184.216.34/sales", events=["purchase.recorded"]
+    )
+    subscribed = count("W2")
+    assert queued == [1]
+    assert other_types == without <= PURCHASE_BUDGET, (without, other_types)
+    assert subscribed == without + 1, (without, subscribed)
