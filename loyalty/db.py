@@ -279,3 +279,56 @@ def insert_many(instances: list[Model]) -> None:
     values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+
+
+# --- Bulk rows --------------------------------------------------------------------------------
+
+
+def ids_reserve(model: type[Model], count: int) -> list[int]:
+    """`count` new primary keys of `model`, for rows inserted with their keys
+    (`rows_copy`): from the table's sequence on PostgreSQL; on SQLite, past
+    the largest key, which holds because a write transaction there holds
+    the database's write lock from its start (BEGIN IMMEDIATE). Call it in
+    the transaction that inserts the rows."""
+    if count <= 0:
+        return []
+    connection = connections[router.db_for_write(model)]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(pk)}), 0) FROM {quote(table)}")  # noqa: S608
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + count))
+
+
+def rows_copy(model: type[Model], instances: list[Model]) -> None:
+    """Insert `instances`, primary keys given, as fast as the database takes
+    them: PostgreSQL's COPY through psycopg (`cursor.copy`), values prepared
+    by the fields as the ORM prepares them; `bulk_create` elsewhere. Nothing
+    else (no signals, no `save`). A unique clash raises IntegrityError."""
+    if not instances:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(instances, batch_size=500)
+        return
+    fields = model._meta.concrete_fields
+    quote = connection.ops.quote_name
+    sql = (
+        f"COPY {quote(model._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
+    )
+    # Django's cursor wrapper does not see COPY: its errors are translated here.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for instance in instances:
+            copy.write_row(_values(instance, list(fields), connection, add=True))

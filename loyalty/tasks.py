@@ -47,3 +47,21 @@ def send_staff_invitation(user_id: int, site_url: str, language: str) -> None:
         subject = render_to_string("emails/loyalty/staff_invitation_subject.txt", context).strip()
         body = render_to_string("emails/loyalty/staff_invitation_message.txt", context)
     send_mail(subject, body, None, [user.email])
+
+
+@shared_task(name="loyalty.import_job")
+def import_job_task(
+    job_id: int,
+    check: bool,
+    user_id: int | None = None,
+    ip: str | None = None,
+    language: str = "en",
+) -> None:
+    """The dry run (`check`) or the real run of an uploaded import
+    (loyalty.imports), its bad lines in the uploader's language."""
+    from loyalty.actors import Actor
+    from loyalty.imports import import_job_execute
+
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    with translation.override(language):
+        import_job_execute(job_id=job_id, check=check, actor=Actor(user=user, ip=ip))

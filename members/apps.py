@@ -12,3 +12,9 @@ class MembersConfig(AppConfig):
         from members.models import Tier
 
         config_models_watch(Tier)
+
+        # The upload page and the command (loyalty.imports) read members files here.
+        from loyalty.imports import importer_register
+        from members.imports import members_import
+
+        importer_register("members", members_import)
