@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import DomainError
 from loyalty.limits import EMAIL_MAX_LENGTH
-from loyalty.models import ApiScope, ProgramSettings, Store
+from loyalty.models import ApiScope, ImportKind, ProgramSettings, Store
 from loyalty.roles import Role
 
 
@@ -121,3 +121,18 @@ def form_errors_from(form: Any, error: DomainError) -> None:
             form.add_error(field if field in form.fields else None, message)
     if not error.fields:
         form.add_error(None, error.message)
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, a header row first; see the columns below."),
+    )
+    no_points = forms.BooleanField(
+        label=_("Without points"),
+        required=False,
+        help_text=_(
+            "Past purchases only: record the purchases and their lines, earn no points (fastest)."
+        ),
+    )

@@ -12,7 +12,7 @@ from drf_spectacular.views import (
 
 from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
-from loyalty import staff_views, views
+from loyalty import import_views, staff_views, views
 from loyalty.api import errors as api_errors
 from loyalty.api import views as api_views
 from members import urls as member_urls
@@ -35,6 +35,10 @@ staff_urlpatterns = [
     path("team/new/", staff_views.StaffUserCreateView.as_view(), name="staff_user_create"),
     path("team/<int:pk>/", staff_views.StaffUserUpdateView.as_view(), name="staff_user_update"),
     path("audit/", staff_views.AuditEventListView.as_view(), name="audit_log"),
+    path("imports/", import_views.ImportListView.as_view(), name="import_list"),
+    path("imports/<int:pk>/", import_views.ImportDetailView.as_view(), name="import_detail"),
+    path("imports/<int:pk>/start/", import_views.ImportStartView.as_view(), name="import_start"),
+    path("imports/<int:pk>/status/", import_views.ImportStatusView.as_view(), name="import_status"),
     *member_urls.staff_urlpatterns,
     *purchase_urls.staff_urlpatterns,
     *reward_urls.staff_urlpatterns,
