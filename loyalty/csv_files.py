@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -92,30 +92,45 @@ def csv_header(names: list[str]) -> list[str]:
 
 def csv_records(stream: IO[bytes]) -> tuple[list[str], Iterator[CsvRecord]]:
     """The header and the data rows of a CSV file given as bytes, decoded as
-    UTF-8 (a byte-order mark at the start is dropped), read row by row, never
-    the whole file at once. Blank lines are skipped. Raises CsvFileError (at
-    once for the header, while iterating for the rows) when the bytes are not
-    UTF-8 or a quoted cell never ends."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text, strict=True)
+    UTF-8 line by line (a byte-order mark at the start is dropped), read row
+    by row, never the whole file at once. Blank lines are skipped. Raises
+    CsvFileError, naming the line (at once for the header, while iterating
+    for the rows), when a line is not UTF-8 or a quoted cell never ends."""
+    lines = _Lines(stream)
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader, None)
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise CsvFileError(1, _read_reason(exc)) from exc
+        raise CsvFileError(lines.number, _read_reason(exc)) from exc
     if header is None:
         return [], iter(())
     names = csv_header(header)
-    return names, _rows(reader, names)
+    return names, _rows(reader, names, lines)
+
+
+class _Lines:
+    """The stream's lines as text, counted (the physical line last read)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.number = stream, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.stream:
+            self.number += 1
+            text = raw.decode("utf-8")
+            if self.number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
 
 
 def _read_reason(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
-        return "the file is not UTF-8 text"
-    return f"the CSV cannot be read ({exc})"
+        return _("this line is not UTF-8 text; save the file as CSV UTF-8")
+    return _("the CSV cannot be read here (%(error)s)") % {"error": exc}
 
 
-def _rows(reader: Any, names: list[str]) -> Iterator[CsvRecord]:
-    ended = reader.line_num
+def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
+    ended = lines.number
     while True:
         start = ended + 1
         try:
@@ -123,8 +138,8 @@ def _rows(reader: Any, names: list[str]) -> Iterator[CsvRecord]:
         except StopIteration:
             return
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise CsvFileError(start, _read_reason(exc)) from exc
-        ended = reader.line_num
+            raise CsvFileError(lines.number, _read_reason(exc)) from exc
+        ended = lines.number
         if not any(cell.strip() for cell in row):
             continue
         cells = {name: csv_unescape(cell.strip()) for name, cell in zip(names, row, strict=False)}
