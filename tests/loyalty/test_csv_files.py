@@ -46,7 +46,7 @@ def test_records_read_utf8_with_or_without_a_bom(bom):
 
 
 def test_bytes_that_are_not_utf8_name_their_line():
-    names, records = csv_records(io.BytesIO(b"email\nann@x.com\n\xff\xfe\n"))
+    _names, records = csv_records(io.BytesIO(b"email\nann@x.com\n\xff\xfe\n"))
     with pytest.raises(CsvFileError) as raised:
         list(records)
     assert raised.value.line == 3
