@@ -307,28 +307,29 @@ def ids_reserve(model: type[Model], count: int) -> list[int]:
     return list(range(start, start + count))
 
 
-def rows_copy(model: type[Model], instances: list[Model]) -> None:
-    """Insert `instances`, primary keys given, as fast as the database takes
-    them: PostgreSQL's COPY through psycopg (`cursor.copy`), values prepared
-    by the fields as the ORM prepares them; `bulk_create` elsewhere. Nothing
-    else (no signals, no `save`). A unique clash raises IntegrityError."""
-    if not instances:
+def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert `rows` (tuples of plain values: str, int, Decimal, bool, aware
+    datetime, None, in the order of `columns`, the fields' attnames, primary
+    key included) as fast as the database takes them: PostgreSQL's COPY
+    through psycopg (`cursor.copy`, which adapts those types itself), and
+    `bulk_create` elsewhere. Nothing else runs (no signals, no `save`); a
+    unique clash raises IntegrityError."""
+    if not rows:
         return
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(instances, batch_size=500)
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
+        )
         return
-    fields = model._meta.concrete_fields
-    quote = connection.ops.quote_name
-    sql = (
-        f"COPY {quote(model._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in fields)}) FROM STDIN"
-    )
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name.removesuffix("_id")).column) for name in columns)
+    sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
     # Django's cursor wrapper does not see COPY: its errors are translated here.
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
         cursor.cursor.copy(sql) as copy,
     ):
-        for instance in instances:
-            copy.write_row(_values(instance, list(fields), connection, add=True))
+        for row in rows:
+            copy.write_row(row)

@@ -430,11 +430,13 @@ class _Run:
                     row, row_lines = _purchase_rows(pk, purchase, self.program, self.now)
                     purchases.append(row)
                     lines += row_lines
-                rows_copy(Purchase, purchases)
+                rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
                 line_ids = ids_reserve(PurchaseLine, len(lines))
-                for pk, line in zip(line_ids, lines, strict=True):
-                    line.pk = pk
-                rows_copy(PurchaseLine, lines)
+                rows_copy(
+                    PurchaseLine,
+                    LINE_COLUMNS,
+                    [(pk, *line) for pk, line in zip(line_ids, lines, strict=True)],
+                )
         except IntegrityError:
             if not retry:
                 raise
@@ -457,19 +459,55 @@ def _reason(exc: DomainError) -> str:
     return "; ".join(reasons) or exc.message
 
 
+# The columns `--no-points` writes, every one of each table (a test holds them to the models).
+PURCHASE_COLUMNS = (
+    "id",
+    "store_id",
+    "reference",
+    "member_id",
+    "occurred_at",
+    "recorded_at",
+    "subtotal",
+    "discount_total",
+    "total",
+    "eligible_amount",
+    "points_earned",
+    "points_redeemed",
+    "points_status",
+    "tier_code",
+    "fingerprint",
+    "response",
+    "recorded_by_id",
+)
+LINE_COLUMNS = (
+    "id",
+    "purchase_id",
+    "sku",
+    "name",
+    "category",
+    "quantity",
+    "unit_price",
+    "earns",
+    "discount_share",
+    "returned_quantity",
+)
+
+
 def _purchase_rows(
     pk: int, purchase: _Purchase, program: ProgramSettings, now: datetime
-) -> tuple[Purchase, list[PurchaseLine]]:
-    """The purchase row (its receipt as the sale flow stores it, no points)
-    and its lines, amounts from the sale's own quote."""
+) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    """The purchase's row (its receipt as the sale flow stores it, no
+    points) and its lines' rows without their id, in the columns above,
+    amounts from the sale's own quote."""
     sale = purchase.sale
     assert sale is not None
     quote = sale_quote(sale=sale, program=program)
+    member = sale.member
     receipt: dict[str, Any] = {
         "id": pk,
         "reference": sale.reference,
         "store": sale.store.code,
-        "member_id": sale.member.public_id if sale.member else None,
+        "member_id": member.public_id if member else None,
         "occurred_at": sale.occurred_at.isoformat(),
         "total": str(quote.total),
         "eligible_amount": str(quote.eligible_amount),
@@ -482,34 +520,36 @@ def _purchase_rows(
         "vouchers": [],
         "gift_cards": [],
     }
-    row = Purchase(
-        pk=pk,
-        store=sale.store,
-        reference=sale.reference,
-        member=sale.member,
-        occurred_at=sale.occurred_at,
-        recorded_at=now,
-        subtotal=quote.subtotal,
-        discount_total=quote.discount_total,
-        total=quote.total,
-        eligible_amount=quote.eligible_amount,
-        points_earned=0,
-        points_redeemed=0,
-        points_status="available",
-        tier_code="",
-        fingerprint=sale_fingerprint(sale),
-        response=json.dumps(receipt),
+    row = (
+        pk,
+        sale.store.pk,
+        sale.reference,
+        member.pk if member else None,
+        sale.occurred_at,
+        now,
+        quote.subtotal,
+        quote.discount_total,
+        quote.total,
+        quote.eligible_amount,
+        0,
+        0,
+        "available",
+        "",
+        sale_fingerprint(sale),
+        json.dumps(receipt),
+        None,
     )
     lines = [
-        PurchaseLine(
-            purchase_id=pk,
-            sku=item.sku,
-            name=item.name,
-            category=item.category,
-            quantity=item.quantity,
-            unit_price=item.unit_price,
-            earns=item.earns,
-            discount_share=share,
+        (
+            pk,
+            item.sku,
+            item.name,
+            item.category,
+            item.quantity,
+            item.unit_price,
+            item.earns,
+            share,
+            0,
         )
         for item, share in zip(sale.items, quote.discount_shares, strict=True)
     ]
