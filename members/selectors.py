@@ -111,11 +111,18 @@ def members_by_reference(values: Iterable[str]) -> dict[str, list[Member]]:
     query = Q()
     for name, keys in by.items():
         query |= Q(**{f"{name}__in": sorted(keys)})
-    found = [_member_complete(m, with_account=False) for m in Member.objects.filter(query)]
-    return {
-        value: [m for m in found if any(getattr(m, name) == key for name, key in ways)]
-        for value, ways in wanted.items()
-    }
+    index: dict[tuple[str, str], Member] = {}
+    for member in Member.objects.filter(query):
+        member = _member_complete(member, with_account=False)
+        for name in by:
+            key = getattr(member, name)
+            if key:
+                index[(name, key)] = member
+    result: dict[str, list[Member]] = {}
+    for value, ways in wanted.items():
+        members = {id(m): m for m in (index.get(way) for way in ways) if m is not None}
+        result[value] = list(members.values())
+    return result
 
 
 def member_search(
