@@ -57,7 +57,7 @@ class _JobMixin(StaffRequiredMixin):
     @cached_property
     def job(self) -> ImportJob:
         return get_object_or_404(
-            ImportJob.objects.select_related("created_by"), pk=self.kwargs["pk"]
+            ImportJob.objects.select_related("created_by"), pk=self.kwargs["import_id"]
         )
 
 
