@@ -42,7 +42,7 @@ from campaigns.models import CampaignKind
 from campaigns.selectors import campaigns_active
 from loyalty.notifications import notify
 from loyalty.selectors import program_settings_get
-from members.enrolment import Enrolment
+from members.enrolment import Channel, Enrolment
 from members.history import Text
 from members.locks import account_lock
 from members.models import Member, MemberStatus, PointsEntry
@@ -57,7 +57,10 @@ CHUNK = 500
 def signup_award(enrolment: Enrolment) -> None:
     """The welcome bonus of the live signup campaigns (an enrolment hook,
     members.enrolment): one statement when none is live. Runs in
-    member_enrol's transaction."""
+    member_enrol's transaction. A member imported from a file (channel
+    `import`) joined before, elsewhere: no welcome bonus."""
+    if enrolment.channel == Channel.IMPORT:
+        return
     member, now = enrolment.member, enrolment.at
     campaigns = campaigns_active(now=now, kinds=[CampaignKind.SIGNUP])
     if not campaigns:

@@ -279,3 +279,57 @@ def insert_many(instances: list[Model]) -> None:
     values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+
+
+# --- Bulk rows --------------------------------------------------------------------------------
+
+
+def ids_reserve(model: type[Model], count: int) -> list[int]:
+    """`count` new primary keys of `model`, for rows inserted with their keys
+    (`rows_copy`): from the table's sequence on PostgreSQL; on SQLite, past
+    the largest key, which holds because a write transaction there holds
+    the database's write lock from its start (BEGIN IMMEDIATE). Call it in
+    the transaction that inserts the rows."""
+    if count <= 0:
+        return []
+    connection = connections[router.db_for_write(model)]
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, pk, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(pk)}), 0) FROM {quote(table)}")  # noqa: S608
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + count))
+
+
+def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert `rows` (tuples of plain values: str, int, Decimal, bool, aware
+    datetime, None, in the order of `columns`, the fields' attnames, primary
+    key included) as fast as the database takes them: PostgreSQL's COPY
+    through psycopg (`cursor.copy`, which adapts those types itself), and
+    `bulk_create` elsewhere. Nothing else runs (no signals, no `save`); a
+    unique clash raises IntegrityError."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=500
+        )
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name.removesuffix("_id")).column) for name in columns)
+    sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    # Django's cursor wrapper does not see COPY: its errors are translated here.
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)

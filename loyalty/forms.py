@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.errors import DomainError
 from loyalty.limits import EMAIL_MAX_LENGTH
-from loyalty.models import ApiScope, ProgramSettings, Store, WebhookEventType
+from loyalty.models import ApiScope, ImportKind, ProgramSettings, Store, WebhookEventType
 from loyalty.roles import Role
 
 
@@ -153,5 +153,20 @@ class WebhookEndpointForm(forms.Form):
         help_text=_(
             "Untick to pause: no new events are kept for it meanwhile, and deliveries already "
             "waiting are sent when you tick it again."
+        ),
+    )
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What the file holds"), choices=ImportKind.choices)
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8, a header row first; see the columns below."),
+    )
+    no_points = forms.BooleanField(
+        label=_("Without points"),
+        required=False,
+        help_text=_(
+            "Past purchases only: record the purchases and their lines, earn no points (fastest)."
         ),
     )

@@ -644,3 +644,67 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} #{self.number} {self.status_code or self.error}"
+
+
+class ImportKind(models.TextChoices):
+    MEMBERS = "members", _("Members")
+    PURCHASES = "purchases", _("Past purchases")
+
+
+class ImportStatus(models.TextChoices):
+    CHECKING = "checking", _("Checking")
+    CHECKED = "checked", _("Checked")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """One CSV file uploaded for import (loyalty.imports): its dry run, then
+    its real run, each a Celery task that writes its progress here so the
+    page shows a progress bar, and what each found (counts and the first
+    `imports.ERRORS_KEPT` bad lines)."""
+
+    kind = models.CharField(_("kind"), max_length=10, choices=ImportKind.choices)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    file_name = models.CharField(_("file name"), max_length=255)
+    no_points = models.BooleanField(_("without points"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.CHECKING
+    )
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    # What the dry run found, then (replacing it) what the real run did.
+    imported = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    checked_imported = models.PositiveIntegerField(default=0)
+    checked_errors = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.file_name}"
+
+    @property
+    def pending(self) -> bool:
+        return self.status in (ImportStatus.CHECKING, ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.status in (ImportStatus.CHECKED, ImportStatus.DONE):
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, self.rows_done * 100 // self.rows_total)

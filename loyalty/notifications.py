@@ -390,9 +390,11 @@ def notify_on_commit(
     rolls back. The task is idempotent by `event_key`, so a retry writes once."""
     from loyalty.tasks import notification_create
 
+    # Inside `deliveries_off` (an import, the demo) the task writes the inbox only.
+    inbox_only = _inbox_only.get()
     transaction.on_commit(
         lambda: notification_create.delay(
-            member_id, kind, context, event_key, at.isoformat() if at else None
+            member_id, kind, context, event_key, at.isoformat() if at else None, inbox_only
         ),
         robust=True,
     )

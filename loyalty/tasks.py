@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 from allauth.account.forms import default_token_generator
@@ -18,7 +19,7 @@ from django.utils.dateparse import parse_datetime
 
 from loyalty.jobs import job_run
 from loyalty.models import User
-from loyalty.notifications import DeliveryFailed, delivery_send, notify
+from loyalty.notifications import DeliveryFailed, deliveries_off, delivery_send, notify
 from loyalty.selectors import program_settings_get
 
 
@@ -74,12 +75,18 @@ def notification_deliver(self: Task, delivery_id: int) -> str:
 
 @shared_task(name="loyalty.notification_create")
 def notification_create(
-    member_id: int, kind: str, context: dict[str, Any], event_key: str, at: str | None = None
+    member_id: int,
+    kind: str,
+    context: dict[str, Any],
+    event_key: str,
+    at: str | None = None,
+    inbox_only: bool = False,
 ) -> bool:
     """`notify` after a commit (loyalty.notifications.notify_on_commit):
-    idempotent by `event_key`. Returns whether a notification was written."""
+    idempotent by `event_key`; `inbox_only` as `deliveries_off`. Returns
+    whether a notification was written."""
     member_model = apps.get_model("members", "Member")
-    with transaction.atomic():
+    with transaction.atomic(), deliveries_off() if inbox_only else nullcontext():
         member = member_model.objects.filter(pk=member_id).first()
         if member is None:
             return False
@@ -118,3 +125,21 @@ def send_webhook_disabled_notice(endpoint_id: int) -> None:
         subject = render_to_string("emails/loyalty/webhook_disabled_subject.txt", context).strip()
         body = render_to_string("emails/loyalty/webhook_disabled_message.txt", context)
     send_mail(subject, body, None, recipients)
+
+
+@shared_task(name="loyalty.import_job")
+def import_job_task(
+    job_id: int,
+    check: bool,
+    user_id: int | None = None,
+    ip: str | None = None,
+    language: str = "en",
+) -> None:
+    """The dry run (`check`) or the real run of an uploaded import
+    (loyalty.imports), its bad lines in the uploader's language."""
+    from loyalty.actors import Actor
+    from loyalty.imports import import_job_execute
+
+    user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+    with translation.override(language):
+        import_job_execute(job_id=job_id, check=check, actor=Actor(user=user, ip=ip))

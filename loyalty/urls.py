@@ -12,7 +12,7 @@ from drf_spectacular.views import (
 
 from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
-from loyalty import staff_views, views, webhook_views
+from loyalty import import_views, staff_views, views, webhook_views
 from loyalty.api import errors as api_errors
 from loyalty.api import views as api_views
 from loyalty.api import webhooks as webhook_api
@@ -58,6 +58,18 @@ staff_urlpatterns = [
         "webhooks/deliveries/<int:pk>/resend/",
         webhook_views.WebhookResendView.as_view(),
         name="webhook_resend",
+    ),
+    path("imports/", import_views.ImportListView.as_view(), name="import_list"),
+    path("imports/<int:import_id>/", import_views.ImportDetailView.as_view(), name="import_detail"),
+    path(
+        "imports/<int:import_id>/start/",
+        import_views.ImportStartView.as_view(),
+        name="import_start",
+    ),
+    path(
+        "imports/<int:import_id>/status/",
+        import_views.ImportStatusView.as_view(),
+        name="import_status",
     ),
     *member_urls.staff_urlpatterns,
     *purchase_urls.staff_urlpatterns,

@@ -24,3 +24,9 @@ class MembersConfig(AppConfig):
         channel_register(
             "push", push_notification_send, label=_("Push on my devices"), reaches=push_available
         )
+
+        # The upload page and the command (loyalty.imports) read members files here.
+        from loyalty.imports import importer_register
+        from members.imports import members_import
+
+        importer_register("members", members_import)

@@ -629,17 +629,11 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell of free text a spreadsheet will not run: text starting like
-    a formula gets a leading apostrophe (OWASP's advice on CSV injection).
-    The other columns are ours (codes, digits, a normalised phone)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def segment_members_rows(segment: Segment, *, now: datetime | None = None) -> Iterable[list[str]]:
     """The segment's members as CSV rows (a header, then one row a member), read
-    in chunks so a large segment streams in constant memory."""
+    in chunks so a large segment streams in constant memory. Written through
+    loyalty.csv_files.csv_lines, which escapes every cell a spreadsheet would
+    run as a formula."""
     yield list(CSV_COLUMNS)
     members = segment_members(segment, now=now).select_related("rfm")
     for member in members.iterator(chunk_size=2000):
@@ -647,9 +641,9 @@ def segment_members_rows(segment: Segment, *, now: datetime | None = None) -> It
         yield [
             member.public_id,
             member.card_number,
-            _cell(member.first_name),
-            _cell(member.last_name),
-            _cell(member.email),
+            member.first_name or "",
+            member.last_name or "",
+            member.email or "",
             member.phone or "",
             member.tier.code if member.tier else "",
             member.home_store.code if member.home_store else "",

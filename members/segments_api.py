@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -20,6 +18,7 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
+from loyalty.csv_files import csv_download
 from members.models import Member, Segment
 from members.segments import (
     NAME_MAX_LENGTH,
@@ -131,26 +130,9 @@ class _JsonOnly(BaseContentNegotiation):
         return parsers[0] if parsers else None
 
 
-class _Echo:
-    """csv.writer's file: each row written comes back as its text."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterable[list[str]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    for row in rows:
-        yield writer.writerow(row)
-
-
 def segment_csv_response(segment: Segment) -> StreamingHttpResponse:
     """The segment's members as a streamed CSV download (API and back-office)."""
-    response = StreamingHttpResponse(
-        _csv_lines(segment_members_rows(segment)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="segment-{segment.pk}.csv"'
-    return response
+    return csv_download(segment_members_rows(segment), filename=f"segment-{segment.pk}.csv")
 
 
 class SegmentMembersApi(APIView):

@@ -30,6 +30,7 @@ api_urlpatterns = [
 staff_urlpatterns = [
     path("members/", staff_views.MemberSearchView.as_view(), name="member_search"),
     path("members/new/", staff_views.MemberEnrolView.as_view(), name="member_enrol"),
+    path("members/export/", staff_views.MemberExportView.as_view(), name="member_export"),
     path("members/<str:public_id>/", staff_views.MemberDetailView.as_view(), name="member_detail"),
     path("members/<str:public_id>/edit/", staff_views.MemberEditView.as_view(), name="member_edit"),
     path(

@@ -22,7 +22,7 @@ from loyalty.selectors import store_acting
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
-from purchases.inputs import GiftCardInput, LineInput, SaleInput
+from purchases.inputs import SKU_PATTERN, GiftCardInput, LineInput, SaleInput
 from purchases.returns import ReturnItem, purchase_return
 from purchases.selectors import purchase_get
 from purchases.services import purchase_record, sale_preview
@@ -34,7 +34,7 @@ class ItemSerializer(serializers.Serializer):
     class Meta:
         ref_name = "PurchaseItem"
 
-    sku = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
+    sku = serializers.RegexField(SKU_PATTERN)
     name = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
     category = serializers.CharField(required=False, default="", allow_blank=True, max_length=100)
     quantity = serializers.IntegerField(min_value=1, max_value=limits.QUANTITY_MAX)

@@ -12,3 +12,9 @@ class PurchasesConfig(AppConfig):
         from purchases.ledger_checks import return_problems
 
         ledger_check_register(return_problems)
+
+        # The upload page and the command (loyalty.imports) read purchases files here.
+        from loyalty.imports import importer_register
+        from purchases.imports import purchases_import
+
+        importer_register("purchases", purchases_import)

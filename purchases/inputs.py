@@ -20,6 +20,9 @@ from loyalty.models import Store
 from members.models import Member
 from rewards.voucher_codes import normalise_code
 
+# What a SKU may look like (the API's and the import's rule).
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+
 
 @dataclass(frozen=True)
 class LineInput:
@@ -52,6 +55,13 @@ class SaleInput:
     gift_cards: tuple[GiftCardInput, ...] = ()
     # False when the till did not say when (then "now"): a retry must still match.
     occurred_at_given: bool = True
+    # Each line's own discount, when the source gives them line by line (an
+    # imported history): then they are the lines' shares of `discount_total`
+    # (their sum), instead of sharing it in proportion to the amounts.
+    line_discounts: tuple[Decimal, ...] = ()
+    # A sale of an imported history (purchases.imports): it earns base and
+    # tier points only; no campaign, referral or message follows from it.
+    imported: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,11 @@ def sale_fingerprint(sale: SaleInput) -> str:
             ],
             "discount_total": str(sale.discount_total),
             "points_to_redeem": sale.points_to_redeem,
+            **(
+                {"line_discounts": [str(d) for d in sale.line_discounts]}
+                if sale.line_discounts
+                else {}
+            ),
             # Only when given, so receipts recorded before vouchers existed still
             # replay; normalised, so "7kq4m2xh9tpa" retries "7KQ4-M2XH-9TPA".
             **({"vouchers": sale_voucher_codes(sale)} if sale.vouchers else {}),
@@ -114,7 +129,7 @@ def sale_gift_card_amounts(sale: SaleInput) -> dict[str, Decimal]:
 def sale_validate(*, sale: SaleInput, now: datetime) -> None:
     """What can be told wrong from the sale alone (no database): no items, a
     time in the future, points without a member, a sale above what its
-    columns hold, a discount above the sale.
+    columns hold, a discount above the sale (or a line's above the line).
     Raises ValidationFailed naming every such field."""
     errors: dict[str, list[str]] = {}
     if not sale.items:
@@ -128,5 +143,14 @@ def sale_validate(*, sale: SaleInput, now: datetime) -> None:
         errors["items"] = [_("A sale adds up to at most %(amount)s.") % {"amount": MONEY_MAX}]
     elif sale.discount_total > subtotal:
         errors["discount_total"] = [_("The discount is larger than the sale.")]
+    if sale.line_discounts and (
+        len(sale.line_discounts) != len(sale.items)
+        or sum(sale.line_discounts, Decimal("0.00")) != sale.discount_total
+        or any(
+            not 0 <= discount <= item.unit_price * item.quantity
+            for discount, item in zip(sale.line_discounts, sale.items, strict=False)
+        )
+    ):
+        errors["discount_total"] = [_("A line's discount is larger than the line.")]
     if errors:
         raise ValidationFailed(fields=errors)

@@ -96,9 +96,12 @@ def sale_quote(
     would pay more than the sale's total."""
     gross = [item.unit_price * item.quantity for item in sale.items]
     subtotal = sum(gross, Decimal("0.00"))
-    shares, voucher_amounts = _voucher_shares(
-        sale, gross, split_discount(gross, sale.discount_total), vouchers or []
+    till_shares = (
+        list(sale.line_discounts)
+        if sale.line_discounts
+        else split_discount(gross, sale.discount_total)
     )
+    shares, voucher_amounts = _voucher_shares(sale, gross, till_shares, vouchers or [])
     discount_total = sale.discount_total + sum(voucher_amounts, Decimal("0.00"))
     total = subtotal - discount_total
     points_value = (Decimal(sale.points_to_redeem) * program.point_value).quantize(CENT)

@@ -113,7 +113,13 @@ class _Written:
 
 
 @atomic_whole
-def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = None) -> Recorded:
+def purchase_record(
+    *,
+    sale: SaleInput,
+    actor: Actor,
+    now: datetime | None = None,
+    recorded_at: datetime | None = None,
+) -> Recorded:
     """Record a sale: use its vouchers, pay with points and gift cards, earn,
     count towards tiers — all or nothing, in the phases of this module's
     docstring.
@@ -125,11 +131,16 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
     VoucherNotUsable, GiftCardNotUsable, GiftCardInsufficientBalance,
     DuplicateChargeReference (this store charged the card under this receipt
     number outside the sale) or DuplicateReference; then nothing is written.
+
+    `now` is the moment the sale is played at: an imported history
+    (purchases.imports) plays each sale at its `occurred_at`, so its points,
+    pending wait and tier review are as they were then, and gives the real
+    time as `recorded_at` (default: `now`).
     """
     now = now or timezone.now()
     sale_validate(sale=sale, now=now)
     fingerprint = sale_fingerprint(sale)
-    purchase = _purchase_claim(sale, fingerprint=fingerprint, actor=actor, now=now)
+    purchase = _purchase_claim(sale, fingerprint=fingerprint, actor=actor, now=recorded_at or now)
     if purchase is None:
         return _purchase_replay(sale, fingerprint)
     rows = sale_lock(
@@ -155,7 +166,9 @@ def purchase_record(*, sale: SaleInput, actor: Actor, now: datetime | None = Non
         actor=actor,
         now=now,
     )
-    if sale.member is not None and sale.member.notify_points_earned and written.points_earned:
+    # An imported history tells nobody: no messages, no webhooks (docs/import-export.md).
+    member = None if sale.imported else sale.member
+    if member is not None and member.notify_points_earned and written.points_earned:
         _points_earned_notify(purchase, sale=sale, written=written)
     receipt = _sale_receipt(purchase, sale=sale, vouchers=vouchers, quote=quote, written=written)
     _purchase_close(purchase, sale=sale, quote=quote, written=written, receipt=receipt, actor=actor)
@@ -278,14 +291,16 @@ def _sale_write_rows(
         # row locked here, after the sale's other rows and before campaign
         # budgets; both members are paid after the commit). Nothing to read
         # for a member with no pending referral.
-        referral_sale_recorded(
-            member=sale.member,
-            purchase_id=purchase.pk,
-            store_id=sale.store.pk,
-            eligible_amount=quote.eligible_amount,
-            occurred_at=sale.occurred_at,
-            now=now,
-        )
+        # Not for an imported history: it qualifies no referral.
+        if not sale.imported:
+            referral_sale_recorded(
+                member=sale.member,
+                purchase_id=purchase.pk,
+                store_id=sale.store.pk,
+                eligible_amount=quote.eligible_amount,
+                occurred_at=sale.occurred_at,
+                now=now,
+            )
         points_status, awards = _points_write(
             purchase, sale=sale, account=rows.account, quote=quote, program=program, now=now
         )
@@ -422,7 +437,8 @@ def _sale_quote(
     """The quote with the sale's campaigns. Reads the member's segments only
     when a live campaign targets one, and whether this is their first purchase
     only when a live campaign pays for that: none of it otherwise."""
-    campaigns = _sale_campaigns() if sale.member is not None else []
+    # An imported history earns base and tier points only (docs/import-export.md).
+    campaigns = _sale_campaigns() if sale.member is not None and not sale.imported else []
     segment_ids: frozenset[int] = frozenset()
     first_purchase = False
     if campaigns and sale.member is not None:
@@ -535,7 +551,8 @@ def _purchase_close(
     purchase.response = json.dumps(receipt)
     update(purchase, CLOSED_FIELDS)
     # The receipt is the event's data: one INSERT, and only with a subscriber.
-    webhook_emit(WebhookEventType.PURCHASE_RECORDED, receipt, now=purchase.recorded_at)
+    if not sale.imported:
+        webhook_emit(WebhookEventType.PURCHASE_RECORDED, receipt, now=purchase.recorded_at)
     if actor.user is not None:
         # A sale typed in by staff is a staff write (DESIGN.md §7). A till's
         # sales (API keys) are the hot path and get no audit row each, like the

@@ -1,5 +1,6 @@
-/* A running back-test's progress bar: polls the run's status endpoint and
-   moves the bar; when the run is over, reloads the page to show the result.
+/* A running back-test's (or import's) progress bar: polls the run's status
+   endpoint and moves the bar; when the run is over ("finished", or status
+   done or failed), reloads the page to show the result.
    Without JavaScript the page reloads itself (a <noscript> refresh). */
 (function () {
   "use strict";
@@ -17,7 +18,7 @@
         bar.value = answer.percent;
         bar.textContent = answer.percent + " %";
         label.textContent = answer.label;
-        if (answer.status === "done" || answer.status === "failed") {
+        if (answer.finished || answer.status === "done" || answer.status === "failed") {
           window.location.reload();
           return;
         }

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
+from loyalty.models import ImportJob
 from loyalty.roles import ROLE_PERMISSIONS, Role
 from loyalty.urls import staff_urlpatterns, urlpatterns
 from members.access import MemberRequiredMixin
@@ -78,6 +79,7 @@ def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, ob
         "reward_id": reward.pk,
         "design_id": gift_card_design_create(actor=Actor.system(), name="Raya").pk,
         "code": redemption.vouchers.get().code,  # counter_voucher_use, portal voucher
+        "import_id": ImportJob.objects.create(kind="members", file_name="m.csv").pk,
         **_webhook_known(),
     }
 

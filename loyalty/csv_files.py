@@ -1,0 +1,162 @@
+"""CSV in and out, in one place: every export writes through `csv_lines` (so
+no cell reaches a spreadsheet as a formula) and every import reads through
+`csv_records` (UTF-8 with or without a byte-order mark, one row at a time).
+
+Formula injection (OWASP, "CSV Injection"): a spreadsheet runs a cell that
+starts with `=`, `+`, `-` or `@` as a formula, and a tab or carriage return
+in front of one hides it. `csv_safe` puts an apostrophe before such a cell,
+which spreadsheets show as text and do not print. Every cell of every export
+gets it, ours or typed by someone (a phone "+60…" comes out as "'+60…"):
+one rule with no column forgotten. The importers take the apostrophe off
+again (`csv_unescape`), so an export reads back as it was.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.http import StreamingHttpResponse
+from django.utils.translation import gettext as _
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """The cell's text, with a leading apostrophe when a spreadsheet would run
+    it as a formula. None is the empty cell."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_unescape(text: str) -> str:
+    """The cell `csv_safe` was given: a leading apostrophe before a formula
+    character is taken off; anything else is left as it is."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
+
+
+class _Echo:
+    """csv.writer's file: each row written comes back as its text."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """Each row as one CSV line, every cell through `csv_safe`: a generator,
+    so an export of any size streams in constant memory."""
+    writer = csv.writer(_Echo())
+    for row in rows:
+        yield writer.writerow([csv_safe(cell) for cell in row])
+
+
+def csv_download(rows: Iterable[Iterable[Any]], *, filename: str) -> StreamingHttpResponse:
+    """A streamed CSV download of `rows` (a header row first, by convention)."""
+    response = StreamingHttpResponse(csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+class CsvFileError(Exception):
+    """The file cannot be read on (not UTF-8, a broken quote): `line` is where."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One data row: the line it starts on (the header is line 1), its cells
+    by column name (stripped, apostrophe-escaping undone), and the cells
+    beyond the header's columns (a row too long)."""
+
+    line: int
+    cells: dict[str, str]
+    extra: int = 0
+
+
+def csv_header(names: list[str]) -> list[str]:
+    """Column names as compared: stripped and lower case."""
+    return [name.strip().lower() for name in names]
+
+
+def csv_records(stream: IO[bytes]) -> tuple[list[str], Iterator[CsvRecord]]:
+    """The header and the data rows of a CSV file given as bytes, decoded as
+    UTF-8 line by line (a byte-order mark at the start is dropped), read row
+    by row, never the whole file at once. Blank lines are skipped. Raises
+    CsvFileError, naming the line (at once for the header, while iterating
+    for the rows), when a line is not UTF-8 or a quoted cell never ends."""
+    lines = _Lines(stream)
+    reader = csv.reader(lines, strict=True)
+    try:
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CsvFileError(lines.number, _read_reason(exc)) from exc
+    if header is None:
+        return [], iter(())
+    names = csv_header(header)
+    return names, _rows(reader, names, lines)
+
+
+class _Lines:
+    """The stream's lines as text, counted (the physical line last read)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream, self.number = stream, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.stream:
+            self.number += 1
+            text = raw.decode("utf-8")
+            if self.number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
+
+
+def _read_reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return _("this line is not UTF-8 text; save the file as CSV UTF-8")
+    return _("the CSV cannot be read here (%(error)s)") % {"error": exc}
+
+
+def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
+    ended = lines.number
+    while True:
+        start = ended + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise CsvFileError(lines.number, _read_reason(exc)) from exc
+        ended = lines.number
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = {name: csv_unescape(cell.strip()) for name, cell in zip(names, row, strict=False)}
+        yield CsvRecord(line=start, cells=cells, extra=max(0, len(row) - len(names)))
+
+
+def csv_count_rows(stream: IO[bytes]) -> int:
+    """How many data rows a file has (for a progress bar), read in chunks:
+    the lines after the header, blank ones and quoted line breaks included,
+    so it is an upper bound. 0 for an empty file."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    newlines, last = 0, ""
+    while chunk := stream.read(1 << 20):
+        text = decoder.decode(chunk)
+        newlines += text.count("\n")
+        last = text[-1:] or last
+    if not last:
+        return 0
+    lines = newlines + (0 if last == "\n" else 1)
+    return max(0, lines - 1)
