@@ -69,7 +69,6 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     assert "welcome" in set(inbox.values_list("kind", flat=True))
     # Each redemption of the history told its member once (which members
     # redeemed is the demo's draw, so not Aisyah by name).
-    from rewards.models import Redemption
 
     redeemed = Notification.objects.filter(kind="reward_redeemed")
     assert redeemed.count() == Redemption.objects.count() > 0
