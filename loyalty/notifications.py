@@ -47,6 +47,7 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from loyalty.db import insert_unless_taken
 from loyalty.models import (
@@ -102,7 +103,8 @@ class Kind:
             if self.render is not None:
                 return self.render(context, language)
             assert self.title is not None and self.body is not None
-            return str(self.title) % context, str(self.body) % context
+            # `%` picks a plural form by the context's number (ngettext_lazy).
+            return str(self.title % context), str(self.body % context)
 
 
 def _localised(value: Any, language: str) -> str:
@@ -146,8 +148,16 @@ for _kind in (
     Kind(
         "points_earned",
         _("Points earned on a purchase"),
-        _("You earned %(points)s points"),
-        _("%(points)s points for your purchase at %(store)s (receipt %(reference)s)."),
+        ngettext_lazy(
+            "You earned %(points)s point",
+            "You earned %(points)s points",
+            "points",
+        ),
+        ngettext_lazy(
+            "%(points)s point for your purchase at %(store)s (receipt %(reference)s).",
+            "%(points)s points for your purchase at %(store)s (receipt %(reference)s).",
+            "points",
+        ),
         optional=True,
         defaults=frozenset(),
         link="portal:history",
@@ -170,7 +180,11 @@ for _kind in (
         "reward_redeemed",
         _("Reward redeemed"),
         _("You redeemed %(reward)s"),
-        _("%(points)s points spent on %(reward)s. Thank you!"),
+        ngettext_lazy(
+            "%(points)s point spent on %(reward)s. Thank you!",
+            "%(points)s points spent on %(reward)s. Thank you!",
+            "points",
+        ),
         link="portal:vouchers",
     ),
     Kind(
@@ -183,22 +197,46 @@ for _kind in (
     Kind(
         "points_expiring",
         _("Points about to expire"),
-        _("%(points)s points expire soon"),
-        _("%(points)s of your points expire on %(expires)s. Spend them on a reward before then."),
+        ngettext_lazy(
+            "%(points)s point expires soon",
+            "%(points)s points expire soon",
+            "points",
+        ),
+        ngettext_lazy(
+            "%(points)s of your points expires on %(expires)s. Spend it on a reward before then.",
+            "%(points)s of your points expire on %(expires)s. Spend them on a reward before then.",
+            "points",
+        ),
         link="portal:rewards",
     ),
     Kind(
         "campaign_award",
         _("Bonus points from an offer"),
-        _("%(points)s bonus points"),
-        _("You earned %(points)s bonus points: %(campaign)s."),
+        ngettext_lazy(
+            "%(points)s bonus point",
+            "%(points)s bonus points",
+            "points",
+        ),
+        ngettext_lazy(
+            "You earned %(points)s bonus point: %(campaign)s.",
+            "You earned %(points)s bonus points: %(campaign)s.",
+            "points",
+        ),
         link="portal:history",
     ),
     Kind(
         "referral_rewarded",
         _("A friend's referral paid"),
-        _("%(points)s points for a referral"),
-        _("%(points)s points: %(reason)s."),
+        ngettext_lazy(
+            "%(points)s point for a referral",
+            "%(points)s points for a referral",
+            "points",
+        ),
+        ngettext_lazy(
+            "%(points)s point: %(reason)s.",
+            "%(points)s points: %(reason)s.",
+            "points",
+        ),
         link="portal:referrals",
     ),
     Kind(

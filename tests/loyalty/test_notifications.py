@@ -408,3 +408,19 @@ def test_expiry_reminders_twice_for_the_same_time_remind_once_per_lot(
     reminders = member.notifications.filter(kind="points_expiring")
     assert sorted(r.context["points"] for r in reminders) == [30, 40]
     assert len(_mails_to(member, "expire soon")) == 2
+
+
+def test_points_read_one_point_and_two_points_in_english_and_malay():
+    from loyalty.notifications import kind_get
+
+    earned = kind_get("points_earned")
+    context = {"store": "KLCC", "reference": "R-1", "balance": 10}
+    assert earned.texts({**context, "points": 1}, "en") == (
+        "You earned 1 point",
+        "1 point for your purchase at KLCC (receipt R-1).",
+    )
+    assert earned.texts({**context, "points": 2}, "en")[0] == "You earned 2 points"
+    assert earned.texts({**context, "points": 1}, "ms")[0] == "Anda memperoleh 1 mata"
+    assert kind_get("points_expiring").texts({"points": 1, "expires": "1 Jan"}, "en")[0] == (
+        "1 point expires soon"
+    )
