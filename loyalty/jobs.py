@@ -71,3 +71,11 @@ def webhooks_relay(as_of: datetime) -> str:
     from loyalty.webhook_relay import webhooks_relay as relay
 
     return str(relay(now=as_of))
+
+
+@job("purge_webhook_log")
+def purge_webhook_log(as_of: datetime) -> str:
+    # Imported here: the relay's module imports the services this one does.
+    from loyalty.webhook_relay import LOG_DAYS, webhook_events_purge
+
+    return f"{webhook_events_purge(now=as_of)} webhook events older than {LOG_DAYS} days removed"

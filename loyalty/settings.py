@@ -403,6 +403,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The beat schedule: each entry runs one job of `manage.py run_jobs` through the
 # `loyalty.run_job` task. Jobs register themselves in `loyalty/jobs.py` registries.
 CELERY_BEAT_SCHEDULE = {
+    "purge-webhook-log": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=2, minute=30),
+        "args": ("purge_webhook_log",),
+    },
     "purge-idempotency-keys": {
         "task": "loyalty.run_job",
         "schedule": 60 * 60,

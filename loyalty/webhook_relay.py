@@ -393,3 +393,26 @@ def webhooks_relay(*, now: datetime | None = None, batches: int = 4) -> RelaySum
             attempted += 1
             delivered += int(outcome.delivered)
     return RelaySummary(fanned_out=fanned, attempted=attempted, delivered=delivered)
+
+
+# The delivery log a manager can read back: events older than this whose
+# deliveries all ended (delivered, or given up) are deleted with their log.
+LOG_DAYS = 30
+PURGE_CHUNK = 2000
+
+
+def webhook_events_purge(*, now: datetime) -> int:
+    """The `purge_webhook_log` job: delete the events written more than
+    LOG_DAYS before `now` that were fanned out and have no delivery still
+    pending (their deliveries and attempts go with them). An event still being
+    retried, or one a paused endpoint holds, stays. Returns the events deleted."""
+    old = WebhookEvent.objects.filter(
+        created_at__lt=now - timedelta(days=LOG_DAYS), fanned_out=True
+    ).exclude(deliveries__status=WebhookDeliveryStatus.PENDING)
+    removed = 0
+    while True:  # in chunks: a month of a busy shop's events is not one statement
+        chunk = list(old.values_list("pk", flat=True)[:PURGE_CHUNK])
+        if not chunk:
+            return removed
+        _deleted, by_model = WebhookEvent.objects.filter(pk__in=chunk).delete()
+        removed += by_model.get(WebhookEvent._meta.label, 0)

@@ -503,3 +503,32 @@ def test_a_receiver_too_slow_to_answer_is_a_failed_attempt(monkeypatch):
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert delivery.status == "pending" and delivery.last_status_code is None
     assert "Timed out" in delivery.last_error and delivery.last_duration_ms < 1900
+
+
+@pytest.mark.django_db
+def test_the_purge_removes_old_ended_events_with_their_log_and_keeps_the_rest():
+    from loyalty.jobs import job_run
+
+    endpoint, _secret = _endpoint("https://93.184.216.34/hooks", "member.updated")
+    now = timezone.now()
+
+    def event(name: str, days_ago: int, status: str) -> WebhookEvent:
+        at = now - timedelta(days=days_ago)
+        made = WebhookEvent.objects.create(
+            msg_id=f"msg_{name}", type="member.updated", created_at=at, fanned_out=True
+        )
+        delivery = WebhookDelivery.objects.create(
+            event=made, endpoint=endpoint, created_at=at, status=status
+        )
+        WebhookAttempt.objects.create(delivery=delivery, number=1, at=at, status_code=200)
+        return made
+
+    event("old_delivered", 31, "delivered")
+    event("old_failed", 40, "failed")
+    event("old_retrying", 31, "pending")
+    event("recent", 29, "delivered")
+    assert job_run("purge_webhook_log", as_of=now).startswith("2 webhook events")
+    left = set(WebhookEvent.objects.values_list("msg_id", flat=True))
+    assert left == {"msg_old_retrying", "msg_recent"}
+    assert WebhookAttempt.objects.count() == 2
+    assert job_run("purge_webhook_log", as_of=now).startswith("0 webhook events")
