@@ -279,3 +279,48 @@ def test_an_imported_history_tells_nobody(people, monkeypatch, django_capture_on
     assert not people[0].notifications.filter(kind="points_earned").exists()
     assert list(NotificationDelivery.objects.values_list("notification__kind", "channel")) == []
     assert mail.outbox == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_points_the_copy_thread_writes_each_batch_once_and_a_rerun_nothing(
+    people, monkeypatch
+):
+    """Outside a transaction on PostgreSQL the batches are written by COPY in
+    a thread of their own while the next is read: every good row is written
+    once, a receipt a till recorded meanwhile is skipped (the batch written
+    again without it), and a second run imports nothing."""
+    from purchases import imports
+
+    monkeypatch.setattr(imports, "BATCH_COPY", 7)
+    data = history(people)
+    original = imports._copy_batch
+    recorded = []
+
+    def a_till_records_r5_first(ready, program, now, **options):
+        if not recorded and any(p.reference == "R5" for p in ready):
+            recorded.append(
+                purchase_record(
+                    sale=SaleInput(
+                        store=program.main_store,
+                        reference="R5",
+                        member=None,
+                        occurred_at=timezone.now(),
+                        items=[LineInput(sku="TILL", quantity=1, unit_price=Decimal("5.00"))],
+                    ),
+                    actor=Actor.system(),
+                )
+            )
+        return original(ready, program, now, **options)
+
+    monkeypatch.setattr(imports, "_copy_batch", a_till_records_r5_first)
+    report = run(data, no_points=True)
+    r5 = data.decode().count(",R5,")
+    assert (report.imported, report.skipped, report.errors) == (97 - r5, r5, 3)
+    assert PurchaseLine.objects.count() == 97 - r5 + 1
+    assert list(Purchase.objects.get(reference="R5").lines.values_list("sku", flat=True)) == [
+        "TILL"
+    ]
+    again = run(data, no_points=True)
+    assert (again.imported, again.skipped, again.errors) == (0, 97, 3)
+    assert PurchaseLine.objects.count() == 97 - r5 + 1
