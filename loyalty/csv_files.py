@@ -75,13 +75,17 @@ class CsvFileError(Exception):
 
 class CsvRecord(NamedTuple):
     """One data row: the line it starts on (the header is line 1), its cells
-    by column name (stripped, apostrophe-escaping undone), and the cells
-    beyond the header's columns (a row too long). A named tuple: an import
-    makes one a row, and it is the cheapest record Python builds."""
+    by column name (stripped, apostrophe-escaping undone), the cells beyond
+    the header's columns (a row too long), and `plain`: its lines are ASCII
+    without a NUL, so every cell is text any column stores (an importer need
+    not test them one by one, loyalty.imports.cells_text_check). A named
+    tuple: an import makes one a row, and it is the cheapest record Python
+    builds."""
 
     line: int
     cells: dict[str, str]
     extra: int = 0
+    plain: bool = False
 
 
 def csv_header(names: list[str]) -> list[str]:
@@ -110,12 +114,12 @@ def csv_records(stream: IO[bytes]) -> tuple[list[str], Iterator[CsvRecord]]:
 class _Lines:
     """The stream's lines as text, counted (the physical line last read).
     `apostrophe` tells whether a line read since it was last reset holds an
-    apostrophe: the csv reader reads only the lines of the row it returns,
-    so a row without one has no cell to un-escape (one test a line rather
-    than one a cell)."""
+    apostrophe, `plain` whether they were all ASCII without a NUL: the csv
+    reader reads only the lines of the row it returns, so these say it of
+    the row (one test a line rather than one a cell)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
-        self.stream, self.number, self.apostrophe = stream, 0, False
+        self.stream, self.number, self.apostrophe, self.plain = stream, 0, False, True
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.stream:
@@ -125,6 +129,8 @@ class _Lines:
                 text = text[1:]
             if "'" in text:
                 self.apostrophe = True
+            if "\x00" in text or not text.isascii():
+                self.plain = False
             yield text
 
 
@@ -136,7 +142,7 @@ def _read_reason(exc: Exception) -> str:
 
 def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
     ended, width = lines.number, len(names)
-    lines.apostrophe = False  # the header's
+    lines.apostrophe, lines.plain = False, True  # the header's
     while True:
         start = ended + 1
         try:
@@ -147,6 +153,7 @@ def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
             raise CsvFileError(lines.number, _read_reason(exc)) from exc
         ended = lines.number
         stripped = list(map(str.strip, row))
+        plain, lines.plain = lines.plain, True
         if not any(stripped):
             lines.apostrophe = False
             continue
@@ -154,7 +161,9 @@ def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
             stripped = list(map(csv_unescape, stripped))
             lines.apostrophe = False
         extra = len(row) - width
-        yield CsvRecord(start, dict(zip(names, stripped, strict=False)), extra if extra > 0 else 0)
+        yield CsvRecord(
+            start, dict(zip(names, stripped, strict=False)), extra if extra > 0 else 0, plain
+        )
 
 
 def csv_count_rows(stream: IO[bytes]) -> int:

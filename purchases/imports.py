@@ -160,10 +160,12 @@ def _money(name: str, value: str, *, default: Decimal | None = None) -> Decimal:
     return amount
 
 
-def _item(cells: dict[str, str]) -> tuple[LineInput, Decimal]:
+def _item(cells: dict[str, str], *, plain: bool = False) -> tuple[LineInput, Decimal]:
     """The row's line and its discount, its cells checked in the order
-    below (the first problem is the row's reason). Raises BadCell."""
-    cells_text_check(cells)
+    below (the first problem is the row's reason); `plain`: the reader
+    found them all storable text (CsvRecord.plain). Raises BadCell."""
+    if not plain:
+        cells_text_check(cells)
     get = cells.get
     sku = get("sku", "")
     if not _SKU.match(sku):
@@ -263,11 +265,15 @@ class _Run:
                     self.report.error(record.line, reason)
                     self.report.done(1)
                     continue
-                if current is None or current.key != (store_code, reference):
+                if (
+                    current is None
+                    or current.reference != reference
+                    or current.store_code != store_code
+                ):
                     if current is not None:
                         self._close(current)
                     current = _Purchase(store_code, reference)
-                current.rows.append(self._row(record.line, cells))
+                current.rows.append(self._row(record.line, cells, plain=record.plain))
         except CsvFileError as exc:
             self.report.error(exc.line, exc.reason)
         if current is not None:
@@ -276,10 +282,10 @@ class _Run:
         if self.writer is not None:
             self._written(self.writer.wait())
 
-    def _row(self, line: int, cells: dict[str, str]) -> _Row:
+    def _row(self, line: int, cells: dict[str, str], *, plain: bool) -> _Row:
         row = _Row(line, cells.get("occurred_at", ""), cells.get("member", ""))
         try:
-            row.item, row.discount = _item(cells)
+            row.item, row.discount = _item(cells, plain=plain)
         except BadCell as exc:
             row.reason = str(exc)
         return row
