@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -541,18 +542,13 @@ def _copy_batch(
             # A rerun writes again what a crash of the database lost.
             commit_unflushed()
             ids = ids_reserve(Purchase, len(ready))
-            purchases, lines = [], []
+            line_ids = iter(ids_reserve(PurchaseLine, sum(len(p.rows) for p in ready)))
+            purchases: list[tuple[Any, ...]] = []
+            lines: list[tuple[Any, ...]] = []
             for pk, purchase in zip(ids, ready, strict=True):
-                row, row_lines = _purchase_rows(pk, purchase, program, now)
-                purchases.append(row)
-                lines += row_lines
+                purchases.append(_purchase_rows(pk, line_ids, purchase, program, now, lines))
             rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
-            line_ids = ids_reserve(PurchaseLine, len(lines))
-            rows_copy(
-                PurchaseLine,
-                LINE_COLUMNS,
-                [(pk, *line) for pk, line in zip(line_ids, lines, strict=True)],
-            )
+            rows_copy(PurchaseLine, LINE_COLUMNS, lines)
     except IntegrityError:
         if not retry:
             raise
@@ -604,11 +600,16 @@ LINE_COLUMNS = (
 
 
 def _purchase_rows(
-    pk: int, purchase: _Purchase, program: ProgramSettings, now: datetime
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    pk: int,
+    line_ids: Iterator[int],
+    purchase: _Purchase,
+    program: ProgramSettings,
+    now: datetime,
+    lines: list[tuple[Any, ...]],
+) -> tuple[Any, ...]:
     """The purchase's row (its receipt as the sale flow stores it, no
-    points) and its lines' rows without their id, in the columns above,
-    amounts from the sale's own quote."""
+    points), its lines' rows added to `lines` with the next of `line_ids`,
+    in the columns above, amounts from the sale's own quote."""
     sale = purchase.sale
     assert sale is not None
     quote = sale_quote(sale=sale, program=program)
@@ -649,8 +650,9 @@ def _purchase_rows(
         json.dumps(receipt),
         None,
     )
-    lines = [
+    lines += [
         (
+            next(line_ids),
             pk,
             item.sku,
             item.name,
@@ -663,7 +665,7 @@ def _purchase_rows(
         )
         for item, share in zip(sale.items, quote.discount_shares, strict=True)
     ]
-    return row, lines
+    return row
 
 
 def purchases_import(
