@@ -25,9 +25,10 @@ purchase with the sale's own checks (`sale_validate`).
   and `expire_points` run as of now, as the nightly run would, so what has
   waited or expired since is released or expired.
 - `no_points`: the purchases and their lines only, no ledger entry, no
-  activity; written BATCH purchases at a time with PostgreSQL's COPY
-  (loyalty.db.rows_copy; bulk_create on SQLite), their amounts from the
-  same quote as a sale (purchases.quote.sale_quote).
+  activity; written BATCH_COPY purchases at a time with PostgreSQL's COPY
+  (loyalty.db.rows_copy; bulk_create on SQLite), by a thread of its own
+  while the next batch is read (_Writer), their amounts from the same quote
+  as a sale (purchases.quote.sale_quote).
 
 Memory: the file is read row by row and BATCH purchases (BATCH_COPY with
 `no_points`) are held at a time, with at most MEMBERS_KEPT member look-ups
