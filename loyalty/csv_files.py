@@ -16,8 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext as _
@@ -74,15 +73,19 @@ class CsvFileError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class CsvRecord:
+class CsvRecord(NamedTuple):
     """One data row: the line it starts on (the header is line 1), its cells
-    by column name (stripped, apostrophe-escaping undone), and the cells
-    beyond the header's columns (a row too long)."""
+    by column name (stripped, apostrophe-escaping undone), the cells beyond
+    the header's columns (a row too long), and `plain`: its lines are ASCII
+    without a NUL, so every cell is text any column stores (an importer need
+    not test them one by one, loyalty.imports.cells_text_check). A named
+    tuple: an import makes one a row, and it is the cheapest record Python
+    builds."""
 
     line: int
     cells: dict[str, str]
     extra: int = 0
+    plain: bool = False
 
 
 def csv_header(names: list[str]) -> list[str]:
@@ -109,10 +112,14 @@ def csv_records(stream: IO[bytes]) -> tuple[list[str], Iterator[CsvRecord]]:
 
 
 class _Lines:
-    """The stream's lines as text, counted (the physical line last read)."""
+    """The stream's lines as text, counted (the physical line last read).
+    `apostrophe` tells whether a line read since it was last reset holds an
+    apostrophe, `plain` whether they were all ASCII without a NUL: the csv
+    reader reads only the lines of the row it returns, so these say it of
+    the row (one test a line rather than one a cell)."""
 
     def __init__(self, stream: IO[bytes]) -> None:
-        self.stream, self.number = stream, 0
+        self.stream, self.number, self.apostrophe, self.plain = stream, 0, False, True
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.stream:
@@ -120,6 +127,10 @@ class _Lines:
             text = raw.decode("utf-8")
             if self.number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
+            if "'" in text:
+                self.apostrophe = True
+            if "\x00" in text or not text.isascii():
+                self.plain = False
             yield text
 
 
@@ -130,7 +141,8 @@ def _read_reason(exc: Exception) -> str:
 
 
 def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
-    ended = lines.number
+    ended, width = lines.number, len(names)
+    lines.apostrophe, lines.plain = False, True  # the header's
     while True:
         start = ended + 1
         try:
@@ -140,10 +152,18 @@ def _rows(reader: Any, names: list[str], lines: _Lines) -> Iterator[CsvRecord]:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise CsvFileError(lines.number, _read_reason(exc)) from exc
         ended = lines.number
-        if not any(cell.strip() for cell in row):
+        stripped = list(map(str.strip, row))
+        plain, lines.plain = lines.plain, True
+        if not any(stripped):
+            lines.apostrophe = False
             continue
-        cells = {name: csv_unescape(cell.strip()) for name, cell in zip(names, row, strict=False)}
-        yield CsvRecord(line=start, cells=cells, extra=max(0, len(row) - len(names)))
+        if lines.apostrophe:
+            stripped = list(map(csv_unescape, stripped))
+            lines.apostrophe = False
+        extra = len(row) - width
+        yield CsvRecord(
+            start, dict(zip(names, stripped, strict=False)), extra if extra > 0 else 0, plain
+        )
 
 
 def csv_count_rows(stream: IO[bytes]) -> int:

@@ -142,7 +142,14 @@ FALSE_WORDS = frozenset({"false", "no", "0"})
 
 
 def cells_text_check(cells: dict[str, str]) -> None:
-    """Raises BadCell for a cell no column can store (a NUL, a lone surrogate)."""
+    """Raises BadCell for a cell no column can store (a NUL, a lone surrogate),
+    naming the first such cell. The row's cells are tested together first
+    (UTF-8 refuses every surrogate code point, paired or not, so the joined
+    text encodes if and only if each cell does); only a row that fails is
+    tested cell by cell, for its reason."""
+    joined = "".join(cells.values())
+    if "\x00" not in joined and (joined.isascii() or text_problem(joined) is None):
+        return
     for name, value in cells.items():
         problem = text_problem(value)
         if problem is not None:

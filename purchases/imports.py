@@ -25,13 +25,15 @@ purchase with the sale's own checks (`sale_validate`).
   and `expire_points` run as of now, as the nightly run would, so what has
   waited or expired since is released or expired.
 - `no_points`: the purchases and their lines only, no ledger entry, no
-  activity; written BATCH purchases at a time with PostgreSQL's COPY
-  (loyalty.db.rows_copy; bulk_create on SQLite), their amounts from the
-  same quote as a sale (purchases.quote.sale_quote).
+  activity; written BATCH_COPY purchases at a time with PostgreSQL's COPY
+  (loyalty.db.rows_copy; bulk_create on SQLite), by a thread of its own
+  while the next batch is read (_Writer), their amounts from the same quote
+  as a sale (purchases.quote.sale_quote).
 
-Memory: the file is read row by row and BATCH purchases are held at a time;
-what grows with the file is one 64-bit digest per purchase (to tell rows
-that came apart), about 60 bytes each.
+Memory: the file is read row by row and BATCH purchases (BATCH_COPY with
+`no_points`) are held at a time, with at most MEMBERS_KEPT member look-ups
+and the amounts read (`_AMOUNTS`); what grows with the file is one 64-bit
+digest per purchase (to tell rows that came apart), about 60 bytes each.
 """
 
 from __future__ import annotations
@@ -39,18 +41,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
 from loyalty.csv_files import CsvFileError, csv_records
-from loyalty.db import ids_reserve, rows_copy
+from loyalty.db import commit_unflushed, ids_reserve, keys_existing, rows_copy
 from loyalty.errors import DomainError, ValidationFailed
 from loyalty.imports import (
     BadCell,
@@ -87,14 +91,22 @@ COLUMNS = (
     "discount",
 )
 REQUIRED = ("store", "reference", "occurred_at", "sku", "quantity", "unit_price")
-# Purchases held, checked against the database and written at a time.
+# Purchases held, checked against the database and written at a time: through
+# the sale flow (with points), and by COPY (`no_points`), where each batch
+# costs a few round trips and a commit whatever its size.
 BATCH = 500
+BATCH_COPY = 2000
+# The member column's values looked up so far in a `no_points` run (value →
+# the members it names), so a returning customer is looked up once a run.
+# Bounded: past this many the map starts afresh, and memory stays flat.
+MEMBERS_KEPT = 20_000
 REFERENCE_MAX_LENGTH = 100
 _SKU = re.compile(SKU_PATTERN)
 _MONEY = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
+_ZERO = Decimal("0.00")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Row:
     line: int
     occurred_at: str
@@ -122,7 +134,17 @@ class _Purchase:
         return (self.store_code, self.reference)
 
 
+# Amounts read so far (the text of a good cell → its Decimal): a history
+# repeats its prices, and parsing one is most of a row's checks. Bounded, so
+# memory stays flat; only good amounts are kept, so every error is found anew.
+_AMOUNTS: dict[str, Decimal] = {}
+_AMOUNTS_MAX = 20_000
+
+
 def _money(name: str, value: str, *, default: Decimal | None = None) -> Decimal:
+    amount = _AMOUNTS.get(value)
+    if amount is not None:
+        return amount
     text = value.strip()
     if not text and default is not None:
         return default
@@ -134,19 +156,26 @@ def _money(name: str, value: str, *, default: Decimal | None = None) -> Decimal:
     amount = Decimal(text).quantize(Decimal("0.01"))
     if amount > MONEY_MAX:
         raise BadCell(_("%(column)s is above %(max)s") % {"column": name, "max": MONEY_MAX})
+    if len(_AMOUNTS) >= _AMOUNTS_MAX:
+        _AMOUNTS.clear()
+    _AMOUNTS[value] = amount
     return amount
 
 
-def _item(cells: dict[str, str]) -> tuple[LineInput, Decimal]:
-    """The row's line and its discount. Raises BadCell."""
-    cells_text_check(cells)
-    sku = cells.get("sku", "")
+def _item(cells: dict[str, str], *, plain: bool = False) -> tuple[LineInput, Decimal]:
+    """The row's line and its discount, its cells checked in the order
+    below (the first problem is the row's reason); `plain`: the reader
+    found them all storable text (CsvRecord.plain). Raises BadCell."""
+    if not plain:
+        cells_text_check(cells)
+    get = cells.get
+    sku = get("sku", "")
     if not _SKU.match(sku):
         raise BadCell(
             _("sku must be letters, digits and . _ : / - (at most 64), not “%(value)s”")
             % {"value": sku[:60]}
         )
-    quantity_text = cells.get("quantity", "")
+    quantity_text = get("quantity", "")
     try:
         quantity = int(quantity_text)
     except ValueError:
@@ -158,17 +187,19 @@ def _item(cells: dict[str, str]) -> tuple[LineInput, Decimal]:
             _("quantity must be between 1 and %(max)s, not %(value)s")
             % {"max": QUANTITY_MAX, "value": quantity}
         )
-    unit_price = _money("unit_price", cells.get("unit_price", ""))
-    discount = _money("discount", cells.get("discount", ""), default=Decimal("0.00"))
-    if discount > unit_price * quantity:
+    unit_price = _money("unit_price", get("unit_price", ""))
+    discount = _money("discount", get("discount", ""), default=_ZERO)
+    if discount and discount > unit_price * quantity:
         raise BadCell(_("discount is larger than the line (quantity × unit_price)"))
+    name, category, earns = get("name", ""), get("category", ""), get("earns", "")
+    # The checks are called only when they may refuse (most cells are short, `earns` empty).
     item = LineInput(
-        sku=sku,
-        quantity=quantity,
-        unit_price=unit_price,
-        name=cell_text("name", cells.get("name", ""), max_length=200),
-        category=cell_text("category", cells.get("category", ""), max_length=100),
-        earns=cell_bool("earns", cells.get("earns", ""), default=True),
+        sku,
+        quantity,
+        unit_price,
+        name if len(name) <= 200 else cell_text("name", name, max_length=200),
+        category if len(category) <= 100 else cell_text("category", category, max_length=100),
+        cell_bool("earns", earns, default=True) if earns else True,
     )
     return item, discount
 
@@ -186,12 +217,29 @@ class _Run:
         self.now = timezone.now()
         self.seen: set[int] = set()
         self.batch: list[_Purchase] = []
+        self.batch_size = BATCH_COPY if no_points else BATCH
+        self.members: dict[str, list[Member]] = {}
+        # The COPY writer's thread and the batch it is writing (see _Writer).
+        self.writer: _Writer | None = None
         self.program: ProgramSettings = program_settings_get()
         self.actor = Actor.system()
 
     # --- reading ---
 
     def read(self, stream: IO[bytes]) -> None:
+        if self.no_points and not self.dry_run and _Writer.usable():
+            self.writer = _Writer()
+        try:
+            self._read(stream)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+        if not self.dry_run and not self.no_points and self.report.imported:
+            # Catch up as the nightly jobs would: what waited or expired since.
+            for name in ("release_pending", "expire_points"):
+                job_run(name, as_of=timezone.now())
+
+    def _read(self, stream: IO[bytes]) -> None:
         try:
             names, records = csv_records(stream)
         except CsvFileError as exc:
@@ -219,25 +267,27 @@ class _Run:
                     self.report.error(record.line, reason)
                     self.report.done(1)
                     continue
-                if current is None or current.key != (store_code, reference):
+                if (
+                    current is None
+                    or current.reference != reference
+                    or current.store_code != store_code
+                ):
                     if current is not None:
                         self._close(current)
                     current = _Purchase(store_code, reference)
-                current.rows.append(self._row(record.line, cells))
+                current.rows.append(self._row(record.line, cells, plain=record.plain))
         except CsvFileError as exc:
             self.report.error(exc.line, exc.reason)
         if current is not None:
             self._close(current)
         self._flush()
-        if not self.dry_run and not self.no_points and self.report.imported:
-            # Catch up as the nightly jobs would: what waited or expired since.
-            for name in ("release_pending", "expire_points"):
-                job_run(name, as_of=timezone.now())
+        if self.writer is not None:
+            self._written(self.writer.wait())
 
-    def _row(self, line: int, cells: dict[str, str]) -> _Row:
+    def _row(self, line: int, cells: dict[str, str], *, plain: bool) -> _Row:
         row = _Row(line, cells.get("occurred_at", ""), cells.get("member", ""))
         try:
-            row.item, row.discount = _item(cells)
+            row.item, row.discount = _item(cells, plain=plain)
         except BadCell as exc:
             row.reason = str(exc)
         return row
@@ -273,7 +323,7 @@ class _Run:
             except BadCell as exc:
                 purchase.reason = str(exc)
         self.batch.append(purchase)
-        if len(self.batch) >= BATCH:
+        if len(self.batch) >= self.batch_size:
             self._flush()
 
     # --- checking against the database, then writing ---
@@ -283,7 +333,7 @@ class _Run:
         if not batch:
             return
         self._resolve(batch)
-        existing = self._existing(batch)
+        existing = _existing(batch)
         ready = []
         for purchase in batch:
             if self._bad(purchase):
@@ -303,9 +353,7 @@ class _Run:
 
     def _resolve(self, batch: list[_Purchase]) -> None:
         """Each good purchase's store, member and sale, or its reason."""
-        members = members_by_reference(
-            p.rows[0].member for p in batch if not p.reason and p.rows[0].member
-        )
+        members = self._members(batch)
         for purchase in batch:
             if purchase.reason or any(row.reason for row in purchase.rows):
                 continue
@@ -350,19 +398,23 @@ class _Run:
                 continue
             purchase.sale = sale
 
-    def _existing(self, batch: list[_Purchase]) -> set[tuple[int, str]]:
-        by_store: dict[int, list[str]] = {}
-        for purchase in batch:
-            if purchase.sale is not None:
-                by_store.setdefault(purchase.sale.store.pk, []).append(purchase.reference)
-        existing: set[tuple[int, str]] = set()
-        for store_id, references in by_store.items():
-            existing.update(
-                Purchase.objects.filter(store_id=store_id, reference__in=references).values_list(
-                    "store_id", "reference"
-                )
-            )
-        return existing
+    def _members(self, batch: list[_Purchase]) -> dict[str, list[Member]]:
+        """The members each good purchase's member column names. With points,
+        looked up afresh each batch: the sale flow changes them (their tier)
+        and the batch holds one object per member. Without, the members are
+        only named (their pk, public id and status), so a value is looked up
+        once a run (MEMBERS_KEPT)."""
+        wanted = {p.rows[0].member for p in batch if not p.reason and p.rows[0].member}
+        if not self.no_points:
+            return members_by_reference(wanted)
+        known = self.members
+        new = [value for value in wanted if value not in known]
+        if new:
+            if len(known) + len(new) > MEMBERS_KEPT:
+                known = self.members = {}
+                new = list(wanted)
+            known.update(members_by_reference(new))
+        return known
 
     def _bad(self, purchase: _Purchase) -> bool:
         """Tell the rows of a purchase that cannot be imported; True if so."""
@@ -416,42 +468,97 @@ class _Run:
                 else:
                     self._imported(purchase)
 
-    def _write_without_points(self, ready: list[_Purchase], *, retry: bool = True) -> None:
-        """The batch's purchases and lines, no points: COPY on PostgreSQL. A
-        receipt a till recorded meanwhile makes the batch clash: it is checked
-        again and written once more without it."""
-        if not ready:
+    def _write_without_points(self, ready: list[_Purchase]) -> None:
+        """The batch's purchases and lines, no points (`_copy_batch`), in the
+        writer's thread when there is one, while the next batch is read."""
+        if self.writer is None:
+            self._written(_copy_batch(ready, self.program, self.now))
             return
-        try:
-            with transaction.atomic():
-                ids = ids_reserve(Purchase, len(ready))
-                purchases, lines = [], []
-                for pk, purchase in zip(ids, ready, strict=True):
-                    row, row_lines = _purchase_rows(pk, purchase, self.program, self.now)
-                    purchases.append(row)
-                    lines += row_lines
-                rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
-                line_ids = ids_reserve(PurchaseLine, len(lines))
-                rows_copy(
-                    PurchaseLine,
-                    LINE_COLUMNS,
-                    [(pk, *line) for pk, line in zip(line_ids, lines, strict=True)],
-                )
-        except IntegrityError:
-            if not retry:
-                raise
-            existing = self._existing(ready)
-            left = []
-            for purchase in ready:
-                if (purchase.sale.store.pk, purchase.reference) in existing:  # type: ignore[union-attr]
-                    self.report.skipped += len(purchase.rows)
-                    self.report.done(len(purchase.rows))
-                else:
-                    left.append(purchase)
-            self._write_without_points(left, retry=False)
-            return
-        for purchase in ready:
+        self._written(self.writer.wait())
+        self.writer.start(ready, self.program, self.now)
+
+    def _written(self, outcome: tuple[list[_Purchase], list[_Purchase]]) -> None:
+        imported, skipped = outcome
+        for purchase in skipped:
+            self.report.skipped += len(purchase.rows)
+            self.report.done(len(purchase.rows))
+        for purchase in imported:
             self._imported(purchase)
+
+
+class _Writer:
+    """The `no_points` writer on PostgreSQL: a thread of its own, with its own
+    connection, runs one batch's `_copy_batch` (its COPY and commit, most of
+    which is the server's work, on the other core) while the file's next
+    batch is read and checked. One batch at a time: the next waits for it.
+    A batch cannot depend on the one being written (a receipt's rows are
+    together or refused). Not inside a transaction (a test's, a caller's):
+    the thread's connection would not see it; then the batches are written
+    in turn on the caller's connection."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy")
+        self.pending: Future[tuple[list[_Purchase], list[_Purchase]]] | None = None
+
+    @staticmethod
+    def usable() -> bool:
+        connection = transaction.get_connection()
+        return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+    def start(self, ready: list[_Purchase], program: ProgramSettings, now: datetime) -> None:
+        self.pending = self.pool.submit(_copy_batch, ready, program, now)
+
+    def wait(self) -> tuple[list[_Purchase], list[_Purchase]]:
+        """(imported, skipped) of the batch being written ([] and [] if none);
+        its error, if it failed, is raised here."""
+        pending, self.pending = self.pending, None
+        return pending.result() if pending is not None else ([], [])
+
+    def close(self) -> None:
+        try:
+            if self.pending is not None:
+                self.pending.result()
+        finally:
+            self.pool.submit(connections.close_all).result()
+            self.pool.shutdown()
+
+
+def _existing(batch: list[_Purchase]) -> set[tuple[int, str]]:
+    """The batch's (store, reference) pairs recorded already, in one statement."""
+    pairs = {(p.sale.store.pk, p.reference) for p in batch if p.sale is not None}
+    return keys_existing(Purchase, ("store_id", "reference"), pairs)
+
+
+def _copy_batch(
+    ready: list[_Purchase], program: ProgramSettings, now: datetime, *, retry: bool = True
+) -> tuple[list[_Purchase], list[_Purchase]]:
+    """Write the batch's purchases and lines, no points, in one transaction:
+    COPY on PostgreSQL. A receipt a till recorded meanwhile makes the batch
+    clash: it is checked again and written once more without it. Returns
+    (the purchases imported, those skipped as recorded already)."""
+    if not ready:
+        return [], []
+    try:
+        with transaction.atomic():
+            # A rerun writes again what a crash of the database lost.
+            commit_unflushed()
+            ids = ids_reserve(Purchase, len(ready))
+            line_ids = iter(ids_reserve(PurchaseLine, sum(len(p.rows) for p in ready)))
+            purchases: list[tuple[Any, ...]] = []
+            lines: list[tuple[Any, ...]] = []
+            for pk, purchase in zip(ids, ready, strict=True):
+                purchases.append(_purchase_rows(pk, line_ids, purchase, program, now, lines))
+            rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
+            rows_copy(PurchaseLine, LINE_COLUMNS, lines)
+    except IntegrityError:
+        if not retry:
+            raise
+        existing = _existing(ready)
+        skipped = [p for p in ready if (p.sale.store.pk, p.reference) in existing]  # type: ignore[union-attr]
+        left = [p for p in ready if (p.sale.store.pk, p.reference) not in existing]  # type: ignore[union-attr]
+        imported, _none = _copy_batch(left, program, now, retry=False)
+        return imported, skipped
+    return ready, []
 
 
 def _reason(exc: DomainError) -> str:
@@ -494,11 +601,16 @@ LINE_COLUMNS = (
 
 
 def _purchase_rows(
-    pk: int, purchase: _Purchase, program: ProgramSettings, now: datetime
-) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    pk: int,
+    line_ids: Iterator[int],
+    purchase: _Purchase,
+    program: ProgramSettings,
+    now: datetime,
+    lines: list[tuple[Any, ...]],
+) -> tuple[Any, ...]:
     """The purchase's row (its receipt as the sale flow stores it, no
-    points) and its lines' rows without their id, in the columns above,
-    amounts from the sale's own quote."""
+    points), its lines' rows added to `lines` with the next of `line_ids`,
+    in the columns above, amounts from the sale's own quote."""
     sale = purchase.sale
     assert sale is not None
     quote = sale_quote(sale=sale, program=program)
@@ -539,8 +651,9 @@ def _purchase_rows(
         json.dumps(receipt),
         None,
     )
-    lines = [
+    lines += [
         (
+            next(line_ids),
             pk,
             item.sku,
             item.name,
@@ -553,7 +666,7 @@ def _purchase_rows(
         )
         for item, share in zip(sale.items, quote.discount_shares, strict=True)
     ]
-    return row, lines
+    return row
 
 
 def purchases_import(

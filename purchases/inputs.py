@@ -73,9 +73,14 @@ class Recorded:
     record_id: int
 
 
+# json.dumps(value, sort_keys=True, default=str), built once (dumps builds
+# an encoder per call for any option given).
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def body_fingerprint(value: Any) -> str:
     """What a repeated receipt (or return) is compared by: a hash of its content."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(_FINGERPRINT_JSON.encode(value).encode()).hexdigest()
 
 
 def sale_fingerprint(sale: SaleInput) -> str:

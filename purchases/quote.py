@@ -55,7 +55,10 @@ def _voucher_shares(
 ) -> tuple[list[Decimal], list[Decimal]]:
     """(each line's share of the till's and the vouchers' discounts, each
     voucher's amount). A free product's discount sits on its line (as far as
-    the line has room); the rest is shared in proportion to what is left."""
+    the line has room); the rest is shared in proportion to what is left.
+    Without vouchers that is the till's shares as they are (nothing to share)."""
+    if not vouchers:
+        return list(till_shares), []
     discounts = voucher_discounts(
         vouchers=[(v.kind, v.value, v.sku) for v in vouchers],
         lines=[SaleLine(i.sku, i.quantity, i.unit_price) for i in sale.items],

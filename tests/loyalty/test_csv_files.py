@@ -55,3 +55,11 @@ def test_bytes_that_are_not_utf8_name_their_line():
 def test_rows_are_counted_without_reading_the_file_whole():
     assert csv_count_rows(io.BytesIO(b"a,b\n1,2\n3,4")) == 2
     assert csv_count_rows(io.BytesIO(b"")) == 0
+
+
+def test_a_record_is_plain_only_when_its_lines_are_ascii_without_nul():
+    data = 'a,b\r\nann,1\r\n"Án\nn",2\r\nx\x00,3\r\n\'=1,4\r\n'.encode()
+    _names, records = csv_records(io.BytesIO(data))
+    rows = list(records)
+    assert [(r.line, r.plain) for r in rows] == [(2, True), (3, False), (5, False), (6, True)]
+    assert rows[3].cells == {"a": "=1", "b": "4"}

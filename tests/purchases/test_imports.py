@@ -279,3 +279,97 @@ def test_an_imported_history_tells_nobody(people, monkeypatch, django_capture_on
     assert not people[0].notifications.filter(kind="points_earned").exists()
     assert list(NotificationDelivery.objects.values_list("notification__kind", "channel")) == []
     assert mail.outbox == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_points_the_copy_thread_writes_each_batch_once_and_a_rerun_nothing(
+    people, monkeypatch
+):
+    """Outside a transaction on PostgreSQL the batches are written by COPY in
+    a thread of their own while the next is read: every good row is written
+    once, a receipt a till recorded meanwhile is skipped (the batch written
+    again without it), and a second run imports nothing."""
+    from purchases import imports
+
+    monkeypatch.setattr(imports, "BATCH_COPY", 7)
+    data = history(people)
+    original = imports._copy_batch
+    recorded = []
+
+    def a_till_records_r5_first(ready, program, now, **options):
+        if not recorded and any(p.reference == "R5" for p in ready):
+            recorded.append(
+                purchase_record(
+                    sale=SaleInput(
+                        store=program.main_store,
+                        reference="R5",
+                        member=None,
+                        occurred_at=timezone.now(),
+                        items=[LineInput(sku="TILL", quantity=1, unit_price=Decimal("5.00"))],
+                    ),
+                    actor=Actor.system(),
+                )
+            )
+        return original(ready, program, now, **options)
+
+    monkeypatch.setattr(imports, "_copy_batch", a_till_records_r5_first)
+    report = run(data, no_points=True)
+    r5 = data.decode().count(",R5,")
+    assert (report.imported, report.skipped, report.errors) == (97 - r5, r5, 3)
+    assert PurchaseLine.objects.count() == 97 - r5 + 1
+    assert list(Purchase.objects.get(reference="R5").lines.values_list("sku", flat=True)) == [
+        "TILL"
+    ]
+    again = run(data, no_points=True)
+    assert (again.imported, again.skipped, again.errors) == (0, 97, 3)
+    assert PurchaseLine.objects.count() == 97 - r5 + 1
+
+
+def test_a_nul_in_a_cell_is_the_rows_reason_and_other_text_is_stored_as_written(people):
+    """A NUL anywhere in a row names its cell (the first such one); text
+    that is not ASCII and a cell escaped against spreadsheets go in as they
+    were written."""
+    when = (timezone.now() - timedelta(days=3)).isoformat()
+    data = HEADER + (
+        f"klcc,N1,{when},,A,Te\x00h,c\x00t,1,1.00,,\n"
+        f"klcc,N2,{when},,A,Teh tarik 拉茶,minuman,1,2.00,,\n"
+        f"klcc,N3,{when},,A,'=cheap,'+1,1,3.00,,\n"
+    )
+    report = run(data.encode(), no_points=True)
+    assert report.problems == ["line 2: name: Null characters are not allowed."]
+    assert (report.imported, report.errors) == (2, 1)
+    assert PurchaseLine.objects.get(purchase__reference="N2").name == "Teh tarik 拉茶"
+    line = PurchaseLine.objects.get(purchase__reference="N3")
+    assert (line.name, line.category) == ("=cheap", "+1")
+
+
+def test_the_import_fingerprint_is_the_sale_flows(people):
+    """A receipt imported without points carries the fingerprint and receipt
+    the sale flow gives it, so a till sending it again is answered alike."""
+    when = timezone.now() - timedelta(days=3)
+    member = people[0]
+    data = HEADER + (
+        f"klcc,F1,{when.isoformat()},{member.email},A,Tea,drinks,2,4.50,,0.50\n"
+        f"klcc,F1,{when.isoformat()},{member.email},B,,,1,3.00,false,\n"
+    )
+    assert run(data.encode(), no_points=True).imported == 2
+    purchase = Purchase.objects.get(reference="F1")
+    sale = SaleInput(
+        store=purchase.store,
+        reference="F1",
+        member=member,
+        occurred_at=when,
+        items=[
+            LineInput(
+                sku="A", quantity=2, unit_price=Decimal("4.50"), name="Tea", category="drinks"
+            ),
+            LineInput(sku="B", quantity=1, unit_price=Decimal("3.00"), earns=False),
+        ],
+        discount_total=Decimal("0.50"),
+        line_discounts=(Decimal("0.50"), Decimal("0.00")),
+        imported=True,
+    )
+    replayed = purchase_record(sale=sale, actor=Actor.system())
+    assert replayed.replayed and replayed.record_id == purchase.pk
+    assert replayed.receipt["total"] == "11.50" and replayed.receipt["points_earned"] == 0
