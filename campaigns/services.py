@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, F, PositiveBigIntegerField, Q, Value, When
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,7 +56,6 @@ CAMPAIGN_FIELDS = (
     "params",
 )
 LIVE = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE)
-BIG = PositiveBigIntegerField()
 
 
 # --- The marketers' writes --------------------------------------------------------------------
@@ -341,17 +340,7 @@ def campaign_awards_reserve(
     awards, dropped = engine.resolve(by_id.values(), candidates, limits_left)
     awarded = {award.campaign_id: award.points for award in awards}
     spent = {pk: awarded[pk] for pk in budgets if pk in awarded and budgets[pk][0] is not None}
-    if spent:
-        Campaign.objects.filter(pk__in=list(spent)).update(
-            budget_used=Case(
-                *[
-                    When(pk=pk, then=F("budget_used") + Value(points, output_field=BIG))
-                    for pk, points in spent.items()
-                ],
-                default=F("budget_used"),
-                output_field=BIG,
-            )
-        )
+    locks.campaign_budgets_spend(spent=spent)
     rows = [
         CampaignMemberUse(
             campaign_id=pk,
