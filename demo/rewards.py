@@ -14,6 +14,7 @@ from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.roles import Role
 from members.models import Member, PointsAccount, Tier
+from members.points import points_adjust
 from rewards.errors import LimitReached, RewardUnavailable
 from rewards.models import Reward, RewardKind, Voucher, VoucherStatus
 from rewards.services import redemption_create, reward_category_create, reward_create, voucher_use
@@ -131,16 +132,25 @@ def fresh_vouchers(shop: Shop, shoppers: list[Shopper]) -> None:
     """The named members redeemed a coffee two days ago and have not used it
     yet, so their portal shows a live voucher."""
     coffee = next(reward for reward in shop.rewards if reward.sku == "KOPI-O")
+    when = shop.now - timedelta(days=2)
     for shopper in shoppers:
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=shopper.member)
-        if balance >= coffee.points_cost:
-            redemption_create(
+        if balance < coffee.points_cost:
+            # Short of it (the year's draw was lean): the manager tops them up.
+            points_adjust(
+                actor=shop.staff[Role.MANAGER],
                 member=shopper.member,
-                reward=coffee,
-                actor=Actor(user=shopper.member.user),
-                now=shop.now - timedelta(days=2),
+                points=coffee.points_cost - balance,
+                reason="Goodwill: a coffee on us",
+                now=when - timedelta(minutes=5),
             )
-            shop.redemptions += 1
+        redemption_create(
+            member=shopper.member,
+            reward=coffee,
+            actor=Actor(user=shopper.member.user),
+            now=when,
+        )
+        shop.redemptions += 1
 
 
 def _voucher_use(shop: Shop, code: str, member: Member, store: str) -> Callable[[datetime], None]:
