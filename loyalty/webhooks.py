@@ -24,7 +24,6 @@ and who checks them:
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import secrets
@@ -42,6 +41,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
+from loyalty.addresses import address_refusal
 from loyalty.config import config_cached
 from loyalty.db import insert, insert_unless_taken
 from loyalty.errors import ValidationFailed
@@ -165,24 +165,6 @@ class WebhookTarget:
     port: int
     path: str
     addresses: tuple[str, ...]
-
-
-def address_refusal(address: str) -> str | None:
-    """Why a webhook may not go to `address` (an IP), or None for a public one."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback:
-        return _("it is a loopback address")
-    if ip.is_link_local:
-        return _("it is a link-local address")
-    if ip.is_multicast:
-        return _("it is a multicast address")
-    if ip.is_private:
-        return _("it is a private address")
-    if ip.is_reserved or ip.is_unspecified or not ip.is_global:
-        return _("it is a reserved address")
-    return None
 
 
 def _url_error(message: str) -> ValidationFailed:

@@ -45,6 +45,7 @@ from django.utils.translation import gettext as _
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from loyalty.addresses import address_refusal
 from loyalty.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -261,9 +262,7 @@ def _ip_or_none(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
 
 
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+    return address_refusal(str(address)) is None
 
 
 # --- Delivery --------------------------------------------------------------------------
