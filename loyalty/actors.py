@@ -42,7 +42,8 @@ class Actor:
     def store_scope(self) -> Store | None:
         """The one store this actor acts for, or None for every store: an API
         key's scope (`ApiKey.store_scope`); staff and the system act for every
-        store (staff accounts carry no store)."""
+        store (a staff account's `store` is its counter's default and narrows
+        the lists it sees, never where it may act)."""
         return self.api_key.store_scope if self.api_key is not None else None
 
     @property

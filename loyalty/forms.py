@@ -104,12 +104,32 @@ class StaffUserCreateForm(forms.Form):
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), max_length=EMAIL_MAX_LENGTH)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, widget=forms.RadioSelect)
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.filter(is_active=True).order_by("name"),
+        required=False,
+        empty_label=_("Every store"),
+        help_text=_(
+            "For store staff: the store they work at. Their follow-up queue then shows that "
+            "store's only."
+        ),
+    )
 
 
 class StaffUserUpdateForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, widget=forms.RadioSelect)
+    store = forms.ModelChoiceField(
+        label=_("Store"),
+        queryset=Store.objects.filter(is_active=True).order_by("name"),
+        required=False,
+        empty_label=_("Every store"),
+        help_text=_(
+            "For store staff: the store they work at. Their follow-up queue then shows that "
+            "store's only."
+        ),
+    )
     is_active = forms.BooleanField(
         label=_("Can sign in"),
         required=False,

@@ -46,6 +46,17 @@ class User(AbstractUser):
 
     username = None
     email = models.EmailField(_("email address"), unique=True)
+    # The store a store-staff account works at: its back-office lists of
+    # store-bound work (the service-recovery queue) show that store's only.
+    # Empty: every store, as for managers and marketers.
+    store = models.ForeignKey(
+        "loyalty.Store",
+        verbose_name=_("store"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = UserManager()
 

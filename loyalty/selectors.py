@@ -117,6 +117,7 @@ def staff_user_list() -> QuerySet[User]:
     return (
         User.objects.filter(groups__name__in=[role.value for role in Role])
         .distinct()
+        .select_related("store")
         .prefetch_related("groups")
         .order_by("-is_active", "first_name", "email")
     )

@@ -312,7 +312,7 @@ def staff_roles_sync() -> None:
         )
 
 
-STAFF_USER_FIELDS = ("email", "first_name", "last_name", "is_active")
+STAFF_USER_FIELDS = ("email", "first_name", "last_name", "is_active", "store")
 
 
 def _staff_snapshot(user: User) -> dict[str, Any]:
@@ -329,9 +329,11 @@ def staff_user_create(
     role: Role,
     password: str | None = None,
     invite_url: str | None = None,
+    store: Store | None = None,
 ) -> User:
     """Create a back-office account with one role. Its email counts as verified
-    (a manager vouches for it).
+    (a manager vouches for it). `store`: where a store-staff account works
+    (None: every store).
 
     Without a password the account cannot sign in until its owner sets one:
     with `invite_url` (the site's address) an invitation with a set-password
@@ -343,7 +345,7 @@ def staff_user_create(
         raise ValidationFailed(fields={"email": [_("An account with this email already exists.")]})
     staff_roles_sync()
     user = User.objects.create_user(
-        email=email, password=password, first_name=first_name, last_name=last_name
+        email=email, password=password, first_name=first_name, last_name=last_name, store=store
     )
     user.groups.add(Group.objects.get(name=role.value))
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
@@ -359,11 +361,18 @@ def staff_user_create(
 
 @transaction.atomic
 def staff_user_update(
-    *, actor: Actor, user: User, role: Role, is_active: bool, first_name: str, last_name: str
+    *,
+    actor: Actor,
+    user: User,
+    role: Role,
+    is_active: bool,
+    first_name: str,
+    last_name: str,
+    store: Store | None = None,
 ) -> User:
-    """Change a staff account's role, name or access. A manager cannot take
-    away their own manager role or access (a program must keep a manager):
-    raises ValidationFailed."""
+    """Change a staff account's role, name, store or access. A manager cannot
+    take away their own manager role or access (a program must keep a
+    manager): raises ValidationFailed."""
     user = User.objects.select_for_update().get(pk=user.pk)
     if (
         actor.user is not None
@@ -373,7 +382,8 @@ def staff_user_update(
         raise ValidationFailed(_("You cannot remove your own manager role or access."))
     before = _staff_snapshot(user)
     user.first_name, user.last_name, user.is_active = first_name, last_name, is_active
-    user.save(update_fields=["first_name", "last_name", "is_active"])
+    user.store = store
+    user.save(update_fields=["first_name", "last_name", "is_active", "store"])
     staff_roles_sync()
     user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
     user.groups.add(Group.objects.get(name=role.value))

@@ -197,6 +197,7 @@ class StaffUserCreateView(StaffRequiredMixin, FormView):
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 role=Role(form.cleaned_data["role"]),
+                store=form.cleaned_data["store"],
                 invite_url=self.request.build_absolute_uri("/"),
             )
         except DomainError as error:
@@ -226,6 +227,7 @@ class StaffUserUpdateView(StaffRequiredMixin, FormView):
             "last_name": self.staff_user.last_name,
             "role": roles[0].value if roles else None,
             "is_active": self.staff_user.is_active,
+            "store": self.staff_user.store_id,
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -240,6 +242,7 @@ class StaffUserUpdateView(StaffRequiredMixin, FormView):
                 is_active=form.cleaned_data["is_active"],
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
+                store=form.cleaned_data["store"],
             )
         except DomainError as error:
             form_errors_from(form, error)

@@ -148,9 +148,9 @@ class MemberEnrolView(StaffRequiredMixin, FormView):
     form_class = MemberEnrolForm
 
     def get_initial(self) -> dict[str, Any]:
-        # Staff accounts carry no store: the program's main store is the counter's default.
+        # The counter's default: the store the account works at, else the main store.
         return {
-            "home_store": program_settings_get().main_store,
+            "home_store": self.request.user.store or program_settings_get().main_store,
             "language": settings.LANGUAGE_CODE,
         }
 

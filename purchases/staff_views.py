@@ -44,8 +44,8 @@ class PurchaseCreateView(MemberPageMixin, FormView):
         return {**super().get_form_kwargs(), "member": self.member}
 
     def get_initial(self) -> dict[str, Any]:
-        # Staff accounts carry no store: the program's main store is the counter's default.
-        return {"store": program_settings_get().main_store}
+        # The counter's default: the store the account works at, else the main store.
+        return {"store": self.request.user.store or program_settings_get().main_store}
 
     def form_valid(self, form: SaleForm) -> HttpResponse:
         action = self.request.POST.get("action", "preview")

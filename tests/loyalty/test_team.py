@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from loyalty.models import AuditEvent, User
 from loyalty.roles import user_roles
+from tests.factories import StoreFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +93,19 @@ def test_an_existing_email_is_refused(manager_client, member):
     )
     assert response.status_code == 200
     assert "email" in response.context["form"].errors
+
+
+def test_a_store_staff_account_is_given_its_store_and_the_change_is_audited(
+    manager_client, store_staff
+):
+    """The store a store-staff account works at: set on the account page,
+    shown in the team list, kept in the audit row's before and after."""
+    bangsar = StoreFactory(code="bangsar", name="Bangsar")
+    url = reverse("staff:staff_user_update", args=[store_staff.pk])
+    form = {"first_name": "Ravi", "role": "Store staff", "is_active": "on", "store": bangsar.pk}
+    assert manager_client.post(url, form).status_code == 302
+    store_staff.refresh_from_db()
+    assert store_staff.store == bangsar
+    assert b"Bangsar" in manager_client.get(reverse("staff:staff_user_list")).content
+    event = AuditEvent.objects.get(action="staff_user.update")
+    assert (event.before["store"], event.after["store"]) == (None, bangsar.pk)

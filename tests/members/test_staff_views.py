@@ -161,6 +161,15 @@ def test_enrol_defaults_the_home_store_to_the_main_store(counter, program):
     assert response.context["form"].initial["home_store"] == program.main_store
 
 
+def test_enrol_defaults_the_home_store_to_the_store_the_account_works_at(
+    counter, program, store_staff
+):
+    store_staff.store = StoreFactory(code="penang")
+    store_staff.save(update_fields=["store"])
+    response = counter.get(reverse("staff:member_enrol"))
+    assert response.context["form"].initial["home_store"] == store_staff.store
+
+
 def test_enrol_creates_the_member_and_opens_the_profile(counter, program, tiers, store_staff):
     response = counter.post(
         reverse("staff:member_enrol"), enrol_form(home_store=str(program.main_store.pk))
