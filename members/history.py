@@ -45,6 +45,8 @@ MESSAGES: dict[str, Promise] = {
     "referral.reversed": _("%(campaign)s: referral bonus taken back, purchase returned"),
     "referral.a_friend": _("a friend"),
     "referral.your_friend": _("your friend"),
+    # Goodwill points a member of staff gave after the member's poor survey answer.
+    "service_recovery": _("Service recovery: goodwill points"),
 }
 
 

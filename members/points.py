@@ -179,20 +179,30 @@ def points_reverse(
 
 @transaction.atomic
 def points_adjust(
-    *, actor: Actor, member: Member, points: int, reason: str, now: datetime | None = None
+    *,
+    actor: Actor,
+    member: Member,
+    points: int,
+    reason: str | Text,
+    now: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> PointsEntry:
     """A manual correction with a reason. Store staff may move at most the
     program's `staff_adjust_limit` points at once; managers (and `admin` API
-    keys) have no limit. Raises AdjustmentLimit, InsufficientPoints,
-    ValidationFailed."""
+    keys) have no limit. A `reason` given as a history line (members.history
+    Text: goodwill for service recovery) reads in each reader's language; one
+    typed by staff reads as typed. With `idempotency_key`, a credit posts once
+    (a second call returns the first entry, and writes no audit row). Raises
+    AdjustmentLimit, InsufficientPoints, ValidationFailed."""
     now = now or timezone.now()
+    typed = reason.strip() if isinstance(reason, str) else str(reason)
     if points == 0:
         raise ValidationFailed(fields={"points": [_("A correction cannot be zero.")]})
     if abs(points) > POINTS_MAX:
         raise ValidationFailed(
             fields={"points": [_("At most %(limit)s points at once.") % {"limit": POINTS_MAX}]}
         )
-    if not reason.strip():
+    if not typed:
         raise ValidationFailed(fields={"reason": [_("Say why the points change.")]})
     if member.status == MemberStatus.DELETED:
         raise MemberInactive()
@@ -205,35 +215,43 @@ def points_adjust(
             _("Store staff may correct at most %(limit)s points at once; ask a manager.")
             % {"limit": program.staff_adjust_limit}
         )
+    if points > 0 and idempotency_key is not None:
+        existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
     source = Source("adjustment", "")
     created_by_id = actor.user.pk if actor.user else None
-    if points > 0:
-        entry = ledger.points_credit(
-            member_id=member.pk,
-            points=points,
-            kind=EntryKind.ADJUST,
-            now=now,
-            expiry_days=program.expiry_days,
-            description=reason.strip(),
-            source=source,
-            counts_as_earned=False,
-            created_by_id=created_by_id,
-        )
-    else:
-        entry = ledger.points_debit(
-            member_id=member.pk,
-            points=-points,
-            kind=EntryKind.ADJUST,
-            now=now,
-            description=reason.strip(),
-            source=source,
-            created_by_id=created_by_id,
-        )
+    description = reason if isinstance(reason, Text) else typed
+    # A history line is stored as the member reads it; `message` for others.
+    with translation.override(member.language):
+        if points > 0:
+            entry = ledger.points_credit(
+                member_id=member.pk,
+                points=points,
+                kind=EntryKind.ADJUST,
+                now=now,
+                expiry_days=program.expiry_days,
+                description=description,
+                source=source,
+                counts_as_earned=False,
+                created_by_id=created_by_id,
+                idempotency_key=idempotency_key,
+            )
+        else:
+            entry = ledger.points_debit(
+                member_id=member.pk,
+                points=-points,
+                kind=EntryKind.ADJUST,
+                now=now,
+                description=description,
+                source=source,
+                created_by_id=created_by_id,
+            )
     audit_record(
         actor=actor,
         action="points.adjust",
         obj=member,
-        after={"points": points, "reason": reason.strip(), "balance": entry.balance_after},
+        after={"points": points, "reason": typed, "balance": entry.balance_after},
     )
     webhook_emit(WebhookEventType.POINTS_ADJUSTED, lambda: _adjustment_data(member, entry), now=now)
     return entry

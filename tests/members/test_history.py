@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyalty.actors import Actor
+from loyalty.models import AuditEvent
 from members.history import MESSAGES, Text, entry_text
 from members.models import Member, PointsEntry
 from members.points import points_adjust
@@ -120,6 +121,28 @@ def test_an_adjustment_reads_as_typed_and_an_old_entry_as_written(malay_gold):
     PointsEntry.objects.filter(pk=entry.pk).update(message={"key": "sale.paid", "args": {}})
     entry.refresh_from_db()
     assert entry.text == "Hadiah"  # its arguments no longer fit: the stored text
+
+
+def test_an_adjustment_with_a_history_line_reads_in_each_readers_language_and_posts_once(
+    malay_gold,
+):
+    """Goodwill for service recovery: the member reads it in Malay, staff in
+    English; the same idempotency key again returns the first entry and
+    writes no second audit row."""
+    reason = Text("service_recovery")
+    first = points_adjust(
+        actor=Actor.system(), member=malay_gold, points=50, reason=reason, idempotency_key="g-1"
+    )
+    again = points_adjust(
+        actor=Actor.system(), member=malay_gold, points=50, reason=reason, idempotency_key="g-1"
+    )
+    assert again.pk == first.pk
+    assert PointsEntry.objects.filter(member=malay_gold).count() == 1
+    assert AuditEvent.objects.filter(action="points.adjust").count() == 1
+    assert first.description == "Pemulihan perkhidmatan: mata muhibah"
+    with translation.override("en"):
+        assert first.text == "Service recovery: goodwill points"
+    assert first.message == {"key": "service_recovery", "args": {}}
 
 
 def test_a_lazy_string_cannot_be_an_argument_it_would_freeze_in_one_language():
