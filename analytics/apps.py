@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Analytics")
+
+    def ready(self) -> None:
+        # The survey invitation is a kind of loyalty.notifications, and the
+        # portal's home shows a member's open invitation (members.portal_panels).
+        from analytics.portal_views import feedback_panel
+        from analytics.surveys import SURVEY_INVITATION
+        from loyalty.notifications import kind_register
+        from members.portal_panels import portal_home_panel_register
+
+        kind_register(SURVEY_INVITATION)
+        portal_home_panel_register(feedback_panel)

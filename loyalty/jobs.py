@@ -20,7 +20,13 @@ logger = logging.getLogger(__name__)
 Job = Callable[[datetime], str]
 # Registration order is the order `run_jobs` runs them in with no names given.
 _REGISTRY: dict[str, Job] = {}
-JOB_MODULES: tuple[str, ...] = ("loyalty.jobs", "members.jobs", "rewards.jobs", "campaigns.jobs")
+JOB_MODULES: tuple[str, ...] = (
+    "loyalty.jobs",
+    "members.jobs",
+    "rewards.jobs",
+    "campaigns.jobs",
+    "analytics.jobs",
+)
 
 
 class UnknownJob(KeyError):

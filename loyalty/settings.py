@@ -475,6 +475,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60,
         "args": ("referrals_settle",),
     },
+    # Survey invitations in waking hours only: one due overnight waits for the
+    # morning (analytics.surveys looks a week back).
+    "survey-invitations": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour="9-21", minute=40),
+        "args": ("survey_invitations",),
+    },
     # Scheduled broadcasts go out within the minute they are due.
     "broadcasts-due": {"task": "loyalty.run_job", "schedule": 60, "args": ("broadcasts_due",)},
     # Webhook deliveries that are due (first attempts whose task was lost, and

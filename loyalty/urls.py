@@ -10,6 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from analytics import urls as analytics_urls
 from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
 from loyalty import import_views, staff_views, views, webhook_views
@@ -75,6 +76,7 @@ staff_urlpatterns = [
     *purchase_urls.staff_urlpatterns,
     *reward_urls.staff_urlpatterns,
     *campaign_urls.staff_urlpatterns,
+    *analytics_urls.staff_urlpatterns,
 ]
 
 api_v1_urlpatterns = [
@@ -92,6 +94,7 @@ api_v1_urlpatterns = [
     *purchase_urls.api_urlpatterns,
     *reward_urls.api_urlpatterns,
     *campaign_urls.api_urlpatterns,
+    *analytics_urls.api_urlpatterns,
 ]
 
 # The API docs pages under our Content-Security-Policy (settings.py). Swagger UI's
@@ -126,6 +129,7 @@ urlpatterns = [
                     *member_urls.portal_urlpatterns,
                     *reward_urls.portal_urlpatterns,
                     *campaign_urls.portal_urlpatterns,
+                    *analytics_urls.portal_urlpatterns,
                 ],
                 "portal",
             )

@@ -137,6 +137,22 @@ POS_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
         EVERY_STORE,
         lambda w: ("post", "/api/v1/events", {"member_id": w.shopper.public_id, "name": "review"}),
     ),
+    # Feedback about a purchase is about the store's own sale; feedback about
+    # none (anonymous, or a member's) is taken everywhere (tests/analytics).
+    ("feedback", "POST"): Endpoint(
+        STORE_OWNED,
+        lambda w: (
+            "post",
+            "/api/v1/feedback",
+            {
+                "member_id": w.shopper.public_id,
+                "kind": "csat",
+                "score": 4,
+                "purchase_id": w.purchase.pk,
+            },
+        ),
+        404,
+    ),
     ("gift_card_charges", "POST"): Endpoint(
         EVERY_STORE,
         lambda w: (

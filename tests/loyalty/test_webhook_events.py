@@ -118,10 +118,21 @@ def test_a_gift_card_charge_is_told(pos_api, program):
     assert data["balance"] == "30.00" and data["reference"] == "R-5"
 
 
+def test_an_answer_to_a_survey_is_told(pos_api, program, shopper):
+    response = pos_api.post(
+        "/api/v1/feedback",
+        {"member_id": shopper.public_id, "kind": "nps", "score": 0, "comment": "Cold kopi"},
+        format="json",
+    )
+    assert response.status_code == 201
+    (data,) = _events("feedback.received")
+    assert data == response.json()
+    assert data["score"] == 0 and data["follow_up"] is True
+
+
 def test_the_later_types_are_in_the_contract_and_may_be_subscribed_to(admin_api):
-    """challenge.completed and feedback.received: defined now, emitted once
-    challenges and surveys land."""
-    assert {"challenge.completed", "feedback.received"} == set(EVENT_TYPES_LATER)
+    """challenge.completed: defined now, emitted once challenges land."""
+    assert {"challenge.completed"} == set(EVENT_TYPES_LATER)
     response = admin_api.post(
         "/api/v1/webhooks",
         {"url": "https://93.184.216.34/later", "events": sorted(EVENT_TYPES_LATER)},

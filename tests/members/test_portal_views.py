@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.feedback import survey_settings_get
+from analytics.surveys import survey_invite
 from loyalty.actors import Actor
 from loyalty.models import AuditEvent
 from loyalty.services import program_settings_update
@@ -341,7 +343,7 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     fails here until it is added to this sweep."""
     portal_urls = next(p for p in urlpatterns if str(p.pattern) == "portal/").url_patterns
     with_arguments = {p.name for p in portal_urls if p.pattern.regex.groups}
-    assert with_arguments == {"reward", "reward_redeem", "voucher", "notification"}
+    assert with_arguments == {"reward", "reward_redeem", "voucher", "notification", "survey"}
 
     other = MemberFactory(first_name="Other")
     fund(other, 1000)
@@ -364,6 +366,22 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     their_message.refresh_from_db()
     assert their_message.read_at is None
     assert portal.get(reverse("portal:notification", args=[my_message.pk])).status_code == 200
+    # Another member's survey invitation is not found, nor answered.
+    survey = survey_settings_get(kind="csat")
+    their_survey = survey_invite(
+        purchase=Purchase.objects.get(pk=buy(other, "THEIRS").record_id),
+        survey=survey,
+        as_of=timezone.now(),
+    )
+    my_survey = survey_invite(
+        purchase=Purchase.objects.get(pk=buy(member, "MINE").record_id),
+        survey=survey,
+        as_of=timezone.now(),
+    )
+    assert portal.get(reverse("portal:survey", args=[their_survey.pk])).status_code == 404
+    answered = portal.post(reverse("portal:survey", args=[their_survey.pk]), {"csat-score": "1"})
+    assert answered.status_code == 404
+    assert portal.get(reverse("portal:survey", args=[my_survey.pk])).status_code == 200
     # No query parameter reaches another member's history entries.
     their_entry = other.entries.order_by("id").first()
     for params in ({"member": other.pk}, {"id": their_entry.pk}, {"member_id": other.public_id}):

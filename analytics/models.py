@@ -1,0 +1,270 @@
+"""Surveys (NPS, CSAT) and service recovery: the settings of each survey, the
+invitations sent after purchases, the answers, and the follow-ups of poor
+answers (analytics.surveys, analytics.recovery, analytics.feedback)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# Bounds of the survey settings (loyalty.limits' rule: each fits its column
+# and every time derived from it).
+DELAY_HOURS_MAX = 30 * 24
+COOLDOWN_DAYS_MAX = 365
+FOLLOW_UP_HOURS_MAX = 30 * 24
+QUESTION_MAX_LENGTH = 300
+COMMENT_MAX_LENGTH = 1000
+NOTE_MAX_LENGTH = 2000
+# Goodwill a follow-up may give: a gesture, not a correction (those are
+# points adjustments, with their own limits).
+GOODWILL_POINTS_MAX = 10_000
+
+
+class SurveyKind(models.TextChoices):
+    NPS = "nps", _("NPS")
+    CSAT = "csat", _("CSAT")
+
+
+# The scores each kind takes, both ends included.
+SCORE_RANGE: dict[str, tuple[int, int]] = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+# A detractor's highest score: NPS 0–6, CSAT 1–2 (docs/analytics.md).
+DETRACTOR_MAX: dict[str, int] = {SurveyKind.NPS: 6, SurveyKind.CSAT: 2}
+
+
+def score_is_detractor(kind: str, score: int) -> bool:
+    return score <= DETRACTOR_MAX[kind]
+
+
+class SurveySettings(models.Model):
+    """How one survey kind runs. Without a row, its defaults apply
+    (analytics.surveys.survey_settings_get)."""
+
+    kind = models.CharField(_("survey"), max_length=8, choices=SurveyKind.choices, unique=True)
+    enabled = models.BooleanField(
+        _("invite members after their purchases"),
+        default=False,
+        help_text=_(
+            "Members are asked by message after a purchase. The portal's feedback page and the "
+            "tills' POST /feedback take answers either way."
+        ),
+    )
+    question_en = models.CharField(_("question in English"), max_length=QUESTION_MAX_LENGTH)
+    question_ms = models.CharField(_("question in Malay"), max_length=QUESTION_MAX_LENGTH)
+    delay_hours = models.PositiveIntegerField(
+        _("hours after the purchase"),
+        default=24,
+        validators=[MaxValueValidator(DELAY_HOURS_MAX)],
+        help_text=_("When the invitation goes out: 0 to 720 hours (30 days) after the sale."),
+    )
+    sample_percent = models.PositiveSmallIntegerField(
+        _("purchases sampled (%)"),
+        default=20,
+        validators=[MaxValueValidator(100)],
+        help_text=_("The share of members' purchases that get an invitation: 0 to 100."),
+    )
+    cooldown_days = models.PositiveSmallIntegerField(
+        _("days between two invitations to one member"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(COOLDOWN_DAYS_MAX)],
+        help_text=_(
+            "A member is asked this survey at most once in this many days (1 to 365), and not "
+            "when they answered it in that time."
+        ),
+    )
+    answer_event = models.CharField(
+        _("custom event recorded for an answer"),
+        max_length=64,
+        blank=True,
+        default="survey_answered",
+        help_text=_(
+            "Answering an invitation records this event for the member, so an event campaign "
+            "can pay points for it. Leave empty for none."
+        ),
+    )
+    follow_up_hours = models.PositiveIntegerField(
+        _("hours to follow a poor answer up"),
+        default=48,
+        validators=[MinValueValidator(1), MaxValueValidator(FOLLOW_UP_HOURS_MAX)],
+        help_text=_(
+            "A detractor's answer goes to the follow-up queue, due this many hours later "
+            "(1 to 720)."
+        ),
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("survey settings")
+        verbose_name_plural = _("survey settings")
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+    def question(self, language: str) -> str:
+        """The question in `language`, else English."""
+        return (self.question_ms if language == "ms" else "") or self.question_en
+
+
+class SurveyInvitation(models.Model):
+    """One member asked one survey about one purchase (at most one invitation
+    a purchase, whatever the kind). Open until answered or `expires_at`."""
+
+    kind = models.CharField(_("survey"), max_length=8, choices=SurveyKind.choices)
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.PROTECT, related_name="survey_invitations"
+    )
+    purchase = models.OneToOneField(
+        "purchases.Purchase", on_delete=models.PROTECT, related_name="survey_invitation"
+    )
+    sent_at = models.DateTimeField(_("sent"))
+    expires_at = models.DateTimeField(_("open until"))
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("survey invitation")
+        verbose_name_plural = _("survey invitations")
+        indexes = [
+            models.Index(fields=["member", "kind", "-sent_at"], name="invitation_member_kind_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.member_id}/{self.purchase_id}"
+
+
+class FeedbackSource(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    PORTAL = "portal", _("Portal")
+    TILL = "till", _("Till or kiosk")
+
+
+class Feedback(models.Model):
+    """One answer: a score (0 counts: an NPS of 0 is the strongest
+    detractor), a comment, and whom and what it is about when known. One
+    answer of each kind a purchase."""
+
+    kind = models.CharField(_("survey"), max_length=8, choices=SurveyKind.choices)
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), max_length=COMMENT_MAX_LENGTH, blank=True)
+    member = models.ForeignKey(
+        "members.Member",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="feedback",
+    )
+    purchase = models.ForeignKey(
+        "purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    store = models.ForeignKey(
+        "loyalty.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    invitation = models.OneToOneField(
+        SurveyInvitation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="feedback",
+    )
+    source = models.CharField(_("from"), max_length=12, choices=FeedbackSource.choices)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="nps") & Q(score__gte=0) & Q(score__lte=10))
+                | (Q(kind="csat") & Q(score__gte=1) & Q(score__lte=5)),
+                name="feedback_score_in_range",
+            ),
+            # A NULL purchase is never equal to another: answers about no purchase repeat.
+            models.UniqueConstraint(fields=["purchase", "kind"], name="feedback_purchase_kind"),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="feedback_kind_time_idx"),
+            models.Index(fields=["store", "kind", "created_at"], name="feedback_store_time_idx"),
+            models.Index(fields=["member", "kind", "-created_at"], name="feedback_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.score}"
+
+    @property
+    def is_detractor(self) -> bool:
+        return score_is_detractor(self.kind, self.score)
+
+
+class FollowUpStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+class FollowUp(models.Model):
+    """A detractor's answer in the service-recovery queue: due by `due_at`,
+    closed by a member of staff with a note of what they did, maybe with
+    goodwill points (their ledger entry kept here)."""
+
+    feedback = models.OneToOneField(Feedback, on_delete=models.PROTECT, related_name="follow_up")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="+")
+    # Whose queue it is in: the answer's store, else the member's home store.
+    store = models.ForeignKey(
+        "loyalty.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=FollowUpStatus.choices, default=FollowUpStatus.OPEN
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    due_at = models.DateTimeField(_("due"))
+    note = models.TextField(_("what was done"), max_length=NOTE_MAX_LENGTH, blank=True)
+    goodwill_points = models.PositiveIntegerField(
+        _("goodwill points"),
+        default=0,
+        validators=[MaxValueValidator(GOODWILL_POINTS_MAX)],
+    )
+    goodwill_entry = models.ForeignKey(
+        "members.PointsEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(goodwill_points__lte=GOODWILL_POINTS_MAX),
+                name="follow_up_goodwill_bounded",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | Q(status="closed", closed_at__isnull=False),
+                name="follow_up_closed_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="follow_up_queue_idx"),
+            models.Index(fields=["store", "status", "due_at"], name="follow_up_store_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.feedback_id} ({self.status})"
+
+    def is_overdue(self, now: datetime | None = None) -> bool:
+        return self.status == FollowUpStatus.OPEN and self.due_at <= (now or timezone.now())
