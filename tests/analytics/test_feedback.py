@@ -9,11 +9,15 @@ import csv
 import io
 from datetime import timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analytics.feedback import (
+    FeedbackFigure,
     feedback_export_rows,
     feedback_figure,
     feedback_summary,
@@ -186,3 +190,24 @@ def test_a_detractor_whose_retention_window_has_not_ended_is_not_counted_yet(pro
     assert comparison.followed_up.detractors == 1
     assert comparison.followed_up.retention_sample == 0
     assert comparison.followed_up.retention_percent is None
+
+
+@given(scores=st.lists(st.integers(0, 10), max_size=60))
+def test_nps_is_the_promoters_share_less_the_detractors_share_for_any_answers(scores):
+    """For any list of NPS scores: the figure's bands add up, the score is
+    100 * (promoters - detractors) / answers rounded to one decimal, within
+    -100..100, and None without answers."""
+    figure = FeedbackFigure(
+        kind=NPS,
+        responses=len(scores),
+        high=sum(s >= 9 for s in scores),
+        middle=sum(7 <= s <= 8 for s in scores),
+        low=sum(s <= 6 for s in scores),
+    )
+    assert figure.high + figure.middle + figure.low == figure.responses
+    if not scores:
+        assert figure.score is None
+        return
+    exact = Fraction(100 * (figure.high - figure.low), len(scores))
+    assert -100 <= figure.score <= 100
+    assert abs(Fraction(figure.score) - exact) <= Fraction(1, 20)

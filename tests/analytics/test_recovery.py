@@ -8,10 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone, translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics.errors import FollowUpClosed
-from analytics.models import FollowUp, SurveyKind
+from analytics.models import GOODWILL_POINTS_MAX, FollowUp, SurveyKind
 from analytics.recovery import follow_up_save
 from loyalty.actors import Actor
 from loyalty.errors import PermissionDenied, ValidationFailed
@@ -133,3 +136,41 @@ def test_a_follow_up_closed_after_its_deadline_keeps_its_times(follow_up, manage
         actor=Actor(user=manager), follow_up=follow_up, note="Sorry, late", close=True, now=late
     )
     assert closed.closed_at == late and not closed.is_overdue(timezone.now())
+
+
+goodwill_tries = st.lists(
+    st.tuples(st.integers(-5, GOODWILL_POINTS_MAX + 5), st.booleans()), min_size=1, max_size=6
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(tries=goodwill_tries)
+def test_whatever_staff_try_goodwill_is_paid_once_within_its_bounds(program, manager, tries):
+    """Any sequence of saves (points in or out of bounds, closing or not):
+    the member's balance is the first valid goodwill given before the close,
+    once; the ledger stays whole."""
+    with transaction.atomic():
+        member = MemberFactory()
+        follow_up = answer(SurveyKind.NPS, 0, member=member, store=program.main_store).follow_up
+        expected, closed = 0, False
+        for points, close in tries:
+            try:
+                follow_up_save(
+                    actor=Actor(user=manager),
+                    follow_up=follow_up,
+                    note="Called",
+                    goodwill_points=points,
+                    close=close,
+                )
+            except (ValidationFailed, FollowUpClosed):
+                continue
+            if points > 0 and not expected and not closed:
+                expected = points
+            closed = closed or close
+        member.account.refresh_from_db()
+        assert member.account.balance == expected
+        assert PointsEntry.objects.filter(member=member).count() == (1 if expected else 0)
+        assert ledger_problems() == []
+        transaction.set_rollback(True)
