@@ -9,7 +9,8 @@ a real shop would: `demo.loyalty` (stores, program, staff, tills),
 (sales and returns); `demo.shop` holds what they share, `demo.loader` puts
 them together. Each feature issue grows it: campaigns and challenges add
 `demo/campaigns.py`, set up before the history and scheduled on the shop's
-timeline like the others.
+timeline like the others; `demo/surveys.py` plays the last months' survey
+invitations, answers and follow-ups on it.
 
 The shop is a kopitiam and lifestyle store with three branches. About two
 hundred members with Malaysian names joined over the past fourteen months;

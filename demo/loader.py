@@ -19,6 +19,7 @@ from demo.referrals import referrals_create
 from demo.rewards import catalogue_create, fresh_vouchers
 from demo.segments import segments_create
 from demo.shop import Shop
+from demo.surveys import named_invitation_open, surveys_schedule
 from loyalty.actors import Actor
 from loyalty.models import User
 from loyalty.notifications import deliveries_off
@@ -63,7 +64,7 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
         return None
     actor = Actor.system()
     stores = stores_and_program_create(actor)
-    staff = staff_create(actor)
+    staff = staff_create(actor, stores)
     tiers_create(actor)
     catalogue = catalogue_create(actor)
     shop = Shop(
@@ -78,6 +79,7 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
     shoppers = named + shoppers_enrol(shop, count=members)
     visits_schedule(shop, shoppers)
     corrections_schedule(shop, shoppers)
+    surveys_schedule(shop, shoppers)
     shop.replay()
     fresh_vouchers(shop, named)
     segments_create(shop)
@@ -85,6 +87,7 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
     campaign_activity_create(shop, shoppers)
     referrals_create(shop, named=named)
     broadcasts_create(shop)
+    named_invitation_open(shop, named)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

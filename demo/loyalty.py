@@ -80,8 +80,9 @@ def stores_and_program_create(actor: Actor) -> dict[str, Store]:
     return stores
 
 
-def staff_create(actor: Actor) -> dict[Role, Actor]:
-    """The manager, marketer and store staff logins of DEMO_LOGINS, by role."""
+def staff_create(actor: Actor, stores: dict[str, Store]) -> dict[Role, Actor]:
+    """The manager, marketer and store staff logins of DEMO_LOGINS, by role;
+    the store staff work at Bangsar."""
     names = {
         Role.MANAGER: ("Farah", "Iskandar"),
         Role.MARKETER: ("Daniel", "Tan"),
@@ -98,6 +99,7 @@ def staff_create(actor: Actor) -> dict[Role, Actor]:
             last_name=last,
             role=role,
             password=login.password,
+            store=stores["bangsar"] if role == Role.STORE_STAFF else None,
         )
         staff[role] = Actor(user=user)
     return staff

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.models import Feedback, FollowUp, SurveyInvitation
 from campaigns.broadcast_selectors import broadcast_figures
 from campaigns.models import Broadcast, Campaign, MemberEvent, Referral
 from demo.loyalty import DEMO_LOGINS
@@ -100,6 +101,18 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     assert Redemption.objects.count() > 50
     assert Voucher.objects.filter(status=VoucherStatus.USED).count() > 20
     assert Voucher.objects.filter(status=VoucherStatus.ISSUED).exists()
+    # Surveys: answers of both kinds over the last months (invitations and the
+    # kiosk), detractors followed up (most closed, some with goodwill points,
+    # some left open), and Aisyah holding an open invitation to try.
+    assert Feedback.objects.filter(kind="nps").count() > 20
+    assert Feedback.objects.filter(kind="csat", member__isnull=True).exists()
+    assert FollowUp.objects.filter(status="closed").exists()
+    assert FollowUp.objects.filter(status="open").exists()
+    assert FollowUp.objects.filter(goodwill_points__gt=0).exists()
+    assert SurveyInvitation.objects.filter(
+        member=aisyah, answered_at__isnull=True, expires_at__gt=timezone.now()
+    ).exists()
+    assert User.objects.get(email="staff@setia.example").store.code == "bangsar"
 
 
 @pytest.mark.parametrize(
