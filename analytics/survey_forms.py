@@ -57,6 +57,17 @@ class SurveyPeriodForm(forms.Form):
         required=False,
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # The page opens on the default period, shown in the fields.
+            end = timezone.localdate()
+            self.initial = {
+                "date_from": end - timedelta(days=PERIOD_DAYS_DEFAULT - 1),
+                "date_to": end,
+                "step": "week",
+            }
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         today = timezone.localdate()

@@ -5,11 +5,11 @@ about a third of them answered a few hours later (each member with their
 own humour, a bad day now and then, a comment sometimes, in their
 language), some anonymous answers at the Mid Valley kiosk, and the
 detractors' follow-ups worked by the Bangsar store staff and the manager:
-most closed in time with a note, a few with goodwill points, some late,
-some never. Aisyah ends with an open invitation to try.
+most closed in time with a note, some with goodwill points, some late,
+a quarter never. Aisyah ends with an open invitation to try.
 
-It draws from a random source of its own, seeded from the shop's, so the
-rest of the shop's history is as it was without surveys."""
+It draws from a random source of its own, seeded from the shop's state
+without drawing from it, so the shop's other draws stay as they were."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def surveys_schedule(shop: Shop, shoppers: list[Shopper]) -> None:
         )
     campaign_create(
         actor=marketer,
-        name="Thanks for your feedback: 10 points",
+        name="Thanks for your feedback",
         kind="event",
         params={"event": "survey_answered", "points": 10},
         per_member_cap=10,
@@ -175,20 +175,30 @@ def _invitations_run(shop: Shop, rng: random.Random, humour: dict[int, float]) -
         survey_invitations_send(as_of=when)
         for invitation in SurveyInvitation.objects.exclude(pk__in=before).order_by("pk"):
             if rng.random() < ANSWER_SHARE:
-                later = when + timedelta(hours=rng.randint(1, 30), minutes=rng.randint(0, 59))
-                shop.at(later, _answer(shop, rng, invitation.pk, humour[invitation.member_id]))
+                later = _waking(when + timedelta(hours=rng.randint(1, 30)), rng)
+                shop.at(later, _answer(shop, rng, invitation.pk, humour))
 
     return run
 
 
-def _answer(shop: Shop, rng: random.Random, invitation_id: int, humour: float) -> Action:
+def _waking(moment: datetime, rng: random.Random) -> datetime:
+    """`moment`, or the next morning when it falls in the night (members
+    answer between 7:00 and 23:00)."""
+    local = timezone.localtime(moment)
+    if 7 <= local.hour < 23:
+        return moment + timedelta(minutes=rng.randint(0, 59))
+    morning = local.replace(hour=7, minute=rng.randint(0, 59))
+    return morning if morning > local else morning + timedelta(days=1)
+
+
+def _answer(shop: Shop, rng: random.Random, invitation_id: int, humour: dict[int, float]) -> Action:
     def answer(when: datetime) -> None:
         invitation = SurveyInvitation.objects.select_related("member", "purchase__store").get(
             pk=invitation_id
         )
         if invitation.expires_at <= when:
             return
-        score = _score(rng, invitation.kind, humour)
+        score = _score(rng, invitation.kind, humour[invitation.member_id])
         recorded = feedback_record(
             kind=invitation.kind,
             score=score,
@@ -200,17 +210,22 @@ def _answer(shop: Shop, rng: random.Random, invitation_id: int, humour: float) -
             now=when,
         )
         if recorded.follow_up is not None:
-            _follow_up_schedule(shop, rng, recorded.follow_up)
+            _follow_up_schedule(shop, rng, recorded.follow_up, humour)
 
     return answer
 
 
-def _follow_up_schedule(shop: Shop, rng: random.Random, follow_up: FollowUp) -> None:
-    """Most closed within the 48 hours, some late, some never."""
+def _follow_up_schedule(
+    shop: Shop, rng: random.Random, follow_up: FollowUp, humour: dict[int, float]
+) -> None:
+    """Most closed within the 48 hours, some late, some never. A member
+    looked after feels better about the shop; one left alone, worse."""
     draw = rng.random()
-    if draw > 0.82:
+    if draw > 0.75:
+        humour[follow_up.member_id] = max(0.0, humour[follow_up.member_id] - 0.15)
         return
-    hours = rng.randint(2, 40) if draw < 0.66 else rng.randint(50, 140)
+    humour[follow_up.member_id] = min(1.0, humour[follow_up.member_id] + 0.3)
+    hours = rng.randint(2, 40) if draw < 0.6 else rng.randint(50, 140)
     goodwill = rng.choice(GOODWILL) if rng.random() < 0.3 else 0
     note = rng.choice(NOTES)
     shop.at(
