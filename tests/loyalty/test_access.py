@@ -80,8 +80,20 @@ def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, ob
         "design_id": gift_card_design_create(actor=Actor.system(), name="Raya").pk,
         "code": redemption.vouchers.get().code,  # counter_voucher_use, portal voucher
         "import_id": ImportJob.objects.create(kind="members", file_name="m.csv").pk,
+        "survey_settings.kind": "nps",
+        "follow_up_detail.pk": _follow_up_known(member, store),
         **_webhook_known(),
     }
+
+
+def _follow_up_known(member, store) -> int:
+    """A detractor's answer in the follow-up queue."""
+    from analytics.surveys import feedback_record
+
+    recorded = feedback_record(
+        kind="nps", score=0, member=member, store=store, source="till", actor=Actor.system()
+    )
+    return recorded.follow_up.pk
 
 
 def _webhook_known() -> dict[str, object]:
