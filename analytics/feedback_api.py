@@ -19,8 +19,8 @@ from loyalty.errors import ValidationFailed
 from members.errors import MemberNotFound
 from members.models import Member
 from members.selectors import member_get, member_get_by_card
-from purchases.errors import PurchaseNotFound
 from purchases.models import Purchase
+from purchases.selectors import purchase_get
 
 PURCHASE_ID_MAX = 2**63 - 1
 
@@ -87,14 +87,12 @@ class FeedbackApi(APIView):
     def _purchase(data: dict[str, Any], actor: Actor) -> Purchase | None:
         """The purchase named, when this key may read it: another store's, for
         a key tied to a store, is as unknown as a made-up id (404, as
-        GET /purchases/{id} answers it)."""
+        GET /purchases/{id} answers it; purchases.selectors.purchase_get).
+
+        Raises PurchaseNotFound."""
         if data.get("purchase_id") is None:
             return None
-        purchase = Purchase.objects.select_related("store").filter(pk=data["purchase_id"]).first()
-        scope = actor.store_scope
-        if purchase is None or (scope is not None and purchase.store_id != scope.pk):
-            raise PurchaseNotFound()
-        return purchase
+        return purchase_get(pk=data["purchase_id"], store=actor.store_scope)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     @idempotent
