@@ -35,3 +35,15 @@ class AuditEventFilter(django_filters.FilterSet):
         self.filters["object_type"].extra["choices"] = [
             (t, t) for t in sorted(set(types.distinct()))
         ]
+
+
+class StoreScopedFilterSet(django_filters.FilterSet):
+    """The filters of a list that store staff see for their store only
+    (loyalty.exports): given a `store_scope`, the queryset is already that
+    store's and the `store` filter, if any, is dropped, so the form offers no
+    other store."""
+
+    def __init__(self, *args: object, store_scope: object = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if store_scope is not None:
+            self.filters.pop("store", None)

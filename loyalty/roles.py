@@ -34,6 +34,19 @@ ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
 }
 STAFF_PERMISSIONS = ROLE_PERMISSIONS[Role.MANAGER]
 
+# Who may export which list (loyalty/exports.py; each export view guards with
+# its permission). Managers hold every permission, so they export everything.
+# Marketers: segments and redemptions (what campaigns work with). Store staff:
+# purchases and ledger lines, of their own store only (export_store_scope).
+# All members with their contact details: managers only.
+EXPORT_PERMISSIONS: dict[str, str] = {
+    "member": MANAGE_PROGRAM,
+    "segment": MANAGE_MARKETING,
+    "redemption": MANAGE_MARKETING,
+    "purchase": SERVE_COUNTER,
+    "ledger": SERVE_COUNTER,
+}
+
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> list[Role]:
     """The roles a user holds, most powerful first."""

@@ -18,7 +18,7 @@ from django.views.generic import ListView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError, ValidationFailed
-from loyalty.roles import MANAGE_MARKETING
+from loyalty.roles import EXPORT_PERMISSIONS, MANAGE_MARKETING
 from members.models import Member, RfmClass, Segment
 from members.segment_forms import MAX_GROUPS, SegmentBuilder
 from members.segments import (
@@ -176,8 +176,10 @@ class SegmentPageMixin(StaffRequiredMixin):
 
 
 class SegmentExportView(SegmentPageMixin, View):
+    permission_required = EXPORT_PERMISSIONS["segment"]
+
     def get(self, request: HttpRequest, **kwargs: Any) -> StreamingHttpResponse:
-        return segment_csv_response(self.segment)
+        return segment_csv_response(request, self.segment)
 
 
 class SegmentDeleteView(SegmentPageMixin, TemplateView):

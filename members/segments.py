@@ -60,6 +60,7 @@ from django.utils.translation import gettext_lazy
 from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
+from loyalty.exports import EXPORT_CHUNK, export_time
 from loyalty.models import Store
 from loyalty.services import audit_record, snapshot
 from members.errors import SegmentInUse, SegmentNotFound
@@ -629,28 +630,47 @@ CSV_COLUMNS = (
 )
 
 
-def segment_members_rows(segment: Segment, *, now: datetime | None = None) -> Iterable[list[str]]:
-    """The segment's members as CSV rows (a header, then one row a member), read
-    in chunks so a large segment streams in constant memory. Written through
-    loyalty.csv_files.csv_lines, which escapes every cell a spreadsheet would
-    run as a formula."""
+def segment_members_rows(segment: Segment, *, now: datetime | None = None) -> Iterable[list[Any]]:
+    """The segment's members as CSV rows (a header, then one row a member, by
+    id), read with values_list EXPORT_CHUNK at a time so a large segment
+    streams in constant memory; times in the program's time zone, the
+    balance as the integer it is. Written through loyalty.csv_files.csv_lines,
+    which escapes every cell a spreadsheet would run as a formula."""
     yield list(CSV_COLUMNS)
-    members = segment_members(segment, now=now).select_related("rfm")
-    for member in members.iterator(chunk_size=2000):
-        rfm = getattr(member, "rfm", None)
+    rows = (
+        segment_rules_queryset(rules=segment.rules, now=now)
+        .order_by("pk")
+        .values_list(
+            "public_id",
+            "card_number",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "tier__code",
+            "home_store__code",
+            "account__balance",
+            "rfm__rfm_class",
+            "marketing_consent",
+            "joined_at",
+        )
+        .iterator(chunk_size=EXPORT_CHUNK)
+    )
+    for public_id, card, first, last, email, phone, tier, store, balance, rfm, *rest in rows:
+        consent, joined = rest
         yield [
-            member.public_id,
-            member.card_number,
-            member.first_name or "",
-            member.last_name or "",
-            member.email or "",
-            member.phone or "",
-            member.tier.code if member.tier else "",
-            member.home_store.code if member.home_store else "",
-            str(member.account.balance),
-            rfm.rfm_class if rfm else "",
-            "yes" if member.marketing_consent else "no",
-            member.joined_at.isoformat(),
+            public_id,
+            card,
+            first or "",
+            last or "",
+            email or "",
+            phone or "",
+            tier or "",
+            store or "",
+            balance or 0,
+            rfm or "",
+            "yes" if consent else "no",
+            export_time(joined),
         ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -18,7 +18,7 @@ from loyalty.actors import Actor
 from loyalty.api.idempotency import idempotent
 from loyalty.api.pagination import PAGE_PARAMETERS, page_of, paginated_response
 from loyalty.api.permissions import HasAdminScope
-from loyalty.csv_files import csv_download
+from loyalty.exports import export_download
 from members.models import Member, Segment
 from members.segments import (
     NAME_MAX_LENGTH,
@@ -130,9 +130,20 @@ class _JsonOnly(BaseContentNegotiation):
         return parsers[0] if parsers else None
 
 
-def segment_csv_response(segment: Segment) -> StreamingHttpResponse:
-    """The segment's members as a streamed CSV download (API and back-office)."""
-    return csv_download(segment_members_rows(segment), filename=f"segment-{segment.pk}.csv")
+def segment_csv_response(request: HttpRequest | Request, segment: Segment) -> StreamingHttpResponse:
+    """The segment's members as a streamed CSV download (API and back-office),
+    audited as `segment.export` on the segment (who: the user or the API key),
+    without a count: counting would run the segment's rules twice."""
+    return export_download(
+        request=request,
+        kind="segment",
+        rows=segment_members_rows(segment),
+        filters={},
+        store=None,
+        count=None,
+        name=f"segment-{segment.pk}",
+        obj=segment,
+    )
 
 
 class SegmentMembersApi(APIView):
@@ -166,7 +177,7 @@ class SegmentMembersApi(APIView):
         filters.is_valid(raise_exception=True)
         segment = segment_get(segment_id=segment_id)
         if filters.validated_data["format"] == "csv":
-            return segment_csv_response(segment)
+            return segment_csv_response(request, segment)
         return paginated_response(
             queryset=segment_members(segment).select_related("rfm"),
             serializer_class=SegmentMemberSerializer,

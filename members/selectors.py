@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from loyalty.config import config_cached
 from loyalty.db import Compiled, Lookup
+from loyalty.exports import EXPORT_CHUNK, export_time
 from loyalty.models import ProgramSettings, TierBasis, User
 from loyalty.selectors import program_settings_get, store_get_by_id
 from members.errors import MemberNotFound
@@ -418,32 +419,103 @@ MEMBER_EXPORT_COLUMNS = (
 
 def member_export_rows() -> Iterator[list[Any]]:
     """Every member as CSV rows for the managers' export (a header, then one
-    row a member, oldest first), read 2,000 at a time so a million members
-    stream in constant memory. `tags` are `;`-separated, as the import reads
-    them. Write them through loyalty.csv_files (formula escaping)."""
+    row a member, oldest first), read with values_list EXPORT_CHUNK at a time
+    so a million members stream in constant memory. `tags` are `;`-separated,
+    as the import reads them; times in the program's time zone. Write them
+    through loyalty.csv_files (formula escaping)."""
     yield list(MEMBER_EXPORT_COLUMNS)
-    members = (
-        Member.objects.select_related("account", "tier", "home_store")
-        .order_by("pk")
-        .iterator(chunk_size=2000)
+    rows = (
+        Member.objects.order_by("pk")
+        .values_list(
+            "public_id",
+            "card_number",
+            "external_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "birth_date",
+            "language",
+            "status",
+            "tier__code",
+            "home_store__code",
+            "account__balance",
+            "marketing_consent",
+            "tags",
+            "joined_at",
+        )
+        .iterator(chunk_size=EXPORT_CHUNK)
     )
-    for member in members:
-        account = getattr(member, "account", None)
+    for *head, birth_date, language, status, tier, store, balance, consent, tags, joined in rows:
         yield [
-            member.public_id,
-            member.card_number,
-            member.external_id,
-            member.first_name,
-            member.last_name,
-            member.email,
-            member.phone,
-            member.birth_date.isoformat() if member.birth_date else "",
-            member.language,
-            member.status,
-            member.tier.code if member.tier else "",
-            member.home_store.code if member.home_store else "",
-            account.balance if account is not None else 0,
-            "true" if member.marketing_consent else "false",
-            ";".join(member.tags),
-            member.joined_at.isoformat(),
+            *head,
+            birth_date.isoformat() if birth_date else "",
+            language,
+            status,
+            tier or "",
+            store or "",
+            balance or 0,
+            "true" if consent else "false",
+            ";".join(tags or ()),
+            export_time(joined),
+        ]
+
+
+LEDGER_EXPORT_COLUMNS = (
+    "entry_id",
+    "created_at",
+    "member_id",
+    "card_number",
+    "kind",
+    "status",
+    "points",
+    "balance_after",
+    "remaining",
+    "available_at",
+    "expires_at",
+    "description",
+    "source_type",
+    "source_id",
+)
+
+
+def ledger_export_rows(*, entries: QuerySet[PointsEntry]) -> Iterator[list[Any]]:
+    """`entries` (in their order) as CSV rows: a header, then one row an
+    entry, read with values_list EXPORT_CHUNK at a time (constant memory for
+    a million). Points as the integers they are, times ISO 8601 in the
+    program's time zone. Write them through loyalty.csv_files."""
+    yield list(LEDGER_EXPORT_COLUMNS)
+    rows = entries.values_list(
+        "pk",
+        "created_at",
+        "member__public_id",
+        "member__card_number",
+        "kind",
+        "status",
+        "points",
+        "balance_after",
+        "remaining",
+        "available_at",
+        "expires_at",
+        "description",
+        "source_type",
+        "source_id",
+    ).iterator(chunk_size=EXPORT_CHUNK)
+    for pk, created, public_id, card, kind, status, points, after, remaining, *rest in rows:
+        available, expires, description, source_type, source_id = rest
+        yield [
+            pk,
+            export_time(created),
+            public_id,
+            card,
+            kind,
+            status,
+            points,
+            after,
+            remaining,
+            export_time(available),
+            export_time(expires),
+            description,
+            source_type,
+            source_id,
         ]

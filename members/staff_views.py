@@ -26,12 +26,11 @@ from django.views.generic import FormView, ListView, TemplateView
 
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
-from loyalty.csv_files import csv_download
 from loyalty.errors import DomainError
+from loyalty.exports import export_download
 from loyalty.forms import form_errors_from
-from loyalty.roles import MANAGE_PROGRAM, SERVE_COUNTER, is_manager
+from loyalty.roles import EXPORT_PERMISSIONS, MANAGE_PROGRAM, SERVE_COUNTER, is_manager
 from loyalty.selectors import program_settings_get
-from loyalty.services import audit_record
 from members.errors import MemberNotFound
 from members.filters import LedgerFilter
 from members.forms import (
@@ -133,13 +132,19 @@ class MemberExportView(StaffRequiredMixin, View):
     """Every member as a streamed CSV download (managers); the export is
     audited (`member.export`): it carries every member's contact details."""
 
-    permission_required = MANAGE_PROGRAM
+    permission_required = EXPORT_PERMISSIONS["member"]
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
-        audit_record(actor=Actor.from_request(request), action="member.export")
-        stamp = timezone.localdate().isoformat()
-        return csv_download(member_export_rows(), filename=f"members-{stamp}.csv")
+        return export_download(
+            request=request,
+            kind="member",
+            rows=member_export_rows(),
+            filters={},
+            store=None,
+            count=Member.objects.count(),
+            name="members",
+        )
 
 
 class MemberEnrolView(StaffRequiredMixin, FormView):

@@ -1,14 +1,18 @@
 """Back-office pages of sales: record a member's purchase by hand (with a
-preview before it is written), read a purchase, record a return."""
+preview before it is written), read a purchase, record a return; the lists
+of purchases and of the ledger, each with its CSV export of the rows its
+filters select (loyalty/exports.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -19,16 +23,26 @@ from django.views.generic import FormView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.exports import FilteredExportView, FilteredListMixin, FilteredListView
 from loyalty.forms import form_errors_from
+from loyalty.models import Store
 from loyalty.money import money_format
-from loyalty.roles import SERVE_COUNTER
+from loyalty.roles import EXPORT_PERMISSIONS, SERVE_COUNTER
 from loyalty.selectors import program_settings_get
+from members.models import PointsEntry
+from members.selectors import ledger_export_rows
 from members.staff_views import MemberPageMixin
 from purchases.errors import DuplicateReference
+from purchases.filters import LedgerEntryFilter, PurchaseFilter
 from purchases.forms import ReturnForm, SaleForm
 from purchases.models import Purchase
 from purchases.quote import sale_quote
 from purchases.returns import purchase_return
+from purchases.selectors import (
+    ledger_entry_list,
+    purchase_export_rows,
+    purchase_list,
+)
 from purchases.services import purchase_record, sale_preview
 
 
@@ -174,3 +188,53 @@ class PurchaseReturnView(PurchasePageMixin, FormView):
                 },
             )
         return redirect("staff:purchase_detail", pk=self.purchase.pk)
+
+
+# --- Lists of purchases and of the ledger, and their exports ---------------------------------
+
+
+class PurchaseListMixin(FilteredListMixin):
+    """Every store's purchases for managers, their own store's for store staff."""
+
+    permission_required = EXPORT_PERMISSIONS["purchase"]
+    filterset_class = PurchaseFilter
+
+    def scoped_queryset(self, store: Store | None) -> QuerySet[Purchase]:
+        return purchase_list(store=store)
+
+
+class PurchaseListView(PurchaseListMixin, FilteredListView):
+    template_name = "staff/purchases/purchase_list.html"
+    context_object_name = "purchases"
+
+
+class PurchaseExportView(PurchaseListMixin, FilteredExportView):
+    export_kind = "purchase"
+    export_name = "purchases"
+
+    def export_rows(self, queryset: QuerySet[Purchase]) -> Iterator[list[Any]]:
+        return purchase_export_rows(purchases=queryset)
+
+
+class LedgerListMixin(FilteredListMixin):
+    """Every member's ledger entries for managers; for store staff, the
+    entries of their store's purchases, returns and redemptions."""
+
+    permission_required = EXPORT_PERMISSIONS["ledger"]
+    filterset_class = LedgerEntryFilter
+
+    def scoped_queryset(self, store: Store | None) -> QuerySet[PointsEntry]:
+        return ledger_entry_list(store=store)
+
+
+class LedgerListView(LedgerListMixin, FilteredListView):
+    template_name = "staff/purchases/ledger_list.html"
+    context_object_name = "entries"
+
+
+class LedgerExportView(LedgerListMixin, FilteredExportView):
+    export_kind = "ledger"
+    export_name = "ledger"
+
+    def export_rows(self, queryset: QuerySet[PointsEntry]) -> Iterator[list[Any]]:
+        return ledger_export_rows(entries=queryset)

@@ -17,6 +17,10 @@ api_urlpatterns = [
 
 # Back-office pages of sales, under /staff/.
 staff_urlpatterns = [
+    path("purchases/", staff_views.PurchaseListView.as_view(), name="purchase_list"),
+    path("purchases/export/", staff_views.PurchaseExportView.as_view(), name="purchase_export"),
+    path("ledger/", staff_views.LedgerListView.as_view(), name="ledger_list"),
+    path("ledger/export/", staff_views.LedgerExportView.as_view(), name="ledger_export"),
     path(
         "members/<str:public_id>/purchases/new/",
         staff_views.PurchaseCreateView.as_view(),

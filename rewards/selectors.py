@@ -3,10 +3,11 @@ of a member's standing on each reward."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core import signing
 from django.db.models import Count, Q, QuerySet, Sum
@@ -14,6 +15,8 @@ from django.template.defaultfilters import floatformat
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from loyalty.exports import EXPORT_CHUNK, export_time
+from loyalty.models import Store
 from loyalty.money import money_format
 from members.models import Member
 from members.segments import member_in_segments
@@ -303,3 +306,68 @@ def donation_totals() -> list[CauseTotal]:
         .order_by("cause")
     )
     return [CauseTotal(row["cause"], row["points"], row["donors"]) for row in rows]
+
+
+def redemption_list(*, store: Store | None) -> QuerySet[Redemption]:
+    """The back-office list of redemptions, newest first: those made at
+    `store`, or every one for None."""
+    redemptions = Redemption.objects.select_related("member", "reward", "store")
+    if store is not None:
+        redemptions = redemptions.filter(store=store)
+    return redemptions.order_by("-created_at", "-id")
+
+
+REDEMPTION_EXPORT_COLUMNS = (
+    "redemption_id",
+    "created_at",
+    "member_id",
+    "card_number",
+    "reward_id",
+    "reward",
+    "quantity",
+    "points",
+    "cause",
+    "status",
+    "store",
+    "cancelled_at",
+    "cancel_reason",
+)
+
+
+def redemption_export_rows(*, redemptions: QuerySet[Redemption]) -> Iterator[list[Any]]:
+    """`redemptions` (in their order) as CSV rows: a header, then one row a
+    redemption, read with values_list EXPORT_CHUNK at a time. Points and
+    quantities as integers, times ISO 8601 in the program's time zone."""
+    yield list(REDEMPTION_EXPORT_COLUMNS)
+    rows = redemptions.values_list(
+        "pk",
+        "created_at",
+        "member__public_id",
+        "member__card_number",
+        "reward_id",
+        "reward__name",
+        "quantity",
+        "points",
+        "cause",
+        "status",
+        "store__code",
+        "cancelled_at",
+        "cancel_reason",
+    ).iterator(chunk_size=EXPORT_CHUNK)
+    for pk, created, public_id, card, reward_id, reward, *rest in rows:
+        quantity, points, cause, status, store, cancelled, reason = rest
+        yield [
+            pk,
+            export_time(created),
+            public_id,
+            card,
+            reward_id,
+            reward,
+            quantity,
+            points,
+            cause,
+            status,
+            store or "",
+            export_time(cancelled),
+            reason,
+        ]

@@ -3,6 +3,7 @@ gift-card designs (managers). Every write goes through rewards.services or rewar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
@@ -17,12 +18,20 @@ from django.views.generic import FormView, ListView, TemplateView
 from loyalty.access import StaffRequiredMixin
 from loyalty.actors import Actor
 from loyalty.errors import DomainError
+from loyalty.exports import FilteredExportView, FilteredListMixin, FilteredListView
 from loyalty.forms import form_errors_from
-from loyalty.roles import MANAGE_MARKETING, MANAGE_PROGRAM
+from loyalty.models import Store
+from loyalty.roles import EXPORT_PERMISSIONS, MANAGE_MARKETING, MANAGE_PROGRAM
 from rewards.errors import StockChanged
+from rewards.filters import RedemptionFilter
 from rewards.gift_cards import gift_card_design_create, gift_card_design_update
-from rewards.models import GiftCardDesign, RedemptionStatus, Reward, RewardCategory
-from rewards.selectors import donation_totals, reward_list
+from rewards.models import GiftCardDesign, Redemption, RedemptionStatus, Reward, RewardCategory
+from rewards.selectors import (
+    donation_totals,
+    redemption_export_rows,
+    redemption_list,
+    reward_list,
+)
 from rewards.services import (
     reward_archive,
     reward_category_create,
@@ -294,3 +303,26 @@ class GiftCardDesignUpdateView(StaffRequiredMixin, FormView):
             self.request, _("Design %(name)s saved.") % {"name": form.cleaned_data["name"]}
         )
         return redirect("staff:gift_card_design_list")
+
+
+class RedemptionListMixin(FilteredListMixin):
+    """Every redemption for managers and marketers."""
+
+    permission_required = EXPORT_PERMISSIONS["redemption"]
+    filterset_class = RedemptionFilter
+
+    def scoped_queryset(self, store: Store | None) -> QuerySet[Redemption]:
+        return redemption_list(store=store)
+
+
+class RedemptionListView(RedemptionListMixin, FilteredListView):
+    template_name = "staff/rewards/redemption_list.html"
+    context_object_name = "redemptions"
+
+
+class RedemptionExportView(RedemptionListMixin, FilteredExportView):
+    export_kind = "redemption"
+    export_name = "redemptions"
+
+    def export_rows(self, queryset: QuerySet[Redemption]) -> Iterator[list[Any]]:
+        return redemption_export_rows(redemptions=queryset)

@@ -35,6 +35,16 @@ staff_urlpatterns: list = [
         name="reward_category_list",
     ),
     path("rewards/donations/", staff_views.DonationTotalsView.as_view(), name="reward_donations"),
+    path(
+        "rewards/redemptions/",
+        staff_views.RedemptionListView.as_view(),
+        name="redemption_list",
+    ),
+    path(
+        "rewards/redemptions/export/",
+        staff_views.RedemptionExportView.as_view(),
+        name="redemption_export",
+    ),
     path("rewards/<int:reward_id>/", staff_views.RewardUpdateView.as_view(), name="reward_update"),
     path(
         "rewards/<int:reward_id>/preview/",
