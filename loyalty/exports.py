@@ -14,9 +14,11 @@ The rules, and who keeps them:
   escapes every cell a spreadsheet would run as a formula.
 - **Cells.** Numbers are written as they are (a 0 is "0", never blank),
   times ISO 8601 in the program's time zone (`TIME_ZONE`), dates ISO.
-- **Store scope.** Store staff export only their store's rows
-  (`export_store_scope`); who may export which list is `EXPORT_PERMISSIONS`
-  in loyalty.roles, enforced by each view's `permission_required`.
+- **Store scope.** On lists of store-bound rows (purchases, the ledger)
+  store staff see and export only their account's store's rows, none when
+  the account has no store (`export_store_bound`); who may export which
+  list is `EXPORT_PERMISSIONS` in loyalty.roles, enforced by each view's
+  `permission_required`.
 - **Audit.** Every export writes `<kind>.export` with the filters used, the
   store scope and the number of rows when the view counts them cheaply.
 """
@@ -27,11 +29,9 @@ import datetime as dt
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import ListView
 
@@ -58,18 +58,12 @@ def export_time(value: dt.datetime | None) -> str:
     return "" if value is None else timezone.localtime(value).isoformat()
 
 
-def export_store_scope(user: AbstractBaseUser | AnonymousUser) -> Store | None:
-    """The one store whose rows `user` may list and export, or None for every
-    store: managers (and superusers) see every store, anyone else only the
-    store of their account. Raises PermissionDenied for an account of no
-    store that is not a manager: a bulk export is never wider than the
-    account's store."""
-    if user.is_superuser or is_manager(user):
-        return None
-    store = getattr(user, "store", None)
-    if store is None:
-        raise PermissionDenied(_("Your account is not tied to a store: ask a manager."))
-    return store
+def export_store_bound(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """True when `user` lists and exports the rows of one store only, the
+    store of their account (`User.store`): anyone but managers and
+    superusers. A store-bound account of no store sees no row at all: a bulk
+    export is never wider than the account's store."""
+    return not (user.is_superuser or is_manager(user))
 
 
 def export_filters(filterset: django_filters.FilterSet) -> dict[str, Any]:
@@ -118,31 +112,42 @@ class FilteredListMixin(StaffRequiredMixin):
     """A back-office list read through its selector and FilterSet, for its page
     and its export alike. Subclasses give `filterset_class` and
     `scoped_queryset(store)` (the page's selector, narrowed to `store` when
-    not None). The FilterSet is given `store_scope` so it can hide a store
-    filter the user may not change."""
+    not None), and `store_scoped = False` for a list whose rows every user
+    of its permission sees whole. The FilterSet is told `store_bound` so it
+    can hide a store filter the user may not change."""
 
     filterset_class: type[django_filters.FilterSet]
+    store_scoped = True
     request: HttpRequest
 
     def scoped_queryset(self, store: Store | None) -> QuerySet:
         raise NotImplementedError
 
     @cached_property
+    def store_bound(self) -> bool:
+        return self.store_scoped and export_store_bound(self.request.user)
+
+    @cached_property
     def store_scope(self) -> Store | None:
-        return export_store_scope(self.request.user)
+        """The one store whose rows are listed, None for every store (or for
+        a store-bound account of no store, which is listed nothing)."""
+        return getattr(self.request.user, "store", None) if self.store_bound else None
 
     @cached_property
     def filterset(self) -> django_filters.FilterSet:
         return self.filterset_class(
             self.request.GET or None,
             queryset=self.scoped_queryset(self.store_scope),
-            store_scope=self.store_scope,
+            store_bound=self.store_bound,
         )
 
     def filtered_queryset(self) -> QuerySet:
-        """The rows the page lists: none while the filters do not validate
-        (the page shows the form's errors), as django-filter's strict views."""
+        """The rows the page lists: none for a store-bound account of no
+        store, and none while the filters do not validate (the page shows the
+        form's errors), as django-filter's strict views."""
         filterset = self.filterset
+        if self.store_bound and self.store_scope is None:
+            return filterset.queryset.none()
         if filterset.is_bound and not filterset.is_valid():
             return filterset.queryset.none()
         return filterset.qs
@@ -152,6 +157,7 @@ class FilteredListMixin(StaffRequiredMixin):
         query.pop("page", None)
         return super().get_context_data(  # type: ignore[misc]
             filter=self.filterset,
+            store_bound=self.store_bound,
             store_scope=self.store_scope,
             export_query=query.urlencode(),
             **kwargs,

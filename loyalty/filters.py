@@ -39,11 +39,11 @@ class AuditEventFilter(django_filters.FilterSet):
 
 class StoreScopedFilterSet(django_filters.FilterSet):
     """The filters of a list that store staff see for their store only
-    (loyalty.exports): given a `store_scope`, the queryset is already that
+    (loyalty.exports): for a `store_bound` user the queryset is already their
     store's and the `store` filter, if any, is dropped, so the form offers no
     other store."""
 
-    def __init__(self, *args: object, store_scope: object = None, **kwargs: object) -> None:
+    def __init__(self, *args: object, store_bound: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        if store_scope is not None:
+        if store_bound:
             self.filters.pop("store", None)

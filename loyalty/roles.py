@@ -37,7 +37,7 @@ STAFF_PERMISSIONS = ROLE_PERMISSIONS[Role.MANAGER]
 # Who may export which list (loyalty/exports.py; each export view guards with
 # its permission). Managers hold every permission, so they export everything.
 # Marketers: segments and redemptions (what campaigns work with). Store staff:
-# purchases and ledger lines, of their own store only (export_store_scope).
+# purchases and ledger lines, of their own store only (export_store_bound).
 # All members with their contact details: managers only.
 EXPORT_PERMISSIONS: dict[str, str] = {
     "member": MANAGE_PROGRAM,

@@ -306,9 +306,10 @@ class GiftCardDesignUpdateView(StaffRequiredMixin, FormView):
 
 
 class RedemptionListMixin(FilteredListMixin):
-    """Every redemption for managers and marketers."""
+    """Every redemption, for managers and marketers alike (not store-bound)."""
 
     permission_required = EXPORT_PERMISSIONS["redemption"]
+    store_scoped = False
     filterset_class = RedemptionFilter
 
     def scoped_queryset(self, store: Store | None) -> QuerySet[Redemption]:
