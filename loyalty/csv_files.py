@@ -7,8 +7,11 @@ starts with `=`, `+`, `-` or `@` as a formula, and a tab or carriage return
 in front of one hides it. `csv_safe` puts an apostrophe before such a cell,
 which spreadsheets show as text and do not print. Every cell of every export
 gets it, ours or typed by someone (a phone "+60…" comes out as "'+60…"):
-one rule with no column forgotten. The importers take the apostrophe off
-again (`csv_unescape`), so an export reads back as it was.
+one rule with no column forgotten. The one exception is a cell given as a
+number (an int or a Decimal, not text): its text is a plain number such as
+"-5", which a spreadsheet reads as that number and can never run, so it is
+written as it is (a points debit stays -5, not '-5). The importers take the
+apostrophe off again (`csv_unescape`), so an export reads back as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import codecs
 import csv
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import IO, Any, NamedTuple
 
 from django.http import StreamingHttpResponse
@@ -26,9 +30,18 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_safe(value: Any) -> str:
     """The cell's text, with a leading apostrophe when a spreadsheet would run
-    it as a formula. None is the empty cell."""
-    text = "" if value is None else str(value)
+    it as a formula. None is the empty cell; a number (int or Decimal, not a
+    bool) is its plain text, a negative one too."""
+    if value is None:
+        return ""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and _finite(value):
+        return str(value)
+    text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _finite(value: int | Decimal) -> bool:
+    return isinstance(value, int) or value.is_finite()
 
 
 def csv_unescape(text: str) -> str:

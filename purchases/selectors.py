@@ -66,13 +66,12 @@ def _keys(queryset: QuerySet) -> QuerySet:
 
 def ledger_at_store(*, store: Store) -> Q:
     """The ledger entries that belong to `store`: those whose source is one
-    of its purchases (their earn, and the expiry of what they earned), a
-    return of one of them, or a redemption made there. Other entries
-    (adjustments, bonuses, campaigns) belong to no store."""
-    return (
-        Q(source_type="purchase", source_id__in=_keys(Purchase.objects.filter(store=store)))
-        | Q(source_type="return", source_id__in=_keys(Return.objects.filter(purchase__store=store)))
-        | Q(source_type="redemption", source_id__in=_keys(Redemption.objects.filter(store=store)))
+    of its purchases (what it earned or spent, what its returns reversed or
+    refunded, which keep the sale as their source, and the expiry of what it
+    earned) or a redemption made there. Other entries (adjustments, bonuses,
+    campaigns) belong to no store."""
+    return Q(source_type="purchase", source_id__in=_keys(Purchase.objects.filter(store=store))) | Q(
+        source_type="redemption", source_id__in=_keys(Redemption.objects.filter(store=store))
     )
 
 

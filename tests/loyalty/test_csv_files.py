@@ -5,6 +5,7 @@ numbering rows by the line they start on."""
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 
@@ -26,6 +27,14 @@ def test_a_cell_starting_like_a_formula_gets_an_apostrophe(start):
 
 def test_other_cells_are_left_alone():
     assert csv_safe("Ann") == "Ann" and csv_safe(None) == "" and csv_safe(12) == "12"
+
+
+def test_a_number_is_written_plain_even_negative_but_the_same_text_is_escaped():
+    """A number's text is never a formula: -5 points stay -5; the text "-5" is
+    escaped, since text may be anything typed."""
+    assert csv_safe(-5) == "-5" and csv_safe(Decimal("-12.50")) == "-12.50"
+    assert csv_safe(0) == "0" and csv_safe(Decimal("0.00")) == "0.00"
+    assert csv_safe("-5") == "'-5" and csv_safe(True) == "True"
     assert csv_unescape("'quoted") == "'quoted"
 
 

@@ -69,4 +69,20 @@ def test_the_members_export_escapes_a_name_that_is_a_formula(manager_client, pro
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][:4] == ["member_id", "card_number", "external_id", "first_name"]
     assert rows[1][3] == '\'=HYPERLINK("http://x","y")'
-    assert AuditEvent.objects.filter(action="member.export").exists()
+    assert AuditEvent.objects.get(action="member.export").after == {
+        "filters": {},
+        "store": None,
+        "rows": 1,
+    }
+
+
+def test_the_members_export_writes_numbers_plain_and_times_in_the_programs_zone(
+    manager_client, program
+):
+    """A balance of 0 is "0", never blank; joined_at is ISO 8601 at +08:00."""
+    MemberFactory(user=None, email="zero@example.com", phone="+60123456789")
+    response = manager_client.get(reverse("staff:member_export"))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    member = dict(zip(rows[0], rows[1], strict=True))
+    assert member["points_balance"] == "0" and member["phone"] == "'+60123456789"
+    assert member["joined_at"].endswith("+08:00") and member["marketing_consent"] == "false"

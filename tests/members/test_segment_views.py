@@ -5,9 +5,12 @@ member's profile."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,6 +136,26 @@ def test_export_gives_the_members_as_csv(marketing):
     response = marketing.get(reverse("staff:segment_export", kwargs={"segment_id": segment.pk}))
     text = b"".join(response.streaming_content).decode()
     assert response["Content-Type"].startswith("text/csv") and text.count("\n") == 3
+
+
+def test_the_segment_export_is_a_dated_audited_stream_of_escaped_plain_rows(marketing, marketer):
+    """A member named like a formula comes out escaped, a balance of 0 as "0",
+    the join time in the program's time zone; the export is audited on the
+    segment (without a count: that would run its rules twice)."""
+    Member.objects.filter(first_name="Member0").update(first_name='=HYPERLINK("http://x","y")')
+    segment = segment_create(actor=Actor.system(), name="Gold", rules=GOLD)
+    response = marketing.get(reverse("staff:segment_export", kwargs={"segment_id": segment.pk}))
+    assert isinstance(response, StreamingHttpResponse)
+    stamp = timezone.localdate().isoformat()
+    expected = f'attachment; filename="segment-{segment.pk}-{stamp}.csv"'
+    assert response["Content-Disposition"] == expected
+    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    first = dict(zip(table[0], table[1], strict=True))
+    assert first["first_name"] == '\'=HYPERLINK("http://x","y")'
+    assert first["points_balance"] == "0" and first["joined_at"].endswith("+08:00")
+    event = AuditEvent.objects.get(action="segment.export")
+    assert (event.actor, event.object_id) == (marketer, str(segment.pk))
+    assert event.after == {"filters": {}, "store": None}
 
 
 def test_delete_is_refused_while_a_reward_uses_the_segment(marketing):
