@@ -17,6 +17,7 @@ from demo.loyalty import DEMO_LOGINS, DEMO_PASSWORD
 from demo.shop import Shop
 from loyalty.actors import Actor
 from loyalty.roles import Role
+from members.identifiers import PhoneInvalid, normalise_phone
 from members.models import Member, PointsAccount
 from members.points import points_adjust
 from members.services import member_enrol, member_register
@@ -118,6 +119,16 @@ OTHER_NAMES = (
     ("Natasha", "Sta Maria"),
 )  # fmt: skip
 PHONE_PREFIXES = ("012", "013", "014", "016", "017", "018", "019", "011")
+
+
+def _phone_valid(phone: str) -> bool:
+    try:
+        normalise_phone(phone, region="MY")
+    except PhoneInvalid:
+        return False
+    return True
+
+
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "example.com.my")
 
 
@@ -299,7 +310,9 @@ def shoppers_enrol(shop: Shop, *, count: int) -> list[Shopper]:
         phone = email = None
         has = rng.choices(("both", "phone", "email"), weights=(70, 20, 10))[0]
         if has in {"both", "phone"}:
-            while phone is None or phone in phones:
+            # Drawn again until phonenumbers finds it a number in use (some
+            # blocks of 011, 014 and 018 are not given out) and nobody has it.
+            while phone is None or phone in phones or not _phone_valid(phone):
                 prefix = rng.choice(PHONE_PREFIXES)
                 digits = 8 if prefix == "011" else 7
                 number = str(rng.randrange(10 ** (digits - 1), 10**digits))

@@ -56,6 +56,7 @@ from loyalty.models import (
     NotificationDelivery,
     NotificationPreference,
 )
+from loyalty.money import money_format
 
 if TYPE_CHECKING:  # the member model is members' (layer 2): only its attributes are read
     from django.db.models import Model as Member
@@ -83,7 +84,9 @@ class Kind:
     """What a notification is about. `title` and `body` are lazy texts
     formatted with the context (`%(points)s`); a kind whose texts come with
     the context (a broadcast) gives `render` instead. `link`: a portal URL
-    name the message points to."""
+    name the message points to. `amounts`: the context's keys that hold an
+    amount, stored as a plain decimal ("123.50") and written for the reader
+    by `money_format` in the member's language, whichever channel sends it."""
 
     name: str
     label: Promise
@@ -96,6 +99,7 @@ class Kind:
     defaults: frozenset[str] = frozenset({"email", "push"})
     link: str = ""
     render: Renderer | None = None
+    amounts: frozenset[str] = frozenset()
 
     def texts(self, context: dict[str, Any], language: str) -> tuple[str, str]:
         """(title, body) in `language`."""
@@ -103,6 +107,10 @@ class Kind:
             if self.render is not None:
                 return self.render(context, language)
             assert self.title is not None and self.body is not None
+            context = {
+                **context,
+                **{key: money_format(context[key]) for key in self.amounts if key in context},
+            }
             # `%` picks a plural form by the context's number (ngettext_lazy).
             return str(self.title % context), str(self.body % context)
 
@@ -154,13 +162,15 @@ for _kind in (
             "points",
         ),
         ngettext_lazy(
-            "%(points)s point for your purchase at %(store)s (receipt %(reference)s).",
-            "%(points)s points for your purchase at %(store)s (receipt %(reference)s).",
+            "%(points)s point for your purchase of %(total)s at %(store)s (receipt %(reference)s).",
+            "%(points)s points for your purchase of %(total)s at %(store)s (receipt "
+            "%(reference)s).",
             "points",
         ),
         optional=True,
         defaults=frozenset(),
         link="portal:history",
+        amounts=frozenset({"total"}),
     ),
     Kind(
         "tier_up",

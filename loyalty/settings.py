@@ -221,7 +221,12 @@ LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "allauth"]
 TIME_ZONE = os.environ.get("LOYALTY_TIME_ZONE", "Asia/Kuala_Lumpur")
 USE_I18N = True
 USE_TZ = True
+# ISO 4217 code of the program's currency, one Babel knows (loyalty.E004).
 LOYALTY_CURRENCY = os.environ.get("LOYALTY_CURRENCY", "MYR")
+# ISO 3166 region the program runs in, one phonenumbers knows (loyalty.E005):
+# phones typed without a country code are read in it, and amounts are written
+# in its convention (loyalty/money.py).
+LOYALTY_REGION = os.environ.get("LOYALTY_REGION", "MY").strip().upper()
 
 # --- Static and media ---------------------------------------------------------------
 STATIC_URL = "static/"

@@ -77,3 +77,38 @@ def sms_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             id="loyalty.E003",
         )
     ]
+
+
+@register()
+def currency_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """An error when LOYALTY_CURRENCY is no currency Babel knows: no amount
+    could be written for people to read."""
+    from babel.numbers import list_currencies
+
+    if settings.LOYALTY_CURRENCY in list_currencies():
+        return []
+    return [
+        Error(
+            f"LOYALTY_CURRENCY={settings.LOYALTY_CURRENCY!r} is not an ISO 4217 currency code "
+            "that Babel knows.",
+            hint="Use the code in capitals, e.g. MYR, SGD, IDR or JPY.",
+            id="loyalty.E004",
+        )
+    ]
+
+
+@register()
+def region_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """An error when LOYALTY_REGION is no region phonenumbers knows: no phone
+    typed without its country code could be read."""
+    import phonenumbers
+
+    if settings.LOYALTY_REGION in phonenumbers.SUPPORTED_REGIONS:
+        return []
+    return [
+        Error(
+            f"LOYALTY_REGION={settings.LOYALTY_REGION!r} is not a region phonenumbers knows.",
+            hint="Use an ISO 3166 two-letter code, e.g. MY, SG or ID.",
+            id="loyalty.E005",
+        )
+    ]

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty.limits import EMAIL_MAX_LENGTH
 from loyalty.models import Store, TierBasis
-from members.identifiers import EXTERNAL_ID_MAX_LENGTH, normalise_phone
+from members.identifiers import EXTERNAL_ID_MAX_LENGTH, PhoneInvalid, normalise_phone
 from members.models import MemberStatus, Tier
 
 
@@ -59,7 +59,10 @@ class MemberEnrolForm(forms.Form):
         label=_("Phone"),
         max_length=32,
         required=False,
-        help_text=_("Any format, e.g. 012-345 6789 or +60 12-345 6789. Email or phone is needed."),
+        help_text=_(
+            "Any format, e.g. 012-345 6789; another country's with + and its code, e.g. "
+            "+65 9123 4567. Email or phone is needed."
+        ),
     )
     external_id = forms.CharField(
         label=_("External id"),
@@ -86,8 +89,8 @@ class MemberEnrolForm(forms.Form):
         phone = self.cleaned_data["phone"]
         try:
             return normalise_phone(phone)
-        except ValueError as exc:
-            raise forms.ValidationError(_("Enter a valid phone number.")) from exc
+        except PhoneInvalid as exc:
+            raise forms.ValidationError(exc.message) from exc
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

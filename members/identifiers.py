@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
 CARD_PREFIX = "88"
 CARD_LENGTH = 16
 EXTERNAL_ID_MAX_LENGTH = 64
@@ -85,27 +91,93 @@ def normalise_external_id(external_id: str | None) -> str | None:
     return external_id or None
 
 
-_PHONE_NOISE = re.compile(r"[\s\-().]")
+# What a person may type around the digits of a phone number. Letters are
+# refused: phonenumbers would read "CRM-77" as a vanity number.
+_PHONE_TEXT = re.compile(r"[\d\s\-().+/]*")
+# Longer than any phone number with its spaces: refused unparsed.
+PHONE_INPUT_MAX_LENGTH = 40
 
 
-def normalise_phone(phone: str | None) -> str | None:
-    """Malaysian numbers in E.164: '012-345 6789', '60123456789' and
-    '+60 12-345 6789' are all '+60123456789'. Other countries need their '+'.
-    Returns None for an empty value; raises ValueError for something that is
-    not a phone number."""
-    phone = _PHONE_NOISE.sub("", phone or "")
-    if not phone:
+class PhoneInvalid(ValueError):
+    """A text that is not a phone number we can store; `reason` says why, for
+    the person who typed it ("it is too short")."""
+
+    def __init__(self, phone: str, reason: str) -> None:
+        super().__init__(phone)
+        self.phone = phone
+        self.reason = reason
+
+    @property
+    def message(self) -> str:
+        """The sentence a form or the API shows on the phone field."""
+        return _("Enter a valid phone number: %(reason)s.") % {"reason": self.reason}
+
+
+def region_name(region: str) -> str:
+    """The region's name in the active language ('Malaysia'), else its code."""
+    try:
+        language = translation.get_language() or settings.LANGUAGE_CODE
+        territories = Locale.parse(translation.to_locale(language)).territories
+    except (ValueError, UnknownLocaleError):
+        return region
+    return territories.get(region, region)
+
+
+def normalise_phone(phone: str | None, *, region: str | None = None) -> str | None:
+    """A phone number in E.164, parsed and validated by phonenumbers
+    (Google's libphonenumber). International forms ('+65 9123 4567',
+    '0065 9123 4567') keep their country; a local form is read in `region`,
+    the program's (`LOYALTY_REGION`, default MY): '012-345 6789' and
+    '60123456789' are '+60123456789' in Malaysia.
+
+    Returns None for an empty value. Raises PhoneInvalid (a ValueError) for a
+    text with letters (so also an extension: a text message cannot reach
+    one), a country code no country has, too few or too many digits, or
+    digits no number in use in its country has (phonenumbers' metadata)."""
+    text = (phone or "").strip()
+    if not text:
         return None
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if phone.startswith("+"):
-        digits = phone[1:]
-    elif phone.startswith("60"):
-        digits = phone
-    elif phone.startswith("0"):
-        digits = "60" + phone[1:]
-    else:
-        digits = "60" + phone
-    if not digits.isdigit() or not 8 <= len(digits) <= 15:
-        raise ValueError(phone)
-    return "+" + digits
+    region = region or settings.LOYALTY_REGION
+    if len(text) > PHONE_INPUT_MAX_LENGTH or not _PHONE_TEXT.fullmatch(text):
+        raise PhoneInvalid(text, _("use digits, spaces, dashes and a leading + only"))
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneInvalid(text, _parse_reason(exc.error_type)) from exc
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible not in (
+        phonenumbers.ValidationResult.IS_POSSIBLE,
+        phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ):
+        raise PhoneInvalid(text, _possible_reason(possible))
+    if not phonenumbers.is_valid_number(number):
+        if text.startswith("+") or text.startswith("00"):
+            reason = _("no number in use in its country has these digits")
+        else:
+            reason = _(
+                "no number in use in %(region)s has these digits; for another country, "
+                "start with + and its country code"
+            ) % {"region": region_name(region)}
+        raise PhoneInvalid(text, reason)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_reason(error_type: int) -> str:
+    reasons = {
+        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: _(
+            "no country has this country code"
+        ),
+        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: _("it is too short"),
+        phonenumbers.NumberParseException.TOO_SHORT_NSN: _("it is too short"),
+        phonenumbers.NumberParseException.TOO_LONG: _("it is too long"),
+    }
+    return reasons.get(error_type, _("it is not a phone number"))
+
+
+def _possible_reason(result: int) -> str:
+    reasons = {
+        phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: _("no country has this country code"),
+        phonenumbers.ValidationResult.TOO_SHORT: _("it is too short"),
+        phonenumbers.ValidationResult.TOO_LONG: _("it is too long"),
+    }
+    return reasons.get(result, _("it has the wrong number of digits"))

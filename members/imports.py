@@ -51,6 +51,7 @@ from members.enrolment import Channel
 from members.errors import MemberExists
 from members.identifiers import (
     EXTERNAL_ID_MAX_LENGTH,
+    PhoneInvalid,
     normalise_email,
     normalise_external_id,
     normalise_phone,
@@ -107,9 +108,10 @@ def member_row_parse(line: int, cells: dict[str, str], *, now: datetime) -> Memb
             ) from None
     try:
         phone = normalise_phone(get("phone"))
-    except ValueError:
+    except PhoneInvalid as exc:
         raise BadCell(
-            _("phone is not a phone number: “%(value)s”") % {"value": get("phone", "")}
+            _("phone is not a valid phone number (%(reason)s): “%(value)s”")
+            % {"reason": exc.reason, "value": exc.phone}
         ) from None
     external_id = normalise_external_id(get("external_id"))
     if external_id is not None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.notifications import Kind
-from members.identifiers import normalise_phone
+from members.identifiers import PhoneInvalid, normalise_phone
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -33,7 +33,10 @@ class PortalProfileForm(forms.Form):
         max_length=32,
         required=False,
         widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
-        help_text=_("Any format, e.g. 012-345 6789. The counter can find you by it."),
+        help_text=_(
+            "Any format, e.g. 012-345 6789; another country's with + and its code, e.g. "
+            "+65 9123 4567. The counter can find you by it."
+        ),
     )
     birth_date = forms.DateField(
         label=_("Birthday"),
@@ -49,8 +52,8 @@ class PortalProfileForm(forms.Form):
     def clean_phone(self) -> str | None:
         try:
             return normalise_phone(self.cleaned_data["phone"])
-        except ValueError as exc:
-            raise forms.ValidationError(_("Enter a valid phone number.")) from exc
+        except PhoneInvalid as exc:
+            raise forms.ValidationError(exc.message) from exc
 
 
 class NotificationPreferencesForm(forms.Form):

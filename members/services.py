@@ -24,6 +24,7 @@ from members.enrolment import Channel, Enrolment, enrolment_hooks_run
 from members.errors import MemberExists, MemberInactive
 from members.identifiers import (
     EXTERNAL_ID_MAX_LENGTH,
+    PhoneInvalid,
     new_card_number,
     new_referral_code,
     normalise_email,
@@ -74,8 +75,8 @@ def _contacts(email: str | None, phone: str | None) -> tuple[str | None, str | N
     email = normalise_email(email)
     try:
         phone = normalise_phone(phone)
-    except ValueError as exc:
-        raise ValidationFailed(fields={"phone": [_("Enter a valid phone number.")]}) from exc
+    except PhoneInvalid as exc:
+        raise ValidationFailed(fields={"phone": [exc.message]}) from exc
     return email, phone
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.utils.translation import gettext as _
 
 from loyalty.errors import ValidationFailed
+from loyalty.money import money_format
 from members.errors import InsufficientPoints
 from members.services import member_ensure_active
 from purchases.inputs import SaleInput, sale_gift_card_amounts, sale_voucher_codes
@@ -83,5 +84,5 @@ def _gift_cards_check(sale: SaleInput, found: dict[str, GiftCard], now: datetime
         if amount > card.balance:
             raise GiftCardInsufficientBalance(
                 _("The gift card %(code)s cannot pay %(amount)s.")
-                % {"code": code, "amount": amount}
+                % {"code": code, "amount": money_format(amount)}
             )

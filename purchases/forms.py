@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty import limits
 from loyalty.models import Store
-from loyalty.money import MONEY
+from loyalty.money import MONEY, money_format
 from purchases.inputs import LineInput, SaleInput
 from purchases.returns import ReturnItem
 
@@ -118,7 +118,8 @@ class SaleForm(forms.Form):
             raise forms.ValidationError(_("Give the sale's total or at least one item line."))
         if sum(row["quantity"] * row["unit_price"] for row in rows) > limits.MONEY_MAX:
             raise forms.ValidationError(
-                _("A sale adds up to at most %(amount)s.") % {"amount": limits.MONEY_MAX}
+                _("A sale adds up to at most %(amount)s.")
+                % {"amount": money_format(limits.MONEY_MAX)}
             )
         if total is not None:
             cleaned["items"] = [LineInput(sku=MANUAL_SKU, quantity=1, unit_price=total)]

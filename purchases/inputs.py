@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from loyalty.errors import ValidationFailed
 from loyalty.limits import MONEY_MAX
 from loyalty.models import Store
+from loyalty.money import money_format
 from members.models import Member
 from rewards.voucher_codes import normalise_code
 
@@ -145,7 +146,9 @@ def sale_validate(*, sale: SaleInput, now: datetime) -> None:
         errors["points_to_redeem"] = [_("Only a member can pay with points.")]
     subtotal = sum((item.unit_price * item.quantity for item in sale.items), Decimal("0.00"))
     if subtotal > MONEY_MAX:  # so that every sum of the sale fits its column
-        errors["items"] = [_("A sale adds up to at most %(amount)s.") % {"amount": MONEY_MAX}]
+        errors["items"] = [
+            _("A sale adds up to at most %(amount)s.") % {"amount": money_format(MONEY_MAX)}
+        ]
     elif sale.discount_total > subtotal:
         errors["discount_total"] = [_("The discount is larger than the sale.")]
     if sale.line_discounts and (

@@ -27,7 +27,7 @@ from campaigns.referrals import referral_purchase_returned
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import WebhookEventType
-from loyalty.money import CENT
+from loyalty.money import CENT, money_format
 from loyalty.selectors import program_settings_get
 from loyalty.services import audit_record
 from loyalty.webhooks import webhook_emit
@@ -161,7 +161,7 @@ def _return_amounts(
                             "These items are worth %(amount)s, more than is left of the sale "
                             "to return (%(left)s)."
                         )
-                        % {"amount": returned, "left": left_to_return}
+                        % {"amount": money_format(returned), "left": money_format(left_to_return)}
                     ]
                 }
             )

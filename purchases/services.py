@@ -169,7 +169,7 @@ def purchase_record(
     # An imported history tells nobody: no messages, no webhooks (docs/import-export.md).
     member = None if sale.imported else sale.member
     if member is not None and member.notify_points_earned and written.points_earned:
-        _points_earned_notify(purchase, sale=sale, written=written)
+        _points_earned_notify(purchase, sale=sale, quote=quote, written=written)
     receipt = _sale_receipt(purchase, sale=sale, vouchers=vouchers, quote=quote, written=written)
     _purchase_close(purchase, sale=sale, quote=quote, written=written, receipt=receipt, actor=actor)
     return Recorded(receipt=receipt, replayed=False, record_id=purchase.pk)
@@ -210,7 +210,9 @@ def _purchase_replay(sale: SaleInput, fingerprint: str) -> Recorded:
     return Recorded(receipt=json.loads(existing.response), replayed=True, record_id=existing.pk)
 
 
-def _points_earned_notify(purchase: Purchase, *, sale: SaleInput, written: _Written) -> None:
+def _points_earned_notify(
+    purchase: Purchase, *, sale: SaleInput, quote: SaleQuote, written: _Written
+) -> None:
     """Tell the member, who asked for it (Member.notify_points_earned, read
     from the row the sale has), of the points the sale earned: the inbox entry
     and the sending are written by a task after the commit, so the sale's
@@ -224,6 +226,8 @@ def _points_earned_notify(purchase: Purchase, *, sale: SaleInput, written: _Writ
             "points": written.points_earned,
             "store": sale.store.name,
             "reference": sale.reference,
+            # A plain decimal: each channel writes it for the member (Kind.amounts).
+            "total": str(quote.total),
             "balance": written.balance,
         },
         event_key=f"purchase:{purchase.pk}",

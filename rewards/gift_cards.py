@@ -24,7 +24,7 @@ from loyalty import limits
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
 from loyalty.models import Store, WebhookEventType
-from loyalty.money import CENT
+from loyalty.money import CENT, money_format
 from loyalty.services import audit_record, snapshot
 from loyalty.webhooks import webhook_emit
 from members.models import Member
@@ -53,7 +53,7 @@ def _money(value: Decimal, field: str) -> Decimal:
         raise ValidationFailed(fields={field: [_("Give a positive amount with 2 decimals.")]})
     if value > limits.MONEY_MAX:
         raise ValidationFailed(
-            fields={field: [_("At most %(amount)s.") % {"amount": limits.MONEY_MAX}]}
+            fields={field: [_("At most %(amount)s.") % {"amount": money_format(limits.MONEY_MAX)}]}
         )
     return value
 

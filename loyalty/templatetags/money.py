@@ -1,5 +1,5 @@
-"""Amounts as people read them: `{{ amount|money }}` → "RM 9,860.00"
-(loyalty.money.money_format)."""
+"""Amounts as people read them: `{{ amount|money }}` → "RM9,860.00" in the
+active language (loyalty.money.money_format)."""
 
 from __future__ import annotations
 

@@ -58,9 +58,9 @@ def test_the_offers_say_each_sale_campaign_in_words(program, tiers):
     member = member_of(tiers["gold"])
     shown = {offer["name"]: (offer["headline"], offer["conditions"]) for offer in offers(member)}
     assert shown["Double weekend"] == ("×2 points", ["at the weekend"])
-    assert shown["Snack bonus"] == ("+5 points per RM 1.00 on Snacks", [])
+    assert shown["Snack bonus"] == ("+5 points per RM1.00 on Snacks", [])
     headline, conditions = shown["Big basket"]
-    assert headline == "+50 points on a basket of RM 100.00 or more"
+    assert headline == "+50 points on a basket of RM100.00 or more"
     assert conditions[0].startswith("until ")
     assert shown["Happy hour"] == (
         "×1.5 points",

@@ -43,7 +43,7 @@ def test_a_member_sees_balance_and_progress_then_filters_the_history(
 
     expect(page.get_by_role("heading", name="Hello, Aminah")).to_be_visible()
     expect(page.get_by_test_id("balance")).to_have_text("215")
-    progress = page.get_by_role("progressbar", name="Spend RM 9,799.50 more to reach Silver")
+    progress = page.get_by_role("progressbar", name="Spend RM9,799.50 more to reach Silver")
     expect(progress).to_be_visible()
     expect(progress).to_have_attribute("value", "2")
     expect(page.get_by_role("img", name=f"Card number {member.card_number}").first).to_be_visible()

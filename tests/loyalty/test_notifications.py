@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from loyalty import sms
 from loyalty.actors import Actor
@@ -59,9 +59,9 @@ def _sale(member: Member, reference: str, amount: str = "20.00") -> None:
     )
 
 
-def _keen(**fields) -> Member:
+def _keen(phone: str = "012-555 0101", **fields) -> Member:
     """A member who asked for points-earned messages by email and SMS."""
-    member = MemberFactory(user=None, phone="012-555 0101", **fields)
+    member = MemberFactory(user=None, phone=phone, **fields)
     member_notification_preferences_set(
         member=member,
         choices={("points_earned", "email"): True, ("points_earned", "sms"): True},
@@ -322,6 +322,31 @@ def test_emails_render_in_malay_for_a_malay_member(program, django_capture_on_co
     assert welcome.title.startswith("Selamat datang")
 
 
+@pytest.mark.django_db
+def test_a_malay_members_email_and_sms_write_the_amount_the_malay_way(
+    program, tiers, settings, django_capture_on_commit_callbacks
+):
+    """In Brunei dollars, Malay (ms_BN) writes '$ 1.234,50' where English
+    writes 'BND1,234.50': each member reads the sale's total in their own
+    language, by email and by SMS, whatever language the sale ran in."""
+    settings.LOYALTY_REGION = "BN"
+    settings.LOYALTY_CURRENCY = "BND"
+    siti = _keen(email="siti@example.com", language="ms", phone="+673 812 3456")
+    john = _keen(email="john@example.com", language="en", phone="+673 712 3456")
+    with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
+        _sale(siti, "R-ms", "1234.50")
+    with django_capture_on_commit_callbacks(execute=True), translation.override("ms"):
+        _sale(john, "R-en", "1234.50")
+    (malay,) = _mails_to(siti)
+    assert "$\xa01.234,50" in malay.body and "BND1,234.50" not in malay.body
+    (english,) = _mails_to(john)
+    assert "BND1,234.50" in english.body and "1.234,50" not in english.body
+    texts = {message.to: message.text for message in sms.outbox}
+    assert "$\xa01.234,50" in texts[siti.phone] and "BND1,234.50" in texts[john.phone]
+    stored = siti.notifications.get(kind="points_earned")
+    assert stored.context["total"] == "1234.50"  # a plain decimal, formatted for each reader
+
+
 # --- The one-click unsubscribe --------------------------------------------------------------------
 
 
@@ -414,10 +439,10 @@ def test_points_read_one_point_and_two_points_in_english_and_malay():
     from loyalty.notifications import kind_get
 
     earned = kind_get("points_earned")
-    context = {"store": "KLCC", "reference": "R-1", "balance": 10}
+    context = {"store": "KLCC", "reference": "R-1", "total": "1250.00", "balance": 10}
     assert earned.texts({**context, "points": 1}, "en") == (
         "You earned 1 point",
-        "1 point for your purchase at KLCC (receipt R-1).",
+        "1 point for your purchase of RM1,250.00 at KLCC (receipt R-1).",
     )
     assert earned.texts({**context, "points": 2}, "en")[0] == "You earned 2 points"
     assert earned.texts({**context, "points": 1}, "ms")[0] == "Anda memperoleh 1 mata"

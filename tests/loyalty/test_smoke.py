@@ -11,6 +11,6 @@ def test_landing_page_states_the_earn_rate_in_ringgit_with_the_right_plural(clie
     from loyalty.actors import Actor
     from loyalty.services import program_settings_update
 
-    assert "Earn 1 point for every RM 1.00 you spend" in client.get("/").content.decode()
+    assert "Earn 1 point for every RM1.00 you spend" in client.get("/").content.decode()
     program_settings_update(actor=Actor(), earn_points=2)
-    assert "Earn 2 points for every RM 1.00 you spend" in client.get("/").content.decode()
+    assert "Earn 2 points for every RM1.00 you spend" in client.get("/").content.decode()

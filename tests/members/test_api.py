@@ -215,3 +215,25 @@ def test_the_status_formatted_directly_equals_its_serializer(pos_api, shopper, t
         lifetime_spend=Decimal("10262.33")
     )
     same()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("+65 9123 4567", "+6591234567"), ("+62 812-3456-7890", "+6281234567890")],
+)
+def test_enrol_keeps_a_foreign_numbers_country(pos_api, program, typed, stored):
+    response = pos_api.post("/api/v1/members", {"phone": typed}, format="json")
+    assert response.status_code == 201 and response.json()["phone"] == stored
+    found = pos_api.get("/api/v1/members", {"phone": typed}).json()["results"]
+    assert [member["phone"] for member in found] == [stored]
+
+
+@pytest.mark.parametrize("typed", ["+65 1234 5678", "9123 4567", "012-345 678"])
+def test_enrol_refuses_a_number_not_in_use_with_the_error_envelope(pos_api, program, typed):
+    response = pos_api.post(
+        "/api/v1/members", {"email": "new@example.com", "phone": typed}, format="json"
+    )
+    body = response.json()
+    assert response.status_code == 400 and body["code"] == "invalid" and body["detail"]
+    assert body["fields"]["phone"][0].startswith("Enter a valid phone number: ")
+    assert not Member.objects.exists()

@@ -37,7 +37,7 @@ def members_file(rows: int = 100, bad: dict[int, str] = BAD) -> bytes:
     for line in range(2, rows + 2):
         lines.append(
             bad.get(line)
-            or f"m{line}@example.com,01{line:08d},First{line},Last,1990-01-01,ms,true,"
+            or f"m{line}@example.com,0123{line:06d},First{line},Last,1990-01-01,ms,true,"
             f"vip;b2b,EXT{line},2024-03-01T09:00:00+08:00\n"
         )
     return "".join(lines).encode()
@@ -60,7 +60,7 @@ def test_the_run_imports_97_and_a_second_run_imports_nothing(program):
     first = run(members_file())
     assert (first.imported, first.skipped, first.errors) == (97, 0, 3)
     member = Member.objects.get(email="m2@example.com")
-    assert member.phone == "+60100000002" and member.external_id == "EXT2"
+    assert member.phone == "+60123000002" and member.external_id == "EXT2"
     assert member.language == "ms" and member.marketing_consent and member.tags == ["b2b", "vip"]
     assert member.joined_at.isoformat() == "2024-03-01T01:00:00+00:00"
     assert AuditEvent.objects.filter(action="import.members", after__imported=97).exists()
@@ -151,3 +151,28 @@ def test_a_file_imported_in_two_parts_gives_what_one_run_gives(program, rows, cu
 
     cut = min(cut, len(lines))
     assert members_after([lines]) == members_after([lines[:cut], lines[cut:]])
+
+
+def test_a_phone_not_in_use_is_its_line_and_reason_and_foreign_numbers_keep_their_country(
+    program, tmp_path
+):
+    path = tmp_path / "members.csv"
+    path.write_text(
+        HEADER
+        + "sg@example.com,+65 9123 4567,Wei,,,en,false,,,\n"
+        + "bad@example.com,9123 4567,Bad,Phone,,en,false,,,\n"
+        + "id@example.com,+62 812-3456-7890,Putri,,,ms,false,,,\n"
+        + "short@example.com,012-34,Short,,,en,false,,,\n"
+    )
+    out = StringIO()
+    call_command("import_members", str(path), stdout=out)
+    assert out.getvalue().splitlines() == [
+        "line 3: phone is not a valid phone number (no number in use in Malaysia has these "
+        "digits; for another country, start with + and its country code): “9123 4567”",
+        "line 5: phone is not a valid phone number (it is too short): “012-34”",
+        "imported 2, skipped 0, errors 2",
+    ]
+    assert sorted(Member.objects.values_list("phone", flat=True)) == [
+        "+6281234567890",
+        "+6591234567",
+    ]

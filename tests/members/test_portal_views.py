@@ -106,7 +106,7 @@ def test_home_shows_balance_expiry_tier_progress_and_recent_activity(portal, mem
     expires = timezone.localtime(timezone.now() + timedelta(days=365)).strftime("%-d %b %Y")
     assert f"140 points expire on {expires}" in page
     # Spend basis: RM 140 of the RM 10,000 that Silver takes.
-    assert "Spend RM 9,860.00 more to reach Silver" in page
+    assert "Spend RM9,860.00 more to reach Silver" in page
     assert 'role="progressbar"' not in page and "<progress" in page
     assert 'aria-valuenow="1"' in page
     assert len(response.context["recent"]) == 5
@@ -236,9 +236,9 @@ def test_tiers_lists_every_tier_and_highlights_the_members(portal, member, tiers
     assert "Free parking on weekends" in page
     assert page.count("portal-tier-current") == 1
     assert 'portal-tier portal-tier-current" style="--tier-color: ' in page
-    assert "Spend RM 10,000.00 more to reach Silver" in page
+    assert "Spend RM10,000.00 more to reach Silver" in page
     assert "Kept for at least" in page and "365 days" in page
-    assert "RM 20,000.00 spent" in page
+    assert "RM20,000.00 spent" in page
 
 
 def test_tiers_at_the_top_says_so(portal, member, tiers):
@@ -292,7 +292,18 @@ def test_profile_with_another_members_phone_shows_an_error_and_writes_nothing(po
 
 def test_profile_refuses_a_malformed_phone(portal, member):
     response = portal.post(reverse("portal:profile"), profile_form(phone="call me"))
-    assert "Enter a valid phone number." in response.content.decode()
+    assert (
+        "Enter a valid phone number: use digits, spaces, dashes and a leading + only."
+        in response.content.decode()
+    )
+    response = portal.post(reverse("portal:profile"), profile_form(phone="9123 4567"))
+    assert "no number in use in Malaysia has these digits" in response.content.decode()
+
+
+def test_profile_keeps_an_indonesian_number(portal, member):
+    portal.post(reverse("portal:profile"), profile_form(phone="+62 812-3456-7890"))
+    member.refresh_from_db()
+    assert member.phone == "+6281234567890"
 
 
 # --- Codes ------------------------------------------------------------------------------------

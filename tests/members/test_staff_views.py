@@ -424,3 +424,27 @@ def test_enrol_and_edit_save_the_external_id(counter, program, tiers):
     counter.post(reverse("staff:member_edit", args=[ali.public_id]), edit)
     ali.refresh_from_db()
     assert ali.external_id == "E-2"
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("9123 4567", "no number in use in Malaysia has these digits"),
+        ("012-34", "it is too short"),
+        ("012 FLOWERS", "use digits, spaces, dashes and a leading + only"),
+    ],
+)
+def test_enrol_refuses_a_number_not_in_use_with_a_friendly_message(counter, program, typed, reason):
+    response = counter.post(reverse("staff:member_enrol"), enrol_form(phone=typed))
+    assert response.status_code == 200 and not Member.objects.exists()
+    (message,) = response.context["form"].errors["phone"]
+    assert message.startswith("Enter a valid phone number: ") and reason in message
+    assert reason in response.content.decode()
+
+
+def test_enrol_keeps_a_singapore_number_and_the_counter_finds_it_by_any_form(counter, program):
+    counter.post(reverse("staff:member_enrol"), enrol_form(phone="+65 9123 4567"))
+    member = Member.objects.get()
+    assert member.phone == "+6591234567"
+    response = counter.get(reverse("staff:member_search"), {"q": "0065 9123 4567"})
+    assert response["Location"] == reverse("staff:member_detail", args=[member.public_id])
