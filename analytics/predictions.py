@@ -226,7 +226,7 @@ def predictions_refresh(*, as_of: datetime, period: str = PredictionPeriod.DAY) 
     try:
         bgnbd, spend = prediction_fit_summary(summary=summary, period=period)
     except clv.FitFailed:
-        return _("too little history to fit the predictions")
+        return "too little history to fit the predictions"
     fit, _created = PredictionFit.objects.update_or_create(
         fitted_at=as_of,
         defaults={
