@@ -35,10 +35,13 @@ AT_RISK_PAGE = 50
 
 
 class AtRiskView(StaffRequiredMixin, TemplateView):
+    permission_required = VIEW_ANALYTICS  # to read; making a segment needs MANAGE_MARKETING
     template_name = "staff/analytics/at_risk.html"
 
     def get_permission_required(self) -> tuple[str, ...]:
-        return (MANAGE_MARKETING,) if self.request.method == "POST" else (VIEW_ANALYTICS,)
+        if self.request.method == "POST":
+            return (MANAGE_MARKETING,)
+        return (VIEW_ANALYTICS,)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         data: QueryDict = kwargs.pop("filter_data", self.request.GET)
