@@ -1,7 +1,7 @@
 """The predictions' fit at scale (issue 13, "Speed": clv_fit on 1,000,000
 members in at most 60 s), in two parts.
 
-    python benchmarks/clv_fit.py [--members 1000000] [--skip-db]
+    python benchmarks/clv_fit.py [--members 1000000] [--skip-db] [--keep-db]
 
 1. In memory: draw (x, t_x, T) in days for `--members` members from known
    BG/NBD parameters (r 0.25, alpha 12, a 0.8, b 2.6; T uniform over three
@@ -14,7 +14,8 @@ members in at most 60 s), in two parts.
    as its own process: reading the history from PostgreSQL, the fits, the JSON.
    Days are whole, so the recovered parameters differ a little from part 1's.
    Printed: rows written, the command's wall time and its output, and the
-   load average before and after.
+   load average before and after. `--keep-db` times the command again on the
+   database a previous run wrote (the same seed writes the same rows).
 """
 
 from __future__ import annotations
@@ -98,18 +99,12 @@ def activity_copy(data: dict[str, np.ndarray], rng: np.random.Generator, first_i
     return buffer.getvalue().encode()
 
 
-def from_database(data: dict[str, np.ndarray], rng: np.random.Generator) -> None:
-    import psycopg
-
+def from_database(data: dict[str, np.ndarray], rng: np.random.Generator, keep: bool) -> None:
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/setia_clv")
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
     if not parts.scheme.startswith("postgres") or not name.startswith("setia_"):
         raise SystemExit("DATABASE_URL must name a PostgreSQL database called setia_...")
-    server = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -117,6 +112,25 @@ def from_database(data: dict[str, np.ndarray], rng: np.random.Generator) -> None
         "DJANGO_SECRET_KEY": "bench-" + os.urandom(24).hex(),
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
+    if not keep:
+        write(data, rng, url, name, manage, env)
+    command(manage, env)
+
+
+def write(
+    data: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    url: str,
+    name: str,
+    manage: list[str],
+    env: dict[str, str],
+) -> None:
+    import psycopg
+
+    server = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([*manage, "migrate", "-v", "0"], check=True, env=env, cwd=ROOT)
     members = data["x"].size
     started = time.perf_counter()
@@ -148,6 +162,9 @@ def from_database(data: dict[str, np.ndarray], rng: np.random.Generator) -> None
         f"database: {members:,} members and {rows:,} purchase days written in "
         f"{time.perf_counter() - started:.0f} s"
     )
+
+
+def command(manage: list[str], env: dict[str, str]) -> None:
     load_before = _load()
     started = time.perf_counter()
     result = subprocess.run(
@@ -172,12 +189,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--skip-db", action="store_true", help="the in-memory part only")
+    parser.add_argument("--keep-db", action="store_true", help="clv_fit on the last run's rows")
     options = parser.parse_args()
     rng = np.random.default_rng(2026)
     data = simulate(options.members, rng)
     in_memory(data)
     if not options.skip_db:
-        from_database(data, rng)
+        from_database(data, rng, options.keep_db)
 
 
 if __name__ == "__main__":

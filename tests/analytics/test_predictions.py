@@ -236,3 +236,28 @@ def test_expected_breakage_is_the_share_of_points_that_left_by_expiry(db):
     breakage = points_expected_breakage(as_of=AS_OF)
     assert (breakage.redeemed, breakage.expired) == (600, 200)
     assert breakage.rate == Decimal("0.2500")  # 200 / (600 + 200)
+
+
+@pytest.mark.postgres
+def test_postgres_binary_copy_reads_the_same_history_as_the_orm(history):
+    """The fast read of PostgreSQL (binary COPY into numpy) and the ORM's give
+    the same rows, so the same summary."""
+    from analytics import predictions
+
+    deleted = history["members"][1]
+    member_update(actor=Actor.system(), member=deleted, status=MemberStatus.DELETED)
+    fast = predictions._rows_postgres(AS_OF)
+    plain = predictions._rows_orm(AS_OF)
+    order_fast, order_plain = np.lexsort(fast[:2]), np.lexsort(plain[:2])
+    for a, b in zip(fast, plain, strict=True):
+        assert np.array_equal(a[order_fast], b[order_plain])
+    assert deleted.pk not in fast[0] and fast[0].size > 40
+
+
+def test_local_days_follow_the_program_time_zone():
+    from analytics.predictions import local_days
+
+    # 23:59 on 1 January in Kuala Lumpur (15:59 UTC), then a minute later: the 2nd.
+    base = datetime(2026, 1, 1, 23, 59, tzinfo=KL).timestamp()
+    days = local_days(np.array([base, base + 60]))
+    assert days.tolist() == [20454, 20455]  # 2026-01-01 and 2026-01-02 since 1970-01-01
