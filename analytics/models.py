@@ -268,3 +268,83 @@ class FollowUp(models.Model):
 
     def is_overdue(self, now: datetime | None = None) -> bool:
         return self.status == FollowUpStatus.OPEN and self.due_at <= (now or timezone.now())
+
+
+# --- Predictions (analytics.clv, analytics.predictions) -------------------------------------
+
+
+class PredictionPeriod(models.TextChoices):
+    DAY = "day", _("day")
+    WEEK = "week", _("week")
+
+
+class PredictionFit(models.Model):
+    """One fit of BG/NBD and Gamma-Gamma on the purchases before `fitted_at`
+    (docs/analytics.md, "Predictions"). The job keeps one a time it runs at."""
+
+    fitted_at = models.DateTimeField(_("purchases up to"), unique=True)
+    period = models.CharField(
+        _("period"), max_length=8, choices=PredictionPeriod.choices, default=PredictionPeriod.DAY
+    )
+    customers = models.PositiveIntegerField(_("members in the fit"))
+    r = models.FloatField()
+    alpha = models.FloatField()
+    a = models.FloatField()
+    b = models.FloatField()
+    log_likelihood = models.FloatField(_("BG/NBD log-likelihood"))
+    # Gamma-Gamma: members with repeat purchases of positive value; null when
+    # too few had any (expected spend then falls back on the plain mean).
+    spenders = models.PositiveIntegerField(_("members in the spend fit"), default=0)
+    p = models.FloatField(null=True, blank=True)
+    q = models.FloatField(null=True, blank=True)
+    v = models.FloatField(null=True, blank=True)
+    spend_log_likelihood = models.FloatField(_("Gamma-Gamma log-likelihood"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-fitted_at"]
+        verbose_name = _("prediction fit")
+        verbose_name_plural = _("prediction fits")
+
+    def __str__(self) -> str:
+        return f"{self.fitted_at:%Y-%m-%d %H:%M} ({self.customers})"
+
+
+class MemberPrediction(models.Model):
+    """A member's latest prediction: one row a member, replaced by each fit."""
+
+    member = models.OneToOneField(
+        "members.Member", on_delete=models.CASCADE, primary_key=True, related_name="prediction"
+    )
+    fit = models.ForeignKey(PredictionFit, on_delete=models.CASCADE, related_name="+")
+    churn_risk = models.FloatField(
+        _("churn risk"),
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=_(
+            "The chance the member has stopped buying: 1 minus the chance they are still "
+            "active (BG/NBD)."
+        ),
+    )
+    expected_purchases = models.FloatField(_("purchases expected in 12 months"))
+    expected_spend = models.DecimalField(
+        _("spend expected per purchase"), max_digits=12, decimal_places=2
+    )
+    predicted_value = models.DecimalField(
+        _("predicted 12-month value"), max_digits=14, decimal_places=2
+    )
+    purchases = models.PositiveIntegerField(_("purchase days to date"))
+    last_purchase_on = models.DateField(_("last purchase"))
+
+    class Meta:
+        verbose_name = _("member prediction")
+        verbose_name_plural = _("member predictions")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(churn_risk__gte=0, churn_risk__lte=1), name="prediction_risk_share"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["-churn_risk"], name="prediction_risk_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.churn_risk:.2f} {self.predicted_value}"

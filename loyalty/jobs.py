@@ -26,6 +26,7 @@ JOB_MODULES: tuple[str, ...] = (
     "rewards.jobs",
     "campaigns.jobs",
     "analytics.jobs",
+    "analytics.prediction_jobs",
 )
 
 

@@ -455,6 +455,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # After the tier review, so a night's scores see the same history.
     "rfm": {"task": "loyalty.run_job", "schedule": crontab(hour=3, minute=30), "args": ("rfm",)},
+    # BG/NBD and Gamma-Gamma on the history up to midnight: churn risk and 12-month value.
+    "predictions": {
+        "task": "loyalty.run_job",
+        "schedule": crontab(hour=4, minute=15),
+        "args": ("predictions",),
+    },
     # The stored status of campaigns catches up with their windows (readers
     # already see the status at their own time, campaigns.selectors).
     "campaigns-status": {

@@ -179,6 +179,23 @@ FIELDS: dict[str, FieldSpec] = {
     "points_balance": FieldSpec(
         gettext_lazy("Points balance"), "int", NUMBER_OPS, 0, limits.POINTS_MAX
     ),
+    # The nightly predictions (analytics.predictions); members not yet predicted match no rule.
+    "churn_risk": FieldSpec(
+        gettext_lazy("Churn risk (%)"),
+        "int",
+        NUMBER_OPS,
+        0,
+        100,
+        help=gettext_lazy("0 to 100: the chance the member has stopped buying, as predicted."),
+    ),
+    "predicted_value": FieldSpec(
+        gettext_lazy("Predicted 12-month value"),
+        "money",
+        NUMBER_OPS,
+        Decimal("0.00"),
+        limits.MONEY_MAX,
+        help=gettext_lazy("The spend predicted for the next 12 months, e.g. 300.00."),
+    ),
 }
 
 
@@ -504,6 +521,12 @@ class _Builder:
             return self._days_since(op, value)
         if field == "points_balance":
             return self._numbers("account__balance", op, value)
+        if field == "churn_risk":  # stored as a share, asked as a percentage
+            shares = [v / 100 for v in value] if isinstance(value, list) else value / 100
+            return self._numbers("prediction__churn_risk", op, shares)
+        if field == "predicted_value":
+            amounts = [Decimal(v) for v in value] if isinstance(value, list) else Decimal(value)
+            return self._numbers("prediction__predicted_value", op, amounts)
         if field == "tags":
             tags = value if isinstance(value, list) else [value]
             has = Q(JsonListHas("tags", tags[0]))

@@ -334,6 +334,11 @@ def member_update(
     for name, value in changes.items():
         setattr(member, name, value)
     member.save()
+    if member.status == MemberStatus.DELETED:
+        # Imported here: analytics reads members. A deleted member keeps no prediction.
+        from analytics.predictions import member_prediction_forget
+
+        member_prediction_forget(member=member)
     if consent is not None:
         member_consent_set(
             member=member, consent=bool(consent), source=consent_source, actor=actor, audit=False
