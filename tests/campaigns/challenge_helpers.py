@@ -56,9 +56,7 @@ def buy(
             reference=reference,
             member=Member.objects.select_related("account", "tier").get(pk=member.pk),
             occurred_at=at,
-            items=[
-                LineInput(sku=sku, quantity=1, unit_price=Decimal(amount), category=category)
-            ],
+            items=[LineInput(sku=sku, quantity=1, unit_price=Decimal(amount), category=category)],
         ),
         actor=Actor.system(),
     )

@@ -70,9 +70,7 @@ def test_three_purchases_in_30_days_two_make_2_of_3_and_the_third_on_day_29_comp
     assert ledger_problems() == []
 
 
-def test_a_purchase_after_the_rolling_window_or_before_joining_does_not_count(
-    shopper, three_in_30
-):
+def test_a_purchase_after_the_rolling_window_or_before_joining_does_not_count(shopper, three_in_30):
     joined = timezone.now() - timedelta(days=40)
     buy(shopper, "BEFORE", joined - timedelta(days=1))
     challenge_join(member=shopper, challenge=three_in_30, now=joined)
@@ -93,7 +91,7 @@ def test_an_opt_in_challenge_counts_nothing_until_joined_and_an_automatic_one_co
     assert _row(automatic, shopper).progress == Decimal("30.00")
 
 
-def test_the_return_of_the_completing_purchase_reverses_the_challenges_points_and_it_stays_completed(
+def test_the_return_of_the_completing_purchase_reverses_its_points_and_it_stays_completed(
     shopper, three_in_30
 ):
     joined = timezone.now() - timedelta(days=10)
@@ -202,9 +200,7 @@ def test_an_event_challenge_counts_its_event(shopper, program, pos_api):
     for n in range(3):
         body = {"member_id": shopper.public_id, "name": "review", "reference": f"rv-{n}"}
         assert pos_api.post("/api/v1/events", body, format="json").status_code == 201
-    pos_api.post(
-        "/api/v1/events", {"member_id": shopper.public_id, "name": "share"}, format="json"
-    )
+    pos_api.post("/api/v1/events", {"member_id": shopper.public_id, "name": "share"}, format="json")
     row = _row(reviews, shopper)
     assert (row.status, row.progress) == ("completed", 2)  # a completed round stops counting
     assert _challenge_points(shopper) == 100
@@ -253,7 +249,9 @@ def test_leaderboard_ties_share_a_rank_ordered_by_who_got_there_first(program):
 
 
 def test_a_broken_streak_leaves_the_streak_board(program):
-    board = make_challenge("weekly_streak", "10", opt_in=False, leaderboard=True, starts_days_ago=70)
+    board = make_challenge(
+        "weekly_streak", "10", opt_in=False, leaderboard=True, starts_days_ago=70
+    )
     alive, broken = (MemberFactory(user=None, email=f"s{i}@example.com") for i in range(2))
     buy(alive, "A-1", _week_start(1))
     buy(broken, "B-1", _week_start(4))
