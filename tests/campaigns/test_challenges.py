@@ -312,3 +312,24 @@ def test_completing_tells_the_member_in_their_language_and_writes_the_webhook_ev
     assert note.title != "Challenge completed: Kopi pertama"  # in Malay
     (email,) = mailoutbox
     assert "Kopi" in email.body and "Aisyah" in email.body
+
+
+def test_a_catalogue_reward_is_given_once_as_a_free_voucher(
+    shopper, program, django_capture_on_commit_callbacks
+):
+    from campaigns.challenges import challenge_reward_grant
+    from rewards.models import Voucher
+    from tests.rewards.conftest import make_reward
+
+    coffee = make_reward(stock=5)
+    once = make_challenge("purchase_count", "1", opt_in=False, reward=coffee, reward_points=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(shopper, "R-1", timezone.now() - timedelta(minutes=1))
+    award = ChallengeAward.objects.get(challenge=once)
+    (voucher,) = Voucher.objects.filter(member=shopper)
+    assert award.voucher_id == voucher.pk and voucher.reward == coffee
+    assert challenge_reward_grant(award_id=award.pk) == voucher.pk  # again: nothing more
+    assert Voucher.objects.filter(member=shopper).count() == 1
+    coffee.refresh_from_db()
+    assert coffee.stock == 4
+    assert PointsAccount.objects.get(member=shopper).balance == 10
