@@ -10,7 +10,6 @@ participation's `in_progress` reads as `expired` once its window is over.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +39,7 @@ from campaigns.models import (
     ParticipationStatus,
 )
 from campaigns.selectors import campaign_status_effective
-from members.models import Member, MemberStatus
+from members.models import Member, MemberActivity, MemberStatus
 from members.segments import member_in_segments, segment_members
 
 NOT_JOINED = "not_joined"
@@ -262,24 +261,19 @@ def challenges_for_member(*, member: Member, now: datetime) -> list[MemberChalle
 
 
 def challenges_moved_by_purchase(*, member: Member, purchase_id: int) -> list[MemberChallenge]:
-    """The member's challenges a purchase of theirs moved (what Purchase.challenges
-    names), as they stand now."""
-    from purchases.models import Purchase  # purchases sits above campaigns: read its row only
-
-    added = (
-        Purchase.objects.filter(pk=purchase_id, member=member)
-        .values_list("challenges", flat=True)
-        .first()
-    )
-    ids = [int(pk) for pk in json.loads(added)] if added else []
-    if not ids:
-        return []
+    """The member's challenges whose last move was their purchase
+    `purchase_id` (the participation's `state["moved_by"]`), as they stand
+    now: the portal's "after a purchase". A later event or sale that moved one
+    of them takes it off this purchase's list."""
     now = timezone.now()
-    rows = ChallengeParticipation.objects.filter(member=member, challenge_id__in=ids)
-    reversed_rounds = _reversed_rounds(member, ids)
+    rows = ChallengeParticipation.objects.filter(
+        member=member, state__moved_by=f"purchase:{purchase_id}"
+    )
+    rows = list(rows.select_related("challenge__badge").order_by("challenge_id"))
+    reversed_rounds = _reversed_rounds(member, [row.challenge_id for row in rows])
     return [
         _member_challenge(row.challenge, row, now=now, reversed_rounds=reversed_rounds)
-        for row in rows.select_related("challenge__badge").order_by("challenge_id")
+        for row in rows
     ]
 
 
@@ -409,8 +403,6 @@ def challenge_results(*, challenge: Challenge, now: datetime) -> ChallengeResult
     purchase frequency (purchases per member in the challenge's window up to
     `now`) of participants against the audience's members who did not take
     part."""
-    from purchases.models import Purchase  # purchases sits above campaigns: read its rows only
-
     rows = ChallengeParticipation.objects.filter(challenge=challenge)
     counts = rows.aggregate(
         participants=Count("pk"), completed=Count("pk", filter=Q(times_completed__gt=0))
@@ -419,9 +411,11 @@ def challenge_results(*, challenge: Challenge, now: datetime) -> ChallengeResult
     points = awards.filter(reversed_at__isnull=True).aggregate(total=Sum("points"))["total"] or 0
     badges = awards.filter(kind=ChallengeAwardKind.COMPLETION, badge__isnull=False).count()
     end = min(challenge.ends_at, now) if challenge.ends_at else now
-    window = Q(occurred_at__gte=challenge.starts_at, occurred_at__lt=end)
+    # Purchases as members' activity records them (members.tiers), returns apart.
+    bought = MemberActivity.objects.filter(
+        source_type="purchase", occurred_at__gte=challenge.starts_at, occurred_at__lt=end
+    )
     taking_part = rows.values("member_id")
-    bought = Purchase.objects.filter(window)
     participants = counts["participants"]
     others = _audience(challenge).exclude(pk__in=taking_part)
     others_count = others.count()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -748,7 +748,18 @@ def _apply(
 ) -> set[int]:
     """Write the moves (one upsert) and pay what they completed. Returns the
     ids of the challenges whose completion this paid."""
-    _rows_save([_row_of(m.challenge.id, member.pk, m.moved.progress, now) for m in moves])
+    moved_by = f"{source.type}:{source.id}"
+    _rows_save(
+        [
+            _row_of(
+                m.challenge.id,
+                member.pk,
+                replace(m.moved.progress, state={**m.moved.progress.state, "moved_by": moved_by}),
+                now,
+            )
+            for m in moves
+        ]
+    )
     return {
         move.challenge.id
         for move in moves

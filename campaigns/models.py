@@ -810,12 +810,10 @@ class ChallengeParticipation(models.Model):
                 fields=["challenge", "member"], name="participation_challenge_member_unique"
             ),
         ]
-        indexes = [
-            models.Index(
-                fields=["challenge", "-progress", "reached_at"], name="participation_board_idx"
-            ),
-            models.Index(fields=["member", "status"], name="participation_member_idx"),
-        ]
+        # No index on `progress`: every sale changes it, and an indexed column
+        # would keep PostgreSQL from updating the row in place (a HOT update).
+        # A board sorts its challenge's rows, found by the unique index.
+        indexes = [models.Index(fields=["member", "status"], name="participation_member_idx")]
 
     def __str__(self) -> str:
         return f"{self.challenge_id}/{self.member_id}: {self.progress}"

@@ -506,12 +506,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="challengeparticipation",
-            index=models.Index(
-                fields=["challenge", "-progress", "reached_at"], name="participation_board_idx"
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="challengeparticipation",
             index=models.Index(fields=["member", "status"], name="participation_member_idx"),
         ),
         migrations.AddConstraint(

@@ -333,3 +333,16 @@ def test_a_catalogue_reward_is_given_once_as_a_free_voucher(
     coffee.refresh_from_db()
     assert coffee.stock == 4
     assert PointsAccount.objects.get(member=shopper).balance == 10
+
+
+def test_the_challenges_a_purchase_moved_are_those_it_moved_last(shopper, program):
+    from campaigns.challenge_selectors import challenges_moved_by_purchase
+
+    spend = make_challenge("spend", "500.00", opt_in=False)
+    make_challenge("event_count", "5", opt_in=False, event="review")
+    first = buy(shopper, "R-1", timezone.now() - timedelta(minutes=2))
+    (moved,) = challenges_moved_by_purchase(member=shopper, purchase_id=first.record_id)
+    assert moved.challenge == spend and moved.progress == Decimal("10.00")
+    second = buy(shopper, "R-2", timezone.now() - timedelta(minutes=1))
+    assert challenges_moved_by_purchase(member=shopper, purchase_id=first.record_id) == []
+    assert len(challenges_moved_by_purchase(member=shopper, purchase_id=second.record_id)) == 1
