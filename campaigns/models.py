@@ -24,6 +24,8 @@ row, which the lean sale path forbids.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import (
     FileExtensionValidator,
@@ -534,3 +536,371 @@ class BroadcastBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.broadcast_id}#{self.number}"
+
+
+# --- Challenges and badges ------------------------------------------------------------------------
+#
+# docs/challenges.md tells the rules; campaigns.challenge_engine computes progress (pure),
+# campaigns.challenges writes it (in the transaction of the sale, return, event or referral that
+# moves it, under the member's points-account lock), campaigns.challenge_selectors reads it.
+
+CHALLENGE_NAME_MAX_LENGTH = 120
+CHALLENGE_DESCRIPTION_MAX_LENGTH = 1000
+# A count goal (purchases, stores, referrals, events) and a streak's weeks.
+CHALLENGE_COUNT_MAX = 100_000
+STREAK_WEEKS_MAX = 520
+STREAK_FREEZES_MAX = 52
+STREAK_MILESTONES_MAX = 10
+CHALLENGE_FILTER_MAX = 50  # categories or SKUs of a category_spend goal
+ROLLING_DAYS_MAX = 3650
+NICKNAME_MIN_LENGTH = 3
+NICKNAME_MAX_LENGTH = 24
+BADGE_NAME_MAX_LENGTH = 80
+BADGE_DESCRIPTION_MAX_LENGTH = 255
+
+
+class BadgeIcon(models.TextChoices):
+    """The built-in icons, drawn in static/img/badges/<key>.svg."""
+
+    STAR = "star", _("Star")
+    FLAME = "flame", _("Flame")
+    TROPHY = "trophy", _("Trophy")
+    MEDAL = "medal", _("Medal")
+    CROWN = "crown", _("Crown")
+    HEART = "heart", _("Heart")
+    COFFEE = "coffee", _("Coffee cup")
+    BAG = "bag", _("Shopping bag")
+    MAP = "map", _("Map")
+    ROCKET = "rocket", _("Rocket")
+    GIFT = "gift", _("Gift")
+    DIAMOND = "diamond", _("Diamond")
+
+
+class BadgeRarity(models.TextChoices):
+    COMMON = "common", _("Common")
+    RARE = "rare", _("Rare")
+    EPIC = "epic", _("Epic")
+    LEGENDARY = "legendary", _("Legendary")
+
+
+class Badge(models.Model):
+    """A badge members earn by completing challenges. Its picture is the
+    uploaded `image` when there is one, else the built-in `icon`."""
+
+    name = models.CharField(_("name"), max_length=BADGE_NAME_MAX_LENGTH, unique=True)
+    description = models.CharField(
+        _("description"), max_length=BADGE_DESCRIPTION_MAX_LENGTH, blank=True
+    )
+    icon = models.CharField(
+        _("icon"), max_length=16, choices=BadgeIcon.choices, default=BadgeIcon.STAR
+    )
+    image = models.FileField(
+        _("own picture"),
+        upload_to="badges/",
+        blank=True,
+        validators=[
+            FileExtensionValidator(["png", "jpg", "jpeg", "webp"]),
+            validate_broadcast_image,
+        ],
+        help_text=_("Optional, instead of the icon. PNG, JPEG or WebP, at most 1 MB."),
+    )
+    rarity = models.CharField(
+        _("rarity"), max_length=10, choices=BadgeRarity.choices, default=BadgeRarity.COMMON
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("badge")
+        verbose_name_plural = _("badges")
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class ChallengeGoal(models.TextChoices):
+    PURCHASE_COUNT = "purchase_count", _("Number of purchases")
+    SPEND = "spend", _("Spend")
+    CATEGORY_SPEND = "category_spend", _("Spend in categories or products")
+    STORES_VISITED = "stores_visited", _("Different stores visited")
+    REFERRALS = "referrals", _("Friends referred")
+    EVENT_COUNT = "event_count", _("Number of events")
+    WEEKLY_STREAK = "weekly_streak", _("Weekly streak")
+
+
+# Goals whose target is an amount of money; the others count.
+MONEY_GOALS = (ChallengeGoal.SPEND, ChallengeGoal.CATEGORY_SPEND)
+
+
+class Challenge(models.Model):
+    """A goal members chase over a window (docs/challenges.md).
+
+    `target`: purchases, stores, referrals, events or weeks (a whole number)
+    or an amount of money for the spend goals. The window is the challenge's
+    `starts_at`..`ends_at`, and with `rolling_days` each member's own
+    `rolling_days` from joining. `status` has the campaigns' states
+    (`scheduled` and `active` count from `starts_at`). Completing pays
+    `reward_points`, the `badge` and the catalogue `reward` (a free voucher),
+    once per round; a `repeatable` challenge starts a new round after each.
+    """
+
+    name = models.CharField(_("name"), max_length=CHALLENGE_NAME_MAX_LENGTH)
+    description = models.TextField(
+        _("description"),
+        max_length=CHALLENGE_DESCRIPTION_MAX_LENGTH,
+        blank=True,
+        validators=[MaxLengthValidator(CHALLENGE_DESCRIPTION_MAX_LENGTH)],
+    )
+    goal = models.CharField(_("goal"), max_length=20, choices=ChallengeGoal.choices)
+    target = models.DecimalField(
+        _("target"),
+        max_digits=limits.MONEY_DIGITS,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(limits.MONEY_MAX)],
+    )
+    # category_spend: the lines that count (a category or a SKU among these).
+    categories = models.JSONField(_("categories"), default=list, blank=True)
+    skus = models.JSONField(_("products (SKUs)"), default=list, blank=True)
+    # event_count: the custom event's name (POST /events).
+    event = models.CharField(_("event"), max_length=EVENT_NAME_MAX_LENGTH, blank=True)
+    # weekly_streak: missed weeks forgiven, and bonuses [{"weeks", "points"}] at those lengths.
+    streak_freezes = models.PositiveSmallIntegerField(
+        _("missed weeks forgiven"),
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(STREAK_FREEZES_MAX)],
+    )
+    streak_milestones = models.JSONField(_("streak milestones"), default=list, blank=True)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    rolling_days = models.PositiveIntegerField(
+        _("days from joining"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(ROLLING_DAYS_MAX)],
+        help_text=_("Empty: the challenge's own dates for everyone."),
+    )
+    opt_in = models.BooleanField(
+        _("members join it"),
+        default=True,
+        help_text=_("Off: every member of the audience takes part without joining."),
+    )
+    tiers = models.ManyToManyField(
+        "members.Tier",
+        verbose_name=_("tiers"),
+        blank=True,
+        related_name="+",
+        help_text=_("Only members of these tiers. None: every tier."),
+    )
+    segment = models.ForeignKey(
+        "members.Segment",
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="challenges",
+        help_text=_("Only members in this saved segment. Empty: every member."),
+    )
+    reward_points = models.PositiveBigIntegerField(
+        _("points on completion"), default=0, validators=limits.points_validators(0)
+    )
+    badge = models.ForeignKey(
+        Badge,
+        verbose_name=_("badge on completion"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="challenges",
+    )
+    reward = models.ForeignKey(
+        "rewards.Reward",
+        verbose_name=_("reward on completion"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    repeatable = models.BooleanField(_("may be completed again"), default=False)
+    leaderboard = models.BooleanField(_("leaderboard"), default=False)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        verbose_name = _("challenge")
+        verbose_name_plural = _("challenges")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="challenge_window_ordered",
+            ),
+            models.CheckConstraint(condition=Q(target__gt=0), name="challenge_target_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "starts_at"], name="challenge_status_idx")]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class ParticipationStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", _("In progress")
+    COMPLETED = "completed", _("Completed")
+    # Never stored: an in-progress participation past its window reads as expired.
+    EXPIRED = "expired", _("Expired")
+
+
+class ChallengeParticipation(models.Model):
+    """One member in one challenge: the current round's progress.
+
+    `progress` is the goal's measure (a count, an amount, a streak's weeks);
+    `state` what the engine needs to move it both ways (campaigns.challenge_engine:
+    stores visited, weeks with purchases, freezes used). `reached_at` is when
+    `progress` reached its value (leaderboard ties: who got there first);
+    `streak_week` the last week with a purchase (weeks counted from
+    1970-01-05, a Monday, in the program's time zone), so the streak board
+    can leave out broken streaks in SQL. Written only under the member's
+    points-account lock.
+    """
+
+    challenge = models.ForeignKey(
+        Challenge, on_delete=models.CASCADE, related_name="participations"
+    )
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="challenge_participations"
+    )
+    round = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=12,
+        choices=ParticipationStatus.choices,
+        default=ParticipationStatus.IN_PROGRESS,
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    progress = models.DecimalField(max_digits=limits.MONEY_DIGITS + 2, decimal_places=2, default=0)
+    state = models.JSONField(default=dict, blank=True)
+    streak_week = models.IntegerField(null=True, blank=True)
+    reached_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    times_completed = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["challenge", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["challenge", "member"], name="participation_challenge_member_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["challenge", "-progress", "reached_at"], name="participation_board_idx"
+            ),
+            models.Index(fields=["member", "status"], name="participation_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.challenge_id}/{self.member_id}: {self.progress}"
+
+
+class ChallengeAwardKind(models.TextChoices):
+    COMPLETION = "completion", _("Completion")
+    MILESTONE = "milestone", _("Streak milestone")
+
+
+class ChallengeAward(models.Model):
+    """What one completion (or streak milestone) of a round paid, written once:
+    `challenge_award_unique` is why a completion is paid once even when its
+    sale is posted twice at the same moment. `source_type`/`source_id` is what
+    completed it ("purchase", "event", "referral"); `reversed_at` is set when
+    that purchase came back in full and `points` were taken back (the
+    challenge stays completed)."""
+
+    challenge = models.ForeignKey(Challenge, on_delete=models.PROTECT, related_name="awards")
+    member = models.ForeignKey(
+        "members.Member", on_delete=models.CASCADE, related_name="challenge_awards"
+    )
+    round = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=ChallengeAwardKind.choices)
+    weeks = models.PositiveIntegerField(default=0)  # a milestone's streak length
+    points = models.PositiveBigIntegerField(default=0)
+    badge = models.ForeignKey(
+        Badge, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    voucher_id = models.BigIntegerField(null=True, blank=True)
+    source_type = models.CharField(max_length=16)
+    source_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["challenge", "member", "round", "kind", "weeks"],
+                name="challenge_award_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["source_type", "source_id"], name="challenge_award_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.challenge_id}/{self.member_id}#{self.round} {self.kind}"
+
+
+class MemberBadge(models.Model):
+    """A badge a member holds: earned the first time at `earned_at`, `times`
+    how often since."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="badges")
+    badge = models.ForeignKey(Badge, on_delete=models.PROTECT, related_name="holders")
+    challenge = models.ForeignKey(
+        Challenge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    times = models.PositiveIntegerField(default=1)
+    earned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-earned_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["member", "badge"], name="member_badge_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id}: {self.badge_id}"
+
+
+class LeaderboardProfile(models.Model):
+    """A member who shows on leaderboards, under a nickname that is not their
+    name, email or phone (checked by campaigns.challenges.leaderboard_join).
+    Unique whatever its case (`nickname_key`: the nickname casefolded)."""
+
+    member = models.OneToOneField(
+        "members.Member", on_delete=models.CASCADE, related_name="leaderboard_profile"
+    )
+    nickname = models.CharField(_("nickname"), max_length=NICKNAME_MAX_LENGTH)
+    nickname_key = models.CharField(max_length=NICKNAME_MAX_LENGTH * 3, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.nickname)

@@ -584,6 +584,7 @@ PURCHASE_COLUMNS = (
     "tier_code",
     "fingerprint",
     "response",
+    "challenges",
     "recorded_by_id",
 )
 LINE_COLUMNS = (
@@ -649,6 +650,7 @@ def _purchase_rows(
         "",
         sale_fingerprint(sale),
         json.dumps(receipt),
+        "",
         None,
     )
     lines += [

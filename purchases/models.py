@@ -35,6 +35,10 @@ class Purchase(models.Model):
     tier_code = models.CharField(max_length=32, blank=True)
     fingerprint = models.CharField(max_length=64)
     response = models.TextField(blank=True)
+    # What the sale added to the member's challenges (campaigns.challenges), so a return
+    # takes back its share: JSON text, {"<challenge id>": {"round", "amount", ...}}; empty: none.
+    # Text, like `response`, so the import's COPY writes it as it is.
+    challenges = models.TextField(blank=True)
     recorded_by = models.ForeignKey(
         "loyalty.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
