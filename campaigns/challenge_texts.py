@@ -18,52 +18,44 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from campaigns.models import MONEY_GOALS, Challenge, ChallengeGoal
 from loyalty.money import money_format
 
-PURCHASE_COUNT = "purchase_count"
-SPEND = "spend"
-CATEGORY_SPEND = "category_spend"
-STORES_VISITED = "stores_visited"
-REFERRALS = "referrals"
-EVENT_COUNT = "event_count"
-WEEKLY_STREAK = "weekly_streak"
-MONEY_GOALS = frozenset({SPEND, CATEGORY_SPEND})
 
-
-def goal_what(
-    *, goal: str, target: Decimal | int, categories: list[str] | None = None, event: str = ""
-) -> str:
+def goal_what(*, challenge: Challenge) -> str:
     """The goal alone: "make 3 purchases", "spend RM 100.00 on Coffee or Tea"."""
+    goal, target = challenge.goal, challenge.target
     count = int(target)
-    if goal == PURCHASE_COUNT:
+    if goal == ChallengeGoal.PURCHASE_COUNT:
         return ngettext("make %(count)s purchase", "make %(count)s purchases", count) % {
             "count": count
         }
-    if goal == SPEND:
+    if goal == ChallengeGoal.SPEND:
         return _("spend %(amount)s") % {"amount": money_format(target)}
-    if goal == CATEGORY_SPEND:
+    if goal == ChallengeGoal.CATEGORY_SPEND:
+        lines = [*challenge.categories, *challenge.skus]
         return _("spend %(amount)s on %(lines)s") % {
             "amount": money_format(target),
-            "lines": get_text_list(list(categories or []), _("or")),
+            "lines": get_text_list([str(line) for line in lines], _("or")),
         }
-    if goal == STORES_VISITED:
+    if goal == ChallengeGoal.STORES_VISITED:
         return ngettext(
             "shop at %(count)s different store", "shop at %(count)s different stores", count
         ) % {"count": count}
-    if goal == REFERRALS:
+    if goal == ChallengeGoal.REFERRALS:
         return ngettext(
             "bring %(count)s friend who makes a purchase",
             "bring %(count)s friends who make a purchase",
             count,
         ) % {"count": count}
-    if goal == EVENT_COUNT:
+    if goal == ChallengeGoal.EVENT_COUNT:
         return ngettext(
             "do “%(event)s” %(count)s time", "do “%(event)s” %(count)s times", count
         ) % {
-            "event": event,
+            "event": challenge.event,
             "count": count,
         }
-    if goal == WEEKLY_STREAK:
+    if goal == ChallengeGoal.WEEKLY_STREAK:
         return ngettext(
             "buy something every week for %(count)s week",
             "buy something every week for %(count)s weeks in a row",
@@ -72,38 +64,44 @@ def goal_what(
     raise ValueError(goal)
 
 
-def goal_text(
-    *,
-    goal: str,
-    target: Decimal | int,
-    categories: list[str] | None = None,
-    event: str = "",
-    rolling_days: int | None = None,
-    ends_at: datetime | None = None,
-    freezes: int = 0,
-) -> str:
+def goal_text(*, challenge: Challenge) -> str:
     """The whole ask, as a sentence: the goal, its window, the missed weeks forgiven."""
-    what = goal_what(goal=goal, target=target, categories=categories, event=event)
-    if rolling_days:
+    what = goal_what(challenge=challenge)
+    if challenge.rolling_days:
         sentence = ngettext(
             "%(what)s within %(days)s day of joining",
             "%(what)s within %(days)s days of joining",
-            rolling_days,
-        ) % {"what": what, "days": rolling_days}
-    elif ends_at is not None:
+            challenge.rolling_days,
+        ) % {"what": what, "days": challenge.rolling_days}
+    elif challenge.ends_at is not None:
         sentence = _("%(what)s by %(date)s") % {
             "what": what,
-            "date": formats.date_format(timezone.localtime(ends_at), "j M Y"),
+            "date": formats.date_format(timezone.localtime(challenge.ends_at), "j M Y"),
         }
     else:
         sentence = what
-    if goal == WEEKLY_STREAK and freezes:
+    if challenge.goal == ChallengeGoal.WEEKLY_STREAK and challenge.streak_freezes:
         sentence = ngettext(
             "%(goal)s (%(count)s missed week forgiven)",
             "%(goal)s (%(count)s missed weeks forgiven)",
-            freezes,
-        ) % {"goal": sentence, "count": freezes}
+            challenge.streak_freezes,
+        ) % {"goal": sentence, "count": challenge.streak_freezes}
     return sentence[:1].upper() + sentence[1:]
+
+
+def reward_text(*, challenge: Challenge) -> str:
+    """What completing pays: "100 points, the Regular badge and Free latte"."""
+    parts = []
+    if challenge.reward_points:
+        parts.append(
+            ngettext("%(points)s point", "%(points)s points", challenge.reward_points)
+            % {"points": challenge.reward_points}
+        )
+    if challenge.badge_id:
+        parts.append(_("the %(badge)s badge") % {"badge": challenge.badge.name})
+    if challenge.reward_id:
+        parts.append(str(challenge.reward.name))
+    return get_text_list(parts, _("and"))
 
 
 def progress_text(*, goal: str, progress: Decimal | int, target: Decimal | int) -> str:
@@ -115,27 +113,27 @@ def progress_text(*, goal: str, progress: Decimal | int, target: Decimal | int) 
         }
     values = {"progress": int(progress), "target": int(target)}
     count = int(target)
-    if goal == PURCHASE_COUNT:
+    if goal == ChallengeGoal.PURCHASE_COUNT:
         text = ngettext(
             "%(progress)s of %(target)s purchase", "%(progress)s of %(target)s purchases", count
         )
-    elif goal == STORES_VISITED:
+    elif goal == ChallengeGoal.STORES_VISITED:
         text = ngettext(
             "%(progress)s of %(target)s store visited",
             "%(progress)s of %(target)s stores visited",
             count,
         )
-    elif goal == REFERRALS:
+    elif goal == ChallengeGoal.REFERRALS:
         text = ngettext(
             "%(progress)s of %(target)s friend referred",
             "%(progress)s of %(target)s friends referred",
             count,
         )
-    elif goal == EVENT_COUNT:
+    elif goal == ChallengeGoal.EVENT_COUNT:
         text = ngettext(
             "%(progress)s of %(target)s time", "%(progress)s of %(target)s times", count
         )
-    elif goal == WEEKLY_STREAK:
+    elif goal == ChallengeGoal.WEEKLY_STREAK:
         text = ngettext(
             "%(progress)s of %(target)s week in a row",
             "%(progress)s of %(target)s weeks in a row",
