@@ -8,10 +8,16 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # The live sale campaigns are read by every sale: cached per process.
-        from campaigns.models import Campaign
+        from campaigns.models import Campaign, Challenge
         from loyalty.config import config_models_watch
 
-        config_models_watch(Campaign)
+        config_models_watch(Campaign, Challenge)
+
+        # A challenge's completion tells the member (campaigns.challenges).
+        from campaigns.challenges import CHALLENGE_COMPLETED
+        from loyalty.notifications import kind_register
+
+        kind_register(CHALLENGE_COMPLETED)
 
         # What rides on every enrolment (members.enrolment: members sits below
         # campaigns and cannot call it): the referral a friend's code records,

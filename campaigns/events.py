@@ -36,6 +36,7 @@ from campaigns.awarding import (
     local,
     member_audience,
 )
+from campaigns.challenges import challenges_event_recorded
 from campaigns.engine import EventContext, event_evaluate
 from campaigns.errors import EventReferenceTaken
 from campaigns.models import EVENT_REFERENCE_MAX_LENGTH, CampaignKind, MemberEvent
@@ -165,6 +166,7 @@ def event_record(
         ),
         campaigns,
     )
+    program = program_settings_get()
     with points_account_writes(account):
         final = campaign_awards_pay(
             member=member,
@@ -174,11 +176,20 @@ def event_record(
             at=at,
             occurred_at=occurred_at,
             now=now,
-            program=program_settings_get(),
+            program=program,
             # The event row is this transaction's own: no entry has its keys.
             key=lambda award: f"event:{event.pk}:{award.campaign_id}",
             key_unused=True,
             description=lambda award: award.label,
+        )
+        challenges_event_recorded(
+            member=member,
+            account=account,
+            event_id=event.pk,
+            name=name,
+            occurred_at=occurred_at,
+            now=now,
+            program=program,
         )
     awards = [
         {"source": award.source, "points": award.points, "label": award.label}

@@ -72,6 +72,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns import locks, tasks
 from campaigns.awarding import campaign_awarded_emit
+from campaigns.challenges import challenges_referral_rewarded
 from campaigns.engine import ReferralParams
 from campaigns.models import Campaign, CampaignKind, CampaignStatus, Referral, ReferralStatus
 from campaigns.params import params_parse
@@ -380,6 +381,15 @@ def _reward(referral: Referral, accounts: dict[int, PointsAccount], now: datetim
                 idempotency_key=f"referral:{referral.pk}:{side}",
                 account=account,
             )
+            if side == "referrer":
+                challenges_referral_rewarded(
+                    member=member,
+                    account=account,
+                    referral_id=referral.pk,
+                    occurred_at=occurred_at,
+                    now=now,
+                    program=program,
+                )
         campaign_awarded_emit(
             member=member,
             campaign_id=campaign.pk,

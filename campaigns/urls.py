@@ -1,6 +1,13 @@
 from django.urls import path
 
-from campaigns import api, broadcast_views, portal_views, referrals_api, staff_views
+from campaigns import (
+    api,
+    broadcast_views,
+    challenge_api,
+    portal_views,
+    referrals_api,
+    staff_views,
+)
 
 api_urlpatterns = [
     path("events", api.EventListApi.as_view(), name="event_list"),
@@ -11,6 +18,28 @@ api_urlpatterns = [
     ),
     path("campaigns", api.CampaignListApi.as_view(), name="campaign_list"),
     path("campaigns/<int:campaign_id>", api.CampaignDetailApi.as_view(), name="campaign_detail"),
+    path("challenges", challenge_api.ChallengeListApi.as_view(), name="challenge_list"),
+    path(
+        "challenges/<int:challenge_id>",
+        challenge_api.ChallengeDetailApi.as_view(),
+        name="challenge_detail",
+    ),
+    path("badges", challenge_api.BadgeListApi.as_view(), name="badge_list"),
+    path(
+        "members/<str:public_id>/challenges",
+        challenge_api.MemberChallengeListApi.as_view(),
+        name="member_challenges",
+    ),
+    path(
+        "members/<str:public_id>/challenges/<int:challenge_id>/join",
+        challenge_api.MemberChallengeJoinApi.as_view(),
+        name="member_challenge_join",
+    ),
+    path(
+        "members/<str:public_id>/badges",
+        challenge_api.MemberBadgeListApi.as_view(),
+        name="member_badges",
+    ),
 ]
 
 # The marketers' pages of campaigns, under /staff/.

@@ -356,7 +356,12 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the webhook event types, wherever they appear (events, type).
-    "ENUM_NAME_OVERRIDES": {"WebhookEventTypeEnum": "loyalty.models.WebhookEventType.choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventTypeEnum": "loyalty.models.WebhookEventType.choices",
+        "ChallengeGoalEnum": "campaigns.models.ChallengeGoal.choices",
+        "ParticipationStatusEnum": "campaigns.models.ParticipationStatus.choices",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus.choices",
+    },
     # The contract is public (API.md); reading it needs no key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

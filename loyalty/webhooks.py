@@ -58,8 +58,8 @@ from loyalty.services import audit_record, model_validate, snapshot
 logger = logging.getLogger(__name__)
 
 EVENT_TYPES: tuple[str, ...] = tuple(WebhookEventType.values)
-# Defined in the contract, emitted once their feature lands (challenges).
-EVENT_TYPES_LATER = frozenset({WebhookEventType.CHALLENGE_COMPLETED})
+# Defined in the contract, emitted once their feature lands (none left: challenges landed).
+EVENT_TYPES_LATER: frozenset[str] = frozenset()
 URL_MAX_LENGTH = WebhookEndpoint._meta.get_field("url").max_length
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 

@@ -45,6 +45,15 @@ MESSAGES: dict[str, Promise] = {
     "referral.reversed": _("%(campaign)s: referral bonus taken back, purchase returned"),
     "referral.a_friend": _("a friend"),
     "referral.your_friend": _("your friend"),
+    # Challenges (campaigns.challenges): completion, a streak's milestone, and the
+    # completion's points taken back when the sale that completed it came back whole.
+    "challenge.completed": _("Challenge completed: %(challenge)s"),
+    "challenge.milestone": ngettext_lazy(
+        "%(challenge)s: a streak of %(weeks)s week",
+        "%(challenge)s: a streak of %(weeks)s weeks",
+        "weeks",
+    ),
+    "challenge.reversed": _("%(challenge)s: challenge points taken back, purchase returned"),
     # Goodwill points a member of staff gave after the member's poor survey answer.
     "service_recovery": _("Service recovery: goodwill points"),
 }

@@ -23,6 +23,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.challenges import challenges_purchase_returned
 from campaigns.referrals import referral_purchase_returned
 from loyalty.actors import Actor
 from loyalty.errors import ValidationFailed
@@ -347,6 +348,17 @@ def purchase_return(
             spend=-returned,
             points=-reversal.total,
             source=Source("return", str(record.pk)),
+        )
+        # What the sale added to the member's challenges goes back in the same
+        # proportion (nothing to do for a sale that added nothing).
+        challenges_purchase_returned(
+            member=member,
+            purchase_id=purchase.pk,
+            added=purchase.challenges,
+            total=purchase.total,
+            returned_before=so_far.amount,
+            returned_after=cum_amount,
+            now=now,
         )
         balance = PointsAccount.objects.values_list("balance", flat=True).get(member=member)
     gift_cards = _gift_cards_refund(purchase, cum_amount, actor=actor, now=now)

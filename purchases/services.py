@@ -35,6 +35,8 @@ from typing import Any
 from django.utils import timezone
 
 from campaigns.awarding import campaign_awarded_emit
+from campaigns.challenge_engine import SaleLine
+from campaigns.challenges import challenges_sale_recorded
 from campaigns.engine import CampaignSnapshot
 from campaigns.models import SALE_KINDS
 from campaigns.referrals import referral_sale_recorded
@@ -94,6 +96,7 @@ CLOSED_FIELDS = (
     "points_status",
     "tier_code",
     "response",
+    "challenges",
 )
 
 
@@ -106,6 +109,8 @@ class _Written:
     balance: int | None
     # Base and tier awards, then the campaigns' as their budgets and caps left them.
     awards: list[Award]
+    # What the sale added to the member's challenges (Purchase.challenges).
+    challenges: dict[str, Any]
 
     @property
     def points_earned(self) -> int:
@@ -285,6 +290,7 @@ def _sale_write_rows(
             now=now,
         )
     points_status, awards = "available", list(quote.awards)
+    challenges: dict[str, Any] = {}
     if rows.account is not None:
         assert sale.member is not None
         # A referred friend's first qualifying sale qualifies the referral (its
@@ -304,6 +310,28 @@ def _sale_write_rows(
         points_status, awards = _points_write(
             purchase, sale=sale, account=rows.account, quote=quote, program=program, now=now
         )
+        # Challenge progress rides on the sale's transaction and account lock
+        # (campaigns.challenges: no statement for a member no live challenge
+        # admits; an imported history moves none).
+        if not sale.imported:
+            challenges = challenges_sale_recorded(
+                member=sale.member,
+                account=rows.account,
+                purchase_id=purchase.pk,
+                store_id=sale.store.pk,
+                total=quote.total,
+                lines=[
+                    SaleLine(
+                        sku=item.sku,
+                        category=item.category,
+                        net=item.unit_price * item.quantity - share,
+                    )
+                    for item, share in zip(sale.items, quote.discount_shares, strict=True)
+                ],
+                occurred_at=sale.occurred_at,
+                now=now,
+                program=program,
+            )
     gift_cards = _gift_cards_write(purchase, sale=sale, cards=rows.gift_cards, actor=actor, now=now)
     insert_many(
         [
@@ -341,6 +369,7 @@ def _sale_write_rows(
         gift_cards=gift_cards,
         balance=rows.account.balance if rows.account is not None else None,
         awards=awards,
+        challenges=challenges,
     )
 
 
@@ -549,6 +578,7 @@ def _purchase_close(
     purchase.points_status = written.points_status
     purchase.tier_code = quote.tier_code or ""
     purchase.response = json.dumps(receipt)
+    purchase.challenges = json.dumps(written.challenges) if written.challenges else ""
     update(purchase, CLOSED_FIELDS)
     # The receipt is the event's data: one INSERT, and only with a subscriber.
     if not sale.imported:

@@ -65,6 +65,13 @@ class Endpoint:
     refused: int | None = None
 
 
+def _joinable():
+    """An opt-in challenge open to every member."""
+    from tests.campaigns.challenge_helpers import make_challenge
+
+    return make_challenge("purchase_count", "3")
+
+
 def _sale_body(world: World, reference: str) -> dict:
     return sale(reference, ("TEA", 1, "10.00"), member=world.shopper, store="penang")
 
@@ -104,6 +111,21 @@ POS_ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     # A member's referrals are the member's, like the ledger: read from every store.
     ("member_referrals", "GET"): Endpoint(
         EVERY_STORE, lambda w: ("get", f"/api/v1/members/{w.shopper.public_id}/referrals", None)
+    ),
+    # A member's challenges and badges are the member's: joined and read from every store.
+    ("member_challenges", "GET"): Endpoint(
+        EVERY_STORE, lambda w: ("get", f"/api/v1/members/{w.shopper.public_id}/challenges", None)
+    ),
+    ("member_challenge_join", "POST"): Endpoint(
+        EVERY_STORE,
+        lambda w: (
+            "post",
+            f"/api/v1/members/{w.shopper.public_id}/challenges/{_joinable().pk}/join",
+            {},
+        ),
+    ),
+    ("member_badges", "GET"): Endpoint(
+        EVERY_STORE, lambda w: ("get", f"/api/v1/members/{w.shopper.public_id}/badges", None)
     ),
     ("reward_list", "GET"): Endpoint(EVERY_STORE, lambda w: ("get", "/api/v1/rewards", None)),
     ("reward_detail", "GET"): Endpoint(

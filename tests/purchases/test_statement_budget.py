@@ -44,6 +44,8 @@ RECEIPT_REPLAY_BUDGET = 5
 TRANSACTION = {"BEGIN", "COMMIT", "ROLLBACK"}
 # A campaign with a points budget: its row locked and updated.
 CAMPAIGN_BUDGET_EXTRA = 2
+# A member in live challenges: their participations read and upserted (issue 12).
+CHALLENGES_EXTRA = 2
 
 
 @pytest.fixture(autouse=True)
@@ -267,3 +269,36 @@ def test_a_webhook_subscriber_adds_one_statement_and_none_without(pos_api, shopp
     assert queued == [1]
     assert other_types == without <= PURCHASE_BUDGET, (without, other_types)
     assert subscribed == without + 1, (without, subscribed)
+
+
+def test_challenges_cost_a_member_in_none_nothing_and_one_in_two_at_most_2_statements(
+    pos_api, shopper, tiers
+):
+    """Challenges ride on every sale: the live ones come from the configuration
+    cache, so a member no live challenge admits (here: a challenge of another
+    tier) runs the statements of a sale with no challenge at all; a member in
+    two live challenges (every member in them) adds the read of their
+    participations and one upsert of both (CHALLENGES_EXTRA), whatever the
+    number of challenges."""
+    from tests.campaigns.challenge_helpers import make_challenge
+
+    def count(reference: str) -> int:
+        _warm(pos_api, shopper)
+        return _statements(
+            pos_api,
+            "POST",
+            "/api/v1/purchases",
+            sale(reference, ("TEA", 2, "10.00"), member=shopper),
+            HTTP_IDEMPOTENCY_KEY=f"k-{reference}",
+        )
+
+    without = count("CH0")
+    assert Member.objects.get(pk=shopper.pk).tier != tiers["gold"]
+    gold_only = make_challenge("purchase_count", "1000", opt_in=False)
+    gold_only.tiers.set([tiers["gold"]])
+    in_none = count("CH1")
+    make_challenge("purchase_count", "1000", opt_in=False)
+    make_challenge("spend", "100000.00", opt_in=False)
+    in_two = count("CH2")
+    assert in_none == without <= PURCHASE_BUDGET, (without, in_none)
+    assert in_two <= without + CHALLENGES_EXTRA, (without, in_two)
