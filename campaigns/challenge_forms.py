@@ -112,8 +112,18 @@ class ChallengeForm(forms.ModelForm):
             "leaderboard": _("Members who chose a nickname see a ranking of this challenge."),
         }
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, status_now: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if status_now == CampaignStatus.ACTIVE:
+            # A live challenge stays live; "scheduled" would be a step back.
+            self.fields["status"].choices = [
+                (CampaignStatus.ACTIVE, _("Live now"))
+                if value == CampaignStatus.SCHEDULED
+                else (value, label)
+                for value, label in STATUSES
+            ]
+        if status_now is not None and not self.is_bound:
+            self.initial["status"] = status_now
         if self.instance.pk and not self.is_bound:
             challenge = self.instance
             self.initial.update(
