@@ -389,3 +389,14 @@ def test_a_member_opts_in_and_out_of_the_leaderboards(client, signed_in_member):
     assert LeaderboardProfile.objects.get(member=signed_in_member).nickname == "KopiKing"
     client.post(url, {"action": "leave", "next": "https://elsewhere.example/"})
     assert not LeaderboardProfile.objects.exists()
+
+
+def test_the_challenges_page_reads_in_malay(client, signed_in_member, store):
+    challenge = make_challenge()
+    challenge_join(member=signed_in_member, challenge=challenge)
+    buy(signed_in_member, store, "R-1")
+    client.cookies["django_language"] = "ms"
+    page = client.get(reverse("portal:challenges")).content.decode()
+    assert "Cabaran" in page
+    assert "1 daripada 3 pembelian" in page
+    assert "12 hari lagi" in page
