@@ -4,11 +4,13 @@ before the year's history replays, so the sales move them as they happened:
 - "Three kopi in a month" (opt-in, 30 days from joining, again and again):
   the Kopi regular badge and 100 points. About a third of the shoppers join
   it at some visit of the last three months; Aisyah joined before her last
-  two visits (2 of 3, in progress), Wei Ling long enough ago to complete it.
+  two visits (2 of 3, in progress), Wei Ling before her last three
+  (completed, the badge on her wall).
 - "Visit two of our kopitiams" (every member, this quarter): the Kopitiam
   explorer badge and 200 points; most shoppers keep to their home shop.
 - "Four weeks in a row" (opt-in, a missed week forgiven): the On fire badge
-  and 150 points; the weekly regulars complete it, the others break it.
+  and 150 points; the weekly regulars complete it, the others break it
+  (Wei Ling's broke in October: she is off its leaderboard).
 - "Pastry month" (opt-in, RM 50 on pastries this month): Pastry lover and
   80 points.
 - "Review us three times" (a draft the marketer is still working on).
@@ -101,11 +103,15 @@ def _joins_schedule(shop: Shop, shoppers: list[Shopper], challenges: dict[str, C
     rng, now = shop.rng, shop.now
     aisyah, wei_ling = shoppers[0], shoppers[1]
     regular = challenges["Three kopi in a month"]
-    # Aisyah: just before her last two visits (if they are in the window), so 2 of 3.
-    if len(aisyah.visits) >= 2:
-        _join_at(shop, aisyah, regular, aisyah.visits[-2] - timedelta(minutes=5))
-    # Wei Ling: a month before now, she comes often: completed, and on the streak.
-    _join_at(shop, wei_ling, regular, now - timedelta(days=28))
+    # The day before a visit: the visit's sale, whatever its hour, counts.
+    aisyah_visits = [v for v in aisyah.visits if v < now]
+    if len(aisyah_visits) >= 2:
+        # Aisyah: before her last two visits, so 2 of 3.
+        _join_at(shop, aisyah, regular, aisyah_visits[-2] - timedelta(days=1))
+    wei_ling_visits = [v for v in wei_ling.visits if v < now]
+    if len(wei_ling_visits) >= 3:
+        # Wei Ling: before her last three, so completed (they are weeks apart at most).
+        _join_at(shop, wei_ling, regular, wei_ling_visits[-3] - timedelta(days=1))
     _join_at(shop, wei_ling, challenges["Four weeks in a row"], now - timedelta(days=60))
     for shopper in shoppers[2:]:
         for name, share in JOIN_SHARE.items():
