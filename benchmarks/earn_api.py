@@ -38,8 +38,10 @@ from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+# The interpreter running this script and its environment's gunicorn: the
+# checkout's .venv, or a shared one (a worktree of the same checkout).
+PYTHON = Path(sys.executable)
+GUNICORN = PYTHON.parent / "gunicorn"
 DB_NAME = "setia_bench"
 # pgbench's own tables for its built-in simple-update (pgbench -i), apart.
 PGBENCH_DB = "setia_bench_pgbench"
@@ -116,9 +118,12 @@ class Setup:
     member_ids: list[str]
 
 
-def database_create(*, members: int, env: dict[str, str], campaigns: bool = False) -> Setup:
+def database_create(
+    *, members: int, env: dict[str, str], campaigns: bool = False, challenges: bool = False
+) -> Setup:
     """A fresh setia_bench: migrated, cache table, seeded (with the three live
-    campaigns of `--campaigns`), with a pos key."""
+    campaigns of `--campaigns`, the two challenges of `--challenges`), with a
+    pos key."""
     _psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     _psql(f"CREATE DATABASE {DB_NAME}")
     _manage("migrate", "--no-input", env=env)
@@ -129,6 +134,7 @@ def database_create(*, members: int, env: dict[str, str], campaigns: bool = Fals
             str(ROOT / "benchmarks" / "seed.py"),
             *("--members", str(members)),
             *(["--campaigns"] if campaigns else []),
+            *(["--challenges"] if challenges else []),
         ],
         cwd=ROOT,
         env=env,
@@ -524,7 +530,9 @@ def report(
     _out(
         f"clients {args.clients}, {args.seconds} s, gunicorn {args.workers} workers ({threads}), "
         f"{args.members} members, cache {args.cache}"
-        f"{', 3 live campaigns' if args.campaigns else ''}; load average before: {load}"
+        f"{', 3 live campaigns' if args.campaigns else ''}"
+        f"{', 2 live challenges (every member in both)' if args.challenges else ''}"
+        f"; load average before: {load}"
     )
     rows = [
         ("API purchases/s", f"{api.requests_per_s:.1f}"),
@@ -623,6 +631,11 @@ def main() -> None:
         help="three live campaigns: a multiplier, a category bonus, a budgeted spend bonus",
     )
     parser.add_argument(
+        "--challenges",
+        action="store_true",
+        help="two live challenges every member takes part in: a spend goal, a weekly streak",
+    )
+    parser.add_argument(
         "--status-seconds",
         type=int,
         default=None,
@@ -644,7 +657,12 @@ def main() -> None:
             if args.cache == "redis":
                 redis, env["CACHE_URL"] = redis_start(workdir=workdir)
             _out(f"creating {DB_NAME} with {args.members} members ...")
-            setup = database_create(members=args.members, env=env, campaigns=args.campaigns)
+            setup = database_create(
+                members=args.members,
+                env=env,
+                campaigns=args.campaigns,
+                challenges=args.challenges,
+            )
             port = _free_port()
             log = workdir / "gunicorn.log"
             server = gunicorn_start(

@@ -17,9 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def seed(*, members: int, campaigns: bool = False) -> list[str]:
+def seed(*, members: int, campaigns: bool = False, challenges: bool = False) -> list[str]:
     """Program settings, one store, two tiers and `members` members (and, with
-    `campaigns`, three live sale campaigns); returns their public ids."""
+    `campaigns`, three live sale campaigns; with `challenges`, two live
+    challenges every member takes part in); returns their public ids."""
     from loyalty.actors import Actor
     from loyalty.services import program_settings_update, store_create
     from members.services import member_enrol
@@ -46,6 +47,8 @@ def seed(*, members: int, campaigns: bool = False) -> list[str]:
     )
     if campaigns:
         _campaigns_seed(actor)
+    if challenges:
+        _challenges_seed(actor)
     ids = []
     for n in range(members):
         member = member_enrol(
@@ -87,10 +90,39 @@ def _campaigns_seed(actor: object) -> None:
     )
 
 
+def _challenges_seed(actor: object) -> None:
+    """Two automatic challenges for everyone, out of reach for the run, so
+    every sale moves both (a read of the member's participations and one
+    upsert): a spend goal and a weekly streak with a freeze and milestones."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.challenges import challenge_create
+
+    common = {
+        "actor": actor,
+        "starts_at": timezone.now() - timedelta(days=1),
+        "status": "active",
+        "opt_in": False,
+        "reward_points": 500,
+    }
+    challenge_create(name="Big spender", goal="spend", target=Decimal("99999999.00"), **common)
+    challenge_create(
+        name="Every week",
+        goal="weekly_streak",
+        target=Decimal("52"),
+        streak_freezes=1,
+        streak_milestones=[{"weeks": 12, "points": 100}],
+        **common,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--members", type=int, required=True)
     parser.add_argument("--campaigns", action="store_true")
+    parser.add_argument("--challenges", action="store_true")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").endswith("/setia_bench"):
         sys.exit("seed.py only writes to the setia_bench database (set DATABASE_URL).")
@@ -100,7 +132,14 @@ def main() -> None:
 
     django.setup()
     sys.stdout.write(
-        json.dumps({"members": seed(members=args.members, campaigns=args.campaigns)}) + "\n"
+        json.dumps(
+            {
+                "members": seed(
+                    members=args.members, campaigns=args.campaigns, challenges=args.challenges
+                )
+            }
+        )
+        + "\n"
     )
 
 

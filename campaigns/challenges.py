@@ -256,6 +256,8 @@ def _challenge_check(challenge: Challenge) -> None:
             ]
     elif challenge.streak_freezes or challenge.streak_milestones:
         errors["streak_freezes"] = [_("Only a weekly streak has freezes and milestones.")]
+    if challenge.reward_id is not None and not challenge.reward.issues_vouchers:
+        errors["reward"] = [_("Choose a reward that gives a voucher.")]
     if not (challenge.reward_points or challenge.badge_id or challenge.reward_id):
         errors.setdefault("reward_points", []).append(
             _("Give points, a badge or a reward for completing it.")
@@ -667,6 +669,12 @@ def _pay(
                     earned_at=now,
                 )
             badge_name = Badge.objects.values_list("name", flat=True).get(pk=challenge.badge_id)
+        if challenge.reward_id is not None:
+            # Its stock row comes after the sale's gift cards in no flow's lock
+            # order: the voucher is issued in its own transaction, after this one.
+            transaction.on_commit(
+                lambda award_id=award.pk: _reward_grant_queue(award_id), robust=True
+            )
         notify_on_commit(
             member_id=member.pk,
             kind=COMPLETED_KIND,
@@ -689,6 +697,43 @@ def _pay(
             now=now,
         )
     return paid_completion
+
+
+def _reward_grant_queue(award_id: int) -> None:
+    from campaigns.tasks import challenge_reward_grant_task
+
+    challenge_reward_grant_task.delay(award_id)
+
+
+def challenge_reward_grant(*, award_id: int, now: datetime | None = None) -> int | None:
+    """Issue the catalogue reward of a completion (a free voucher,
+    rewards.services.reward_grant), once however often it runs: the member's
+    account is locked, then the award row, whose `voucher_id` says it was
+    issued. Returns the voucher's id, or None (no such award, no reward, or
+    none left to give: out of stock, archived)."""
+    from rewards.services import reward_grant
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        member_id = (
+            ChallengeAward.objects.filter(pk=award_id).values_list("member_id", flat=True).first()
+        )
+        if member_id is None:
+            return None
+        account_lock(member_id=member_id)
+        award = (
+            ChallengeAward.objects.select_for_update(of=("self",))
+            .select_related("challenge__reward", "member")
+            .get(pk=award_id)
+        )
+        reward = award.challenge.reward
+        if award.voucher_id is not None or reward is None:
+            return award.voucher_id
+        voucher = reward_grant(member=award.member, reward=reward, now=now)
+        if voucher is not None:
+            award.voucher_id = voucher.pk
+            award.save(update_fields=["voucher_id"])
+        return award.voucher_id
 
 
 def _apply(

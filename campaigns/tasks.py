@@ -20,3 +20,12 @@ def broadcast_batch_send_task(batch_id: int) -> str:
     broadcast_batch_send): once, however often this task runs; the
     `broadcasts_due` job queues again a batch whose task was lost."""
     return broadcasts.broadcast_batch_send(batch_id=batch_id)
+
+
+@shared_task(name="campaigns.challenge_reward_grant")
+def challenge_reward_grant_task(award_id: int) -> int | None:
+    """Issue a completed challenge's catalogue reward (campaigns.challenges.
+    challenge_reward_grant): once, however often this task runs."""
+    from campaigns.challenges import challenge_reward_grant
+
+    return challenge_reward_grant(award_id=award_id)

@@ -385,6 +385,37 @@ def redemption_create(
     return redemption
 
 
+def reward_grant(*, member: Member, reward: Reward, now: datetime | None = None) -> Voucher | None:
+    """Give the member one voucher of `reward` for nothing (a challenge's
+    prize): a redemption of 0 points, its voucher, one unit of stock taken as
+    a redemption takes it. The caller holds the member's points account and
+    makes the grant once (campaigns.challenges keeps the voucher's id).
+    Returns None, granting nothing, for a reward that issues no voucher, is
+    archived or inactive, or is out of stock."""
+    now = now or timezone.now()
+    reward = locks.reward_lock(reward_id=reward.pk)
+    if not reward.issues_vouchers or not reward.active or reward.is_archived:
+        return None
+    taken = Reward.objects.filter(pk=reward.pk, stock__gte=1).update(stock=F("stock") - 1)
+    if reward.stock is not None and not taken:
+        return None
+    redemption = Redemption.objects.create(
+        member=member, reward=reward, quantity=1, points=0, created_at=now
+    )
+    exists = Voucher.objects.filter
+    return Voucher.objects.create(
+        code=unique_code(new_voucher_code, lambda c: exists(code=c).exists()),
+        reward=reward,
+        redemption=redemption,
+        member=member,
+        kind=reward.kind,
+        value=reward.value,
+        sku=reward.sku,
+        issued_at=now,
+        expires_at=_voucher_expiry(reward, now),
+    )
+
+
 def _redemption_data(redemption: Redemption, member: Member) -> dict[str, Any]:
     """The answer of POST /members/{id}/redemptions, with the member's id."""
     # Imported here: the API module imports these services.

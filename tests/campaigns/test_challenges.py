@@ -14,6 +14,7 @@ from campaigns.challenge_selectors import challenges_for_member, leaderboard
 from campaigns.challenges import challenge_join, leaderboard_join
 from campaigns.errors import ChallengeNotJoinable, NicknameRefused
 from campaigns.models import ChallengeAward, ChallengeParticipation, MemberBadge
+from loyalty.actors import Actor
 from members.checks import ledger_problems
 from members.models import PointsAccount, PointsEntry
 from tests.campaigns.challenge_helpers import buy, give_back, make_badge, make_challenge
@@ -283,3 +284,52 @@ def test_a_nickname_is_one_members_whatever_its_case(program):
     with pytest.raises(NicknameRefused):
         leaderboard_join(member=second, nickname="kopi  KING")
     assert leaderboard_join(member=first, nickname="Kopi Queen").nickname == "Kopi Queen"
+
+
+def test_completing_tells_the_member_in_their_language_and_writes_the_webhook_event(
+    shopper, program, monkeypatch, django_capture_on_commit_callbacks, mailoutbox
+):
+    from loyalty.models import Notification, WebhookEvent
+    from loyalty.webhooks import webhook_endpoint_create
+    from members.models import Member
+    from tests.campaigns.challenge_helpers import make_badge
+
+    monkeypatch.setattr("loyalty.webhooks._relay_queue", lambda: None)
+    webhook_endpoint_create(
+        actor=Actor.system(), url="https://93.184.216.34/hooks", events=["challenge.completed"]
+    )
+    Member.objects.filter(pk=shopper.pk).update(language="ms", first_name="Aisyah")
+    once = make_challenge(
+        "purchase_count", "1", opt_in=False, badge=make_badge("Kopi"), name="Kopi pertama"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(shopper, "R-1", timezone.now() - timedelta(minutes=1))
+    (event,) = WebhookEvent.objects.filter(type="challenge.completed")
+    assert event.data["member_id"] == shopper.public_id
+    assert (event.data["challenge"], event.data["points"]) == (once.pk, 100)
+    note = Notification.objects.get(member=shopper, kind="challenge_completed")
+    assert "Kopi pertama" in note.title
+    assert note.title != "Challenge completed: Kopi pertama"  # in Malay
+    (email,) = mailoutbox
+    assert "Kopi" in email.body and "Aisyah" in email.body
+
+
+def test_a_catalogue_reward_is_given_once_as_a_free_voucher(
+    shopper, program, django_capture_on_commit_callbacks
+):
+    from campaigns.challenges import challenge_reward_grant
+    from rewards.models import Voucher
+    from tests.rewards.conftest import make_reward
+
+    coffee = make_reward(stock=5)
+    once = make_challenge("purchase_count", "1", opt_in=False, reward=coffee, reward_points=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(shopper, "R-1", timezone.now() - timedelta(minutes=1))
+    award = ChallengeAward.objects.get(challenge=once)
+    (voucher,) = Voucher.objects.filter(member=shopper)
+    assert award.voucher_id == voucher.pk and voucher.reward == coffee
+    assert challenge_reward_grant(award_id=award.pk) == voucher.pk  # again: nothing more
+    assert Voucher.objects.filter(member=shopper).count() == 1
+    coffee.refresh_from_db()
+    assert coffee.stock == 4
+    assert PointsAccount.objects.get(member=shopper).balance == 10

@@ -162,6 +162,8 @@ def test_every_line_round_trips_and_renders_in_both_languages(store, reference, 
         Text("sale.paid", store=store, reference=reference),
         Text("moment", award=store, moment=Text("moment.anniversary", years=years)),
         Text("referral.friend", campaign=store, name=Text("referral.a_friend")),
+        Text("challenge.milestone", challenge=store, weeks=years),
+        Text("challenge.reversed", challenge=store),
     ]
     for line in lines:
         again = Text.from_json(line.as_json())
@@ -183,6 +185,8 @@ ARGS = {
     "years": 2,
     "campaign": "C",
     "name": "N",
+    "challenge": "X",
+    "weeks": 4,
 }
 
 
