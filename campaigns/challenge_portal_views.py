@@ -165,7 +165,7 @@ class PortalChallengesView(MemberRequiredMixin, TemplateView):
                 groups["joinable"].append(card)
             elif card.status in ("completed", "expired"):
                 groups[card.status].append(card)
-            elif card.status == "in_progress" or card.show_progress:
+            else:
                 groups["in_progress"].append(card)
         return super().get_context_data(**groups, **kwargs)
 

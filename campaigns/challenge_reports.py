@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from campaigns.models import (
+    CampaignStatus,
     Challenge,
     ChallengeAward,
     ChallengeAwardKind,
@@ -42,6 +43,17 @@ def badge_holder_counts(*, badge_ids: Iterable[int]) -> dict[int, int]:
         .annotate(holders=Count("id"))
     )
     return {row["badge_id"]: row["holders"] for row in rows}
+
+
+def badge_awarding_challenges(*, badge_ids: Iterable[int]) -> dict[int, list[Challenge]]:
+    """{badge id: the challenges not ended that award it}, in one query."""
+    awarding: dict[int, list[Challenge]] = {}
+    challenges = Challenge.objects.filter(badge_id__in=list(badge_ids)).exclude(
+        status=CampaignStatus.ENDED
+    )
+    for challenge in challenges.order_by("name", "id"):
+        awarding.setdefault(challenge.badge_id, []).append(challenge)
+    return awarding
 
 
 def challenge_participants(*, challenge: Challenge) -> QuerySet[ChallengeParticipation]:

@@ -22,6 +22,7 @@ from django.views.generic import FormView, TemplateView
 from campaigns.challenge_forms import BadgeForm, ChallengeForm
 from campaigns.challenge_portal_views import BadgeView, how_to_earn_text
 from campaigns.challenge_reports import (
+    badge_awarding_challenges,
     badge_holder_counts,
     challenge_participants,
     challenge_participation_counts,
@@ -83,7 +84,7 @@ def result_figures(results: ChallengeResults) -> dict[str, Any]:
 def _challenge_or_404(challenge_id: int) -> Challenge:
     try:
         return challenge_get(challenge_id=challenge_id)
-    except (Challenge.DoesNotExist, NotFound) as error:
+    except NotFound as error:
         raise Http404 from error
 
 
@@ -128,7 +129,7 @@ class ChallengeCreateView(StaffRequiredMixin, FormView):
         }
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(badges_exist=Badge.objects.exists(), **kwargs)
+        return super().get_context_data(badges_exist=badge_list().exists(), **kwargs)
 
     def form_valid(self, form: ChallengeForm) -> HttpResponse:
         try:
@@ -167,7 +168,7 @@ class ChallengeUpdateView(ChallengePageMixin, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
-            challenge=self.challenge, badges_exist=Badge.objects.exists(), **kwargs
+            challenge=self.challenge, badges_exist=badge_list().exists(), **kwargs
         )
 
     def form_valid(self, form: ChallengeForm) -> HttpResponse:
@@ -243,17 +244,13 @@ class BadgeListView(StaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         badges = list(badge_list())
         holders = badge_holder_counts(badge_ids=[b.pk for b in badges])
-        awarded_by: dict[int, list[str]] = {}
-        for challenge in Challenge.objects.filter(badge__in=badges).exclude(
-            status=CampaignStatus.ENDED
-        ):
-            awarded_by.setdefault(challenge.badge_id, []).append(how_to_earn_text(challenge))
+        awarded_by = badge_awarding_challenges(badge_ids=[b.pk for b in badges])
         return super().get_context_data(
             badges=[
                 BadgeView.of(
                     badge,
                     holders=holders.get(badge.pk, 0),
-                    how_to_earn=tuple(awarded_by.get(badge.pk, ())),
+                    how_to_earn=tuple(how_to_earn_text(c) for c in awarded_by.get(badge.pk, [])),
                 )
                 for badge in badges
             ],
@@ -285,7 +282,7 @@ class BadgeUpdateView(StaffRequiredMixin, FormView):
     def badge(self) -> Badge:
         try:
             return badge_get(badge_id=self.kwargs["badge_id"])
-        except (Badge.DoesNotExist, NotFound) as error:
+        except NotFound as error:
             raise Http404 from error
 
     def get_form_kwargs(self) -> dict[str, Any]:
