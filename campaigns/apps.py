@@ -32,3 +32,8 @@ class CampaignsConfig(AppConfig):
         enrolment_hook_register(signup_award)
         portal_home_panel_register(sale_offers_panel)
         portal_home_panel_register(ways_to_earn_panel)
+
+        # The challenges the member's last purchase moved (campaigns.challenge_portal_views).
+        from campaigns.challenge_portal_views import challenges_panel
+
+        portal_home_panel_register(challenges_panel)

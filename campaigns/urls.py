@@ -4,6 +4,8 @@ from campaigns import (
     api,
     broadcast_views,
     challenge_api,
+    challenge_portal_views,
+    challenge_staff_views,
     portal_views,
     referrals_api,
     staff_views,
@@ -93,9 +95,49 @@ staff_urlpatterns: list = [
         broadcast_views.BroadcastStatusView.as_view(),
         name="broadcast_status",
     ),
+    path("challenges/", challenge_staff_views.ChallengeListView.as_view(), name="challenge_list"),
+    path(
+        "challenges/new/",
+        challenge_staff_views.ChallengeCreateView.as_view(),
+        name="challenge_create",
+    ),
+    path(
+        "challenges/<int:challenge_id>/",
+        challenge_staff_views.ChallengeUpdateView.as_view(),
+        name="challenge_update",
+    ),
+    path(
+        "challenges/<int:challenge_id>/results/",
+        challenge_staff_views.ChallengeResultsView.as_view(),
+        name="challenge_results",
+    ),
+    path("badges/", challenge_staff_views.BadgeListView.as_view(), name="badge_list"),
+    path("badges/new/", challenge_staff_views.BadgeCreateView.as_view(), name="badge_create"),
+    path(
+        "badges/<int:badge_id>/",
+        challenge_staff_views.BadgeUpdateView.as_view(),
+        name="badge_update",
+    ),
 ]
 
 # The member's own pages, under /portal/.
 portal_urlpatterns = [
     path("referrals/", portal_views.PortalReferralsView.as_view(), name="referrals"),
+    path("challenges/", challenge_portal_views.PortalChallengesView.as_view(), name="challenges"),
+    path(
+        "challenges/<int:challenge_id>/join/",
+        challenge_portal_views.PortalChallengeJoinView.as_view(),
+        name="challenge_join",
+    ),
+    path(
+        "challenges/<int:challenge_id>/leaderboard/",
+        challenge_portal_views.PortalLeaderboardView.as_view(),
+        name="challenge_leaderboard",
+    ),
+    path(
+        "leaderboards/nickname/",
+        challenge_portal_views.PortalNicknameView.as_view(),
+        name="leaderboard_nickname",
+    ),
+    path("badges/", challenge_portal_views.PortalBadgesView.as_view(), name="badges"),
 ]

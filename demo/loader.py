@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from demo.broadcasts import broadcasts_create
 from demo.campaigns import campaign_activity_create, campaigns_create
+from demo.challenges import challenges_create
 from demo.loyalty import DEMO_LOGINS, staff_create, stores_and_program_create, tills_create
 from demo.members import corrections_schedule, named_shoppers_enrol, shoppers_enrol, tiers_create
 from demo.purchases import visits_schedule
@@ -80,6 +81,7 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
     visits_schedule(shop, shoppers)
     corrections_schedule(shop, shoppers)
     surveys_schedule(shop, shoppers)
+    challenges_create(shop, shoppers)
     shop.replay()
     fresh_vouchers(shop, named)
     segments_create(shop)

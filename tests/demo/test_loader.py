@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from analytics.models import Feedback, FollowUp, SurveyInvitation
 from campaigns.broadcast_selectors import broadcast_figures
-from campaigns.models import Broadcast, Campaign, MemberEvent, Referral
+from campaigns.models import (
+    Broadcast,
+    Campaign,
+    Challenge,
+    ChallengeParticipation,
+    LeaderboardProfile,
+    MemberBadge,
+    MemberEvent,
+    Referral,
+)
 from demo.loyalty import DEMO_LOGINS
 from loyalty.models import Notification, ProgramSettings, Store, User
 from members.models import Member, MemberRfm, PointsEntry, Segment
@@ -52,6 +61,20 @@ def test_demo_data_loads_once_and_prints_the_logins(roles):
     # Referrals: one rewarded, joined ones, a self-referral rejected.
     referral_statuses = sorted(Referral.objects.values_list("status", flat=True))
     assert referral_statuses == ["joined", "joined", "rejected", "rewarded"]
+    # Challenges moved by the replayed sales: members in progress and done, badges
+    # on walls, nicknames on the boards; Aisyah at 2 of 3, Wei Ling completed it.
+    regular = Challenge.objects.get(name="Three kopi in a month")
+    taking_part = ChallengeParticipation.objects.filter(challenge=regular)
+    assert taking_part.filter(times_completed=0).count() > 10
+    assert taking_part.filter(times_completed__gt=0).count() > 3
+    assert taking_part.get(member__email="aisyah@setia.example").progress == 2
+    assert taking_part.get(member__email="weiling@setia.example").times_completed == 1
+    assert MemberBadge.objects.filter(
+        member__email="weiling@setia.example", badge__name="Kopi regular"
+    ).exists()
+    assert LeaderboardProfile.objects.count() > 10
+    assert not LeaderboardProfile.objects.filter(member__email="aisyah@setia.example").exists()
+    assert Challenge.objects.filter(status="draft").count() == 1
     # Broadcasts: one sent (to consenting members only, some read), one scheduled.
     sent = Broadcast.objects.get(status="sent")
     figures = broadcast_figures(broadcasts=[sent])[sent.pk]

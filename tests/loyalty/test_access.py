@@ -81,9 +81,28 @@ def known(program, store, member, store_staff, admin_api, tiers) -> dict[str, ob
         "code": redemption.vouchers.get().code,  # counter_voucher_use, portal voucher
         "import_id": ImportJob.objects.create(kind="members", file_name="m.csv").pk,
         "survey_settings.kind": "nps",
+        **_challenge_known(),
         "follow_up_detail.pk": _follow_up_known(member, store),
         **_webhook_known(),
     }
+
+
+def _challenge_known() -> dict[str, object]:
+    """A badge and a challenge awarding it, for the challenge pages."""
+    from campaigns.challenges import badge_create, challenge_create
+
+    badge = badge_create(actor=Actor.system(), name="Regular", icon="coffee")
+    challenge = challenge_create(
+        actor=Actor.system(),
+        name="Three visits",
+        goal="purchase_count",
+        target=Decimal("3"),
+        starts_at=timezone.now(),
+        badge=badge,
+        leaderboard=True,
+        status="scheduled",
+    )
+    return {"badge_id": badge.pk, "challenge_id": challenge.pk}
 
 
 def _follow_up_known(member, store) -> int:

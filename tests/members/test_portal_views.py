@@ -354,7 +354,15 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     fails here until it is added to this sweep."""
     portal_urls = next(p for p in urlpatterns if str(p.pattern) == "portal/").url_patterns
     with_arguments = {p.name for p in portal_urls if p.pattern.regex.groups}
-    assert with_arguments == {"reward", "reward_redeem", "voucher", "notification", "survey"}
+    assert with_arguments == {
+        "reward",
+        "reward_redeem",
+        "voucher",
+        "notification",
+        "survey",
+        "challenge_join",
+        "challenge_leaderboard",
+    }
 
     other = MemberFactory(first_name="Other")
     fund(other, 1000)
@@ -393,6 +401,31 @@ def test_portal_urls_with_ids_answer_404_for_another_members_real_objects(portal
     answered = portal.post(reverse("portal:survey", args=[their_survey.pk]), {"csat-score": "1"})
     assert answered.status_code == 404
     assert portal.get(reverse("portal:survey", args=[my_survey.pk])).status_code == 200
+    # A challenge for another audience (a tier the member is not in) is not found:
+    # neither joined nor its leaderboard shown; one open to them is.
+    from campaigns.challenges import challenge_create
+    from tests.factories import TierFactory
+
+    def challenge(name: str):
+        return challenge_create(
+            actor=Actor.system(),
+            name=name,
+            goal="purchase_count",
+            target=Decimal("3"),
+            starts_at=timezone.now() - timedelta(hours=1),
+            reward_points=10,
+            leaderboard=True,
+            status="scheduled",
+        )
+
+    theirs_only, open_to_all = challenge("Gold only"), challenge("Everyone")
+    theirs_only.tiers.set([TierFactory(code="gold-only", threshold=Decimal("99999"))])
+    assert portal.post(reverse("portal:challenge_join", args=[theirs_only.pk])).status_code == 404
+    board = reverse("portal:challenge_leaderboard", args=[theirs_only.pk])
+    assert portal.get(board).status_code == 404
+    assert not theirs_only.participations.exists()
+    board = reverse("portal:challenge_leaderboard", args=[open_to_all.pk])
+    assert portal.get(board).status_code == 200
     # No query parameter reaches another member's history entries.
     their_entry = other.entries.order_by("id").first()
     for params in ({"member": other.pk}, {"id": their_entry.pk}, {"member_id": other.public_id}):
