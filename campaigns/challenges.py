@@ -101,7 +101,7 @@ CHALLENGE_COMPLETED = Kind(
         "Well done! You completed %(challenge)s and earned %(points)s points.",
         "points",
     ),
-    link="portal:home",
+    link="portal:challenges",
 )
 LIVE = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE)
 
