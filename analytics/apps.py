@@ -10,9 +10,13 @@ class AnalyticsConfig(AppConfig):
         # The survey invitation is a kind of loyalty.notifications, and the
         # portal's home shows a member's open invitation (members.portal_panels).
         from analytics.portal_views import feedback_panel
+        from analytics.predictions import member_prediction_forget
         from analytics.surveys import SURVEY_INVITATION
         from loyalty.notifications import kind_register
         from members.portal_panels import portal_home_panel_register
+        from members.services import member_deletion_hook_register
 
         kind_register(SURVEY_INVITATION)
         portal_home_panel_register(feedback_panel)
+        # A deleted member keeps no prediction.
+        member_deletion_hook_register(member_prediction_forget)

@@ -40,6 +40,7 @@ from analytics import clv
 from analytics.models import MemberPrediction, PredictionFit, PredictionPeriod
 from loyalty import limits
 from loyalty.actors import Actor
+from loyalty.money import CENT
 from members.models import EntryKind, Member, MemberActivity, MemberStatus, PointsEntry, Segment
 from members.segments import segment_create, segment_rules_clean, segment_rules_queryset
 
@@ -48,7 +49,6 @@ PERIOD_DAYS = {PredictionPeriod.DAY: 1.0, PredictionPeriod.WEEK: 7.0}
 HORIZON_DAYS = 365  # "predicted 12-month value"
 WRITE_BATCH = 5000
 MONEY_MAX = float(limits.MONEY_MAX)
-CENT = Decimal("0.01")
 PREDICTION_FIELDS = (
     "fit",
     "churn_risk",
@@ -437,8 +437,9 @@ def member_prediction_export(*, member: Member) -> dict[str, Any] | None:
     }
 
 
-def member_prediction_forget(*, member: Member) -> int:
-    """Remove the member's prediction (a deletion); returns how many rows went."""
+def member_prediction_forget(member: Member) -> int:
+    """Remove the member's prediction (registered as a member deletion hook);
+    returns how many rows went."""
     deleted, _detail = MemberPrediction.objects.filter(member=member).delete()
     return deleted
 

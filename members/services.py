@@ -6,6 +6,7 @@ Tiers are written in `members/tiers.py`, points in `members/points.py`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -299,6 +300,16 @@ def member_register(
     return member_enrol_from_signup(user=user, language=language)
 
 
+# What apps above members keep about a member and remove when the member is
+# deleted (analytics' predictions): called in the deletion's transaction.
+member_deletion_hooks: list[Callable[[Member], object]] = []
+
+
+def member_deletion_hook_register(hook: Callable[[Member], object]) -> None:
+    if hook not in member_deletion_hooks:
+        member_deletion_hooks.append(hook)
+
+
 @transaction.atomic
 def member_update(
     *,
@@ -335,10 +346,8 @@ def member_update(
         setattr(member, name, value)
     member.save()
     if member.status == MemberStatus.DELETED:
-        # Imported here: analytics reads members. A deleted member keeps no prediction.
-        from analytics.predictions import member_prediction_forget
-
-        member_prediction_forget(member=member)
+        for forget in member_deletion_hooks:
+            forget(member)
     if consent is not None:
         member_consent_set(
             member=member, consent=bool(consent), source=consent_source, actor=actor, audit=False
