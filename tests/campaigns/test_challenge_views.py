@@ -322,7 +322,7 @@ def test_the_home_page_shows_what_the_last_purchase_moved(client, signed_in_memb
     ]
     assert {card.name for card in panel.context["moved"]} == {"Three kopi", "Big spender"}
     page = response.content.decode()
-    assert "1 of 3 purchases" in page and "RM 20.00 of RM 500.00 spent" in page
+    assert "1 of 3 purchases" in page and "RM20.00 of RM500.00 spent" in page
 
 
 def test_the_home_page_has_no_challenges_panel_without_challenges(client, signed_in_member):
