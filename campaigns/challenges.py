@@ -76,7 +76,7 @@ from campaigns.params import EVENT_NAME
 from campaigns.selectors import campaign_status_effective
 from loyalty.actors import Actor
 from loyalty.config import config_cached
-from loyalty.db import insert_unless_taken
+from loyalty.db import Lookup, insert_unless_taken, upsert_many
 from loyalty.errors import ValidationFailed
 from loyalty.limits import POINTS_MAX
 from loyalty.models import ProgramSettings, WebhookEventType
@@ -440,14 +440,9 @@ _UPSERT_FIELDS = [
 
 def _rows_save(rows: list[ChallengeParticipation]) -> None:
     """Insert or update the participations in one statement (the caller holds
-    the member's account lock)."""
-    if rows:
-        ChallengeParticipation.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["challenge", "member"],
-            update_fields=_UPSERT_FIELDS,
-        )
+    the member's account lock). It rides on sales, so the statement is built
+    once per process (loyalty.db), not by the ORM on every sale."""
+    upsert_many(rows, unique=("challenge", "member"), update=_UPSERT_FIELDS)
 
 
 @transaction.atomic
@@ -565,6 +560,11 @@ class _Move:
     contribution: Contribution
 
 
+# A member's participations in some challenges: on the sale path, so a
+# statement built once per process rather than a queryset per sale.
+_PARTICIPATIONS = Lookup(ChallengeParticipation, "member_id", within="challenge_id")
+
+
 def _moves_for(
     *,
     member: Member,
@@ -577,9 +577,7 @@ def _moves_for(
     `contribute(challenge, round) -> Contribution | None`."""
     rows = {
         row.challenge_id: row
-        for row in ChallengeParticipation.objects.filter(
-            member_id=member.pk, challenge_id__in=[c.id for c in challenges]
-        )
+        for row in _PARTICIPATIONS.all(member.pk, within=[c.id for c in challenges])
     }
     fresh = [c for c in challenges if c.id not in rows and not c.opt_in]
     wanted = {c.segment_id for c in fresh if c.segment_id is not None}
