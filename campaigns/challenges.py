@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -725,13 +725,40 @@ def challenge_reward_grant(*, award_id: int, now: datetime | None = None) -> int
             .get(pk=award_id)
         )
         reward = award.challenge.reward
-        if award.voucher_id is not None or reward is None:
+        if award.voucher_id is not None or reward is None or award.reversed_at is not None:
+            # A completion taken back (its sale returned in full) before its
+            # voucher went out is owed nothing more.
             return award.voucher_id
         voucher = reward_grant(member=award.member, reward=reward, now=now)
         if voucher is not None:
             award.voucher_id = voucher.pk
             award.save(update_fields=["voucher_id"])
         return award.voucher_id
+
+
+# How long a completion's catalogue reward is tried again while none is left.
+REWARD_OWED_DAYS = 30
+
+
+def challenge_rewards_owed(*, now: datetime) -> int:
+    """Issue the catalogue rewards that completions of the last
+    REWARD_OWED_DAYS are still owed: their task was lost, or the reward was
+    out of stock, inactive or archived when it ran (restocked since, the
+    voucher goes out now). Each is issued once however often this runs
+    (challenge_reward_grant). Returns how many vouchers it issued."""
+    owed = ChallengeAward.objects.filter(
+        kind=ChallengeAwardKind.COMPLETION,
+        challenge__reward__isnull=False,
+        voucher_id__isnull=True,
+        reversed_at__isnull=True,
+        created_at__gte=now - timedelta(days=REWARD_OWED_DAYS),
+        created_at__lte=now,
+    ).order_by("pk")
+    return sum(
+        1
+        for pk in list(owed.values_list("pk", flat=True))
+        if challenge_reward_grant(award_id=pk, now=now) is not None
+    )
 
 
 def _apply(
