@@ -661,26 +661,42 @@ def _reverse_locked(
     return reversal
 
 
-def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:
+def _expire_lot_locked(
+    account: PointsAccount,
+    lot: PointsEntry,
+    *,
+    at: datetime,
+    description: str | Text | None = None,
+) -> int:
     """Write the `expire` entry of what is left of `lot` (the account is locked),
-    dated `at`, with the lot's due time as its `expires_at`. Returns the points."""
+    dated `at`, with the lot's due time as its `expires_at` and its history
+    line (or `description`). A pending lot's entry is pending too: its points
+    leave `pending`, not the balance (points_forfeit). Returns the points."""
     points = lot.remaining
     PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
     lot.remaining = 0
-    account.balance -= points
+    pending = lot.status == EntryStatus.PENDING
+    if pending:
+        account.pending -= points
+    else:
+        account.balance -= points
     account.expired += points
-    _save_account(account, "balance", "expired")
+    _save_account(account, "pending" if pending else "balance", "expired")
+    told = (
+        _described(description)
+        if description is not None
+        else {"description": lot.description, "message": lot.message}
+    )
     _insert(
         account,
         PointsEntry(
             member_id=account.member_id,
             kind=EntryKind.EXPIRE,
-            status=EntryStatus.AVAILABLE,
+            status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
             points=-points,
             balance_after=account.balance,
             expires_at=lot.expires_at,
-            description=lot.description,
-            message=lot.message,
+            **told,
             source_type=lot.source_type,
             source_id=lot.source_id,
             lot=lot,
@@ -770,6 +786,24 @@ def _release_locked(
         source = Source(lot.source_type, lot.source_id)
         _collect_clawback(account, points=points, now=at, source=source)
     return 1
+
+
+def points_forfeit(*, member_id: int, now: datetime, description: str | Text) -> int:
+    """Forfeit every point the member still holds, spendable and pending (an
+    erased account, members.privacy): an `expire` entry with `description`
+    for what is left of each lot, oldest first, so the ledger still adds up
+    and a later return of one of the member's sales settles as it would
+    after an expiry. Call it in a transaction. Returns the points forfeited;
+    a second call forfeits nothing."""
+    account = account_lock(member_id=member_id)
+    at = _entry_time(account, now)
+    lots = PointsEntry.objects.filter(
+        member_id=member_id,
+        status__in=[EntryStatus.AVAILABLE, EntryStatus.PENDING],
+        remaining__gt=0,
+    ).order_by("id")
+    with account_writes(account):
+        return sum(_expire_lot_locked(account, lot, at=at, description=description) for lot in lots)
 
 
 def points_expire_due(*, as_of: datetime) -> int:
