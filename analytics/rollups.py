@@ -308,6 +308,7 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
     every member (a rebuild), not only for those who bought on the days."""
     if end < start:
         raise ValueError("end before start")
+    RollupState.objects.get_or_create(pk=1)
     totals = [0, 0, 0]
     chunk_start = start
     while chunk_start <= end:
@@ -315,6 +316,10 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
         if whole_months:
             chunk_end = min(end, next_month(chunk_start) - timedelta(days=1))
         with transaction.atomic():
+            # One refresh at a time (the job, a rebuild, a manual run): each
+            # rewrites whole days, and two at once would insert the same day
+            # twice. The one lock there is, so no order to get wrong.
+            RollupState.objects.select_for_update().filter(pk=1).first()
             totals[0] += _store_days(chunk_start, chunk_end)
             totals[1] += _ledger_days(chunk_start, chunk_end)
             totals[2] += _member_months(chunk_start, chunk_end, whole=whole_months)
