@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from analytics.feedback import FeedbackFigure, feedback_figure, feedback_trend
-from analytics.models import LedgerDay, MemberMonth, StoreDay, SurveyKind
+from analytics.models import BuyerCell, LedgerDay, MemberMonth, StoreDay, SurveyKind
 from analytics.predictions import breakage_estimate
 from analytics.rollups import day_bounds, month_start, next_month
 from campaigns.challenge_reports import challenge_participation_counts
@@ -284,11 +284,66 @@ class BuyerFigures:
     repeat_purchase_rate: Decimal | None
 
 
+def _cells(months: list[date], scope: Scope) -> QuerySet[BuyerCell]:
+    key = scope.store.pk if scope.store is not None else 0
+    return BuyerCell.objects.filter(store_key=key, month__gte=months[0], month__lte=months[-1])
+
+
+def _buyer_figures(buyers: int, purchases: int, amount: Decimal, repeat: int) -> BuyerFigures:
+    frequency = rate(purchases, buyers)
+    return BuyerFigures(
+        buyers=buyers,
+        purchases=purchases,
+        amount=money(amount),
+        purchase_frequency=frequency.quantize(Decimal("0.01")) if frequency is not None else None,
+        repeat_buyers=repeat,
+        repeat_purchase_rate=rate(repeat, buyers),
+    )
+
+
+def _buyers_from_cells(months: list[date], scope: Scope) -> BuyerFigures:
+    """buyers_kpi without a tier or segment: sums of BuyerCells (one query
+    over a few thousand rows, whatever the number of members)."""
+    first, last = months[0], months[-1]
+    t = _cells(months, scope).aggregate(
+        buyers=Coalesce(Sum("members", filter=Q(prev_month__lt=first)), 0),
+        once=Coalesce(
+            Sum("members", filter=Q(prev_month__lt=first, next_month__gt=last, single=True)), 0
+        ),
+        purchases=Coalesce(Sum("purchases"), 0),
+        amount=Coalesce(Sum("amount"), ZERO),
+    )
+    return _buyer_figures(t["buyers"], t["purchases"], t["amount"], t["buyers"] - t["once"])
+
+
+def _retention_from_cells(months: list[date], previous: list[date], scope: Scope) -> Retention:
+    """retention_kpi without a tier or segment, from BuyerCells: the base are
+    the previous months' buyers; the retained, this period's buyers whose
+    month before it is one of the previous months."""
+    base = _cells(previous, scope).aggregate(
+        n=Coalesce(Sum("members", filter=Q(prev_month__lt=previous[0])), 0)
+    )["n"]
+    retained = _cells(months, scope).aggregate(
+        n=Coalesce(
+            Sum("members", filter=Q(prev_month__gte=previous[0], prev_month__lt=months[0])), 0
+        )
+    )["n"]
+    retention = rate(retained, base)
+    return Retention(
+        base=base,
+        retained=retained,
+        retention_rate=retention,
+        churn_rate=(1 - retention) if retention is not None else None,
+    )
+
+
 def buyers_kpi(*, period: Period, scope: Scope = ALL) -> BuyerFigures:
     """Members who bought in the period's months, their purchases (sales not
     returned in full), purchases per buyer (frequency) and the share who
     bought at least twice (repeat purchase rate). Anchors #kpi-frequency,
     #kpi-repeat."""
+    if not scope.filters_members:
+        return _buyers_from_cells(period.months, scope)
     per_member = (
         _member_months(period.months, scope)
         .values("member_id")
@@ -307,21 +362,7 @@ def buyers_kpi(*, period: Period, scope: Scope = ALL) -> BuyerFigures:
         )
         cursor.execute(outer.format(sql), params)
         buyers, purchases, spent, repeat = cursor.fetchone()
-    totals = {
-        "buyers": int(buyers),
-        "purchases": int(purchases),
-        "amount": Decimal(str(spent)),
-        "repeat": int(repeat),
-    }
-    frequency = rate(totals["purchases"], totals["buyers"])
-    return BuyerFigures(
-        buyers=totals["buyers"],
-        purchases=totals["purchases"],
-        amount=money(totals["amount"]),
-        purchase_frequency=frequency.quantize(Decimal("0.01")) if frequency is not None else None,
-        repeat_buyers=totals["repeat"],
-        repeat_purchase_rate=rate(totals["repeat"], totals["buyers"]),
-    )
+    return _buyer_figures(int(buyers), int(purchases), Decimal(str(spent)), int(repeat))
 
 
 @dataclass(frozen=True)
@@ -344,6 +385,8 @@ def retention_kpi(*, period: Period, scope: Scope = ALL) -> Retention:
     who did not (churn = 1 - retention). Anchor #kpi-retention."""
     months = period.months
     previous = Period(*_month_span(months[0], len(months))).months
+    if not scope.filters_members:
+        return _retention_from_cells(months, previous, scope)
     base_members = _buyers(previous, scope)
     base = base_members.count()
     retained = _buyers(months, scope).filter(member_id__in=base_members).count()
