@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import BuyerCell, LedgerDay, MemberMonth, StoreDay
+from analytics.models import ActiveCell, BuyerCell, LedgerDay, MemberDay, MemberMonth, StoreDay
 from analytics.rollups import rollups_refresh, rollups_run
 from loyalty.actors import Actor
 from loyalty.jobs import job_run
@@ -44,7 +44,10 @@ def rows(model: type) -> list[tuple]:
 
 
 def all_rows() -> dict[str, list[tuple]]:
-    return {m.__name__: rows(m) for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell)}
+    return {
+        m.__name__: rows(m)
+        for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell, MemberDay, ActiveCell)
+    }
 
 
 def returned(purchase: Purchase, amount: str, at: datetime, ref: str = "RET") -> None:
@@ -207,7 +210,7 @@ def test_roll_up_totals_equal_the_sums_over_raw_purchases(program, tiers, sales)
 def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
     program, tiers, sales, split
 ):
-    from analytics.kpis import Period, buyers_kpi, retention_kpi
+    from analytics.kpis import Period, buyers_kpi, members_kpi, retention_kpi
     from analytics.rollups import _cells_rebuild
 
     members = [person() for _ in range(4)]
@@ -224,17 +227,23 @@ def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
         if i == split:
             rollups_run(as_of=NOW + timedelta(minutes=i, seconds=40))
     rollups_run(as_of=NOW + timedelta(hours=5))
-    kept = rows(BuyerCell)
+    kept = rows(BuyerCell), rows(ActiveCell)
     _cells_rebuild()
-    assert rows(BuyerCell) == kept
+    assert (rows(BuyerCell), rows(ActiveCell)) == kept
     # Distinct buyers by brute force over the sales (of every example so far:
     # they share the test's database, and the job keeps all of them).
     ours = Purchase.objects.filter(member__isnull=False).prefetch_related("returns")
     bought_in: dict[int, list] = {}
+    bought_on: dict[int, set] = {}
     for p in ours:
         if sum((r.amount for r in p.returns.all()), Decimal("0")) < p.total:
             month = p.occurred_at.astimezone(KL).date().replace(day=1)
             bought_in.setdefault(p.member_id, []).append(month)
+            bought_on.setdefault(p.member_id, set()).add(p.occurred_at.astimezone(KL).date())
+    for end in (NOW.date(), NOW.date() - timedelta(days=31), NOW.date() - timedelta(days=77)):
+        since = end - timedelta(days=89)
+        active = sum(1 for days in bought_on.values() if any(since <= d <= end for d in days))
+        assert members_kpi(period=Period(end, end)).active == active
     months = sorted({m for ms in bought_in.values() for m in ms})
     for first in months:
         for last in [m for m in months if m >= first]:
