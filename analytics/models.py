@@ -475,7 +475,11 @@ class MemberDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["member", "store", "day"], name="member_day_unique"),
         ]
-        indexes = [models.Index(fields=["day"], name="member_day_day_idx")]
+        indexes = [
+            models.Index(fields=["day"], name="member_day_day_idx"),
+            # A member's purchase days before and after a day, at any store.
+            models.Index(fields=["member", "day"], name="member_day_member_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.store_id} {self.day}"
@@ -530,6 +534,10 @@ class BuyerCell(models.Model):
                 name="buyer_cell_unique",
             ),
         ]
+        # The cells a refresh emptied, found without reading the others.
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="buyer_cell_empty_idx")
+        ]
 
     def __str__(self) -> str:
         return (
@@ -555,6 +563,9 @@ class ActiveCell(models.Model):
             models.UniqueConstraint(
                 fields=["store_key", "day", "prev_day"], name="active_cell_unique"
             ),
+        ]
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="active_cell_empty_idx")
         ]
 
     def __str__(self) -> str:

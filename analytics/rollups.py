@@ -460,9 +460,13 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
             else:
                 # The buyers' cells move by what their months were and are now.
                 lo, hi = day_bounds(chunk_start, chunk_end)
-                buyers = Purchase.objects.filter(
-                    occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
-                ).values("member_id")
+                buyers = (
+                    Purchase.objects.filter(
+                        occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
+                    )
+                    .order_by()
+                    .values("member_id")
+                )
                 _cells_add(buyers, -1)
                 _active_add(buyers, -1)
                 totals[2] += _member_months(chunk_start, chunk_end, whole=False)
