@@ -15,8 +15,8 @@ What the scope filters:
   are purchases at the store; member counts and points are of the members
   whose home store it is.
 - `tier` (the member's current tier) and `segment` (its members now): the
-  figures about members, buyers and points; the sales figures (participation,
-  order values) are of all sales of the store (a sale keeps no tier).
+  figures about members and buyers; the sales figures (participation, order
+  values) and the points (LedgerDay keeps no member) stay those of all.
 
 Figures that count distinct buyers (frequency, repeat rate, retention,
 cohorts, campaign lift) are counted over the calendar months the period
@@ -479,19 +479,15 @@ def points_kpi(*, period: Period, scope: Scope = ALL) -> PointsFigures:
     Anchors #kpi-points, #kpi-redemption-rate, #kpi-breakage, #kpi-liability."""
     rows = _ledger_days(scope).filter(day__lte=period.end)
     in_period = Q(day__gte=period.start)
-    sums = {
-        name: Coalesce(Sum(name), 0)
-        for name in ("earned", "reversed", "adjusted", "redeemed", "refunded", "expired")
-    }
-    sums |= {
-        f"p_{name}": Coalesce(Sum(name, filter=in_period), 0)
-        for name in ("earned", "reversed", "adjusted", "redeemed", "refunded", "expired")
-    }
+    names = ("earned", "reversed", "adjusted", "redeemed", "refunded", "expired")
+    sums = {f"all_{name}": Coalesce(Sum(name), 0) for name in names}
+    sums |= {f"p_{name}": Coalesce(Sum(name, filter=in_period), 0) for name in names}
     t = rows.aggregate(**sums)
-    issued_to_date = t["earned"] - t["reversed"]
-    redeemed_to_date = t["redeemed"] - t["refunded"]
-    outstanding = issued_to_date + t["adjusted"] - redeemed_to_date - t["expired"]
-    breakage = breakage_estimate(redeemed=redeemed_to_date, expired=t["expired"]).rate
+    issued_to_date = t["all_earned"] - t["all_reversed"]
+    redeemed_to_date = t["all_redeemed"] - t["all_refunded"]
+    expired_to_date = t["all_expired"]
+    outstanding = issued_to_date + t["all_adjusted"] - redeemed_to_date - expired_to_date
+    breakage = breakage_estimate(redeemed=redeemed_to_date, expired=expired_to_date).rate
     point_value = program_settings_get().point_value
     kept = 1 - (breakage or 0)
     liability = money(Decimal(max(outstanding, 0)) * point_value * kept)
@@ -502,7 +498,7 @@ def points_kpi(*, period: Period, scope: Scope = ALL) -> PointsFigures:
         adjusted=t["p_adjusted"],
         outstanding=outstanding,
         redemption_rate=rate(redeemed_to_date, issued_to_date),
-        breakage_rate=rate(t["expired"], issued_to_date),
+        breakage_rate=rate(expired_to_date, issued_to_date),
         expected_breakage=breakage,
         point_value=point_value,
         liability=liability,

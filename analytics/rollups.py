@@ -397,3 +397,31 @@ def rollups_run(*, as_of: datetime) -> str:
     done = rollups_refresh_days(days=days)
     RollupState.objects.filter(pk=state.pk).update(**marks, ran_at=as_of)
     return f"{done.days} days rolled up"
+
+
+def rollups_history_start() -> date | None:
+    """The first local day anything happened on (a sale, an entry, a member)."""
+    firsts = [
+        Purchase.objects.order_by("occurred_at").values_list("occurred_at", flat=True).first(),
+        PointsEntry.objects.order_by("created_at").values_list("created_at", flat=True).first(),
+        Member.objects.order_by("joined_at").values_list("joined_at", flat=True).first(),
+    ]
+    moments = [moment for moment in firsts if moment is not None]
+    return local_day(min(moments)) if moments else None
+
+
+def rollups_rebuild(*, start: date, end: date, whole_history: bool = False) -> Refreshed:
+    """Rewrite the roll-ups of `start` to `end`, a month a transaction, every
+    member's months whole (`manage.py rollups_rebuild`). `whole_history`: the
+    range is all there is, so the job's watermarks move to the rows seen
+    before the rebuild began and its next run does not redo them."""
+    marks = {
+        "purchase_id": Purchase.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "return_id": Return.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "entry_id": PointsEntry.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "member_id": Member.objects.aggregate(m=Max("pk"))["m"] or 0,
+    }
+    done = rollups_refresh(start=start, end=end, whole_months=True)
+    if whole_history:
+        RollupState.objects.update_or_create(pk=1, defaults=marks)
+    return done
