@@ -20,7 +20,8 @@ The rules, and who keeps them:
   that says where the chart's table is; every chart has its table view on
   the page (a `<details>`), and that table exports to CSV. The cohort heat
   map is itself an HTML table, each cell shaded by a CSS custom property
-  (`--level`, 0 to 1) with its percentage written in it.
+  (`--level`, 0 to 1) with its percentage written in it, in dark text
+  on a shade light enough to read it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pygal
-from csp.constants import NONCE, SELF
+from csp.constants import NONCE
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
 
-# The response header the dashboard's views add (csp.decorators.csp_update):
-# their charts' <style> elements carry the request's nonce.
-CHART_CSP = {"style-src": [SELF, NONCE]}
+# What the dashboard's views add to the policy's style-src (csp_update appends
+# to the site's 'self'): their charts' <style> elements carry the request's nonce.
+CHART_CSP = {"style-src": [NONCE]}
 
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif'
 INK = "#1d2327"
@@ -216,24 +217,24 @@ def bar_chart(
 @dataclass(frozen=True)
 class HeatCell:
     """One cell of the heat map: its value (a fraction 0-1, None for a month
-    not reached yet), the shading level and whether its text goes white."""
+    not reached yet) and its shading level (0 to 1, two decimals)."""
 
     value: Decimal | None
     level: str
-    dark: bool
 
 
 def heat_cells(values: Sequence[Decimal | None]) -> list[HeatCell]:
-    """The cells of one row of the cohort heat map: the shading level is the
-    value itself (retention 0-1), to two decimals, so the CSS can mix the
-    brand colour in that proportion; text turns white past the middle."""
+    """The cells of one row of the cohort heat map. The level is the value
+    itself (retention, 0-1), clamped; the CSS mixes the brand colour in at
+    most 45 % of the way (`.heat-cell`), so the dark text on it keeps a
+    contrast of 4.5:1 whatever the brand colour, black included."""
     cells = []
     for value in values:
         if value is None:
-            cells.append(HeatCell(value=None, level="0", dark=False))
+            cells.append(HeatCell(value=None, level="0"))
             continue
         level = min(max(Decimal(value), Decimal(0)), Decimal(1)).quantize(Decimal("0.01"))
-        cells.append(HeatCell(value=value, level=str(level), dark=level > Decimal("0.55")))
+        cells.append(HeatCell(value=value, level=str(level)))
     return cells
 
 

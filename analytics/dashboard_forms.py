@@ -16,8 +16,8 @@ from campaigns.staff_forms import DATE_INPUT
 from loyalty.models import Store
 from members.models import Segment, Tier
 
-# Two years is the longest period the dashboard compares with the one before.
-PERIOD_DAYS_MAX = 2 * 366
+# A year (of 366 days) is the longest period a KPI is asked for (analytics.kpis).
+PERIOD_DAYS_MAX = 366
 PERIOD_DEFAULT = "last_30"
 CUSTOM = "custom"
 PERIOD_PRESETS = [
@@ -94,7 +94,7 @@ class DashboardFilterForm(forms.Form):
     def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.today = today or timezone.localdate()
-        if not self.is_bound:
+        if not self.is_bound and not self.initial:
             start, end = preset_period(PERIOD_DEFAULT, today=self.today)
             self.initial = {"period": PERIOD_DEFAULT, "date_from": start, "date_to": end}
 
@@ -120,7 +120,7 @@ class DashboardFilterForm(forms.Form):
         if end < start:
             self.add_error("date_to", _("The end must be on or after the start."))
         elif (end - start).days >= PERIOD_DAYS_MAX:
-            self.add_error("date_from", _("Choose a period of at most two years."))
+            self.add_error("date_from", _("Choose a period of at most 366 days."))
         data["date_from"], data["date_to"] = start, end
         return data
 
@@ -139,3 +139,11 @@ class DashboardFilterForm(forms.Form):
             )
         start, end = preset_period(PERIOD_DEFAULT, today=self.today)
         return DashboardFilter(start=start, end=end, preset=PERIOD_DEFAULT)
+
+
+class StoreChoiceForm(forms.Form):
+    """The store a manager looks at on "Today at the store" (GET)."""
+
+    store = forms.ModelChoiceField(
+        label=_("Store"), queryset=Store.objects.order_by("name"), required=False
+    )

@@ -128,8 +128,8 @@ def test_heat_cells_shade_by_the_value_and_keep_an_empty_month_empty_not_zero():
     zero, half, full, empty, over = heat_cells(
         [Decimal("0"), Decimal("0.5"), Decimal("1"), None, Decimal("1.7")]
     )
-    assert (zero.value, zero.level, zero.dark) == (Decimal("0"), "0.00", False)
-    assert (half.level, half.dark) == ("0.50", False)
-    assert (full.level, full.dark) == ("1.00", True)
+    assert (zero.value, zero.level) == (Decimal("0"), "0.00")
+    assert half.level == "0.50"
+    assert full.level == "1.00"
     assert empty.value is None
     assert over.level == "1.00"

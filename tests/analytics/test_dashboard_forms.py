@@ -51,6 +51,19 @@ def test_a_preset_wins_over_dates_left_in_the_fields():
 
 
 @pytest.mark.django_db
+def test_a_period_of_366_days_is_taken():
+    form = DashboardFilterForm(
+        {"period": "custom", "date_from": "2025-01-01", "date_to": "2026-01-02"}, today=TODAY
+    )
+    assert not form.is_valid()
+    form = DashboardFilterForm(
+        {"period": "custom", "date_from": "2025-01-02", "date_to": "2026-01-02"}, today=TODAY
+    )
+    assert form.is_valid(), form.errors
+    assert form.choice().days == 366
+
+
+@pytest.mark.django_db
 def test_typed_dates_are_the_period_when_no_preset_is_chosen():
     form = DashboardFilterForm(
         {"period": "custom", "date_from": "2026-01-05", "date_to": "2026-01-11"}, today=TODAY
@@ -70,7 +83,7 @@ def test_typed_dates_are_the_period_when_no_preset_is_chosen():
     ("data", "field"),
     [
         ({"period": "custom", "date_from": "2026-02-10", "date_to": "2026-02-01"}, "date_to"),
-        ({"period": "custom", "date_from": "2022-01-01", "date_to": "2026-01-01"}, "date_from"),
+        ({"period": "custom", "date_from": "2025-01-01", "date_to": "2026-01-02"}, "date_from"),
         ({"period": "custom", "date_from": "1900-01-01", "date_to": "1900-01-02"}, "date_from"),
         ({"period": "custom", "date_from": "not a day"}, "date_from"),
         ({"period": "last_9999"}, "period"),
