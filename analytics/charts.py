@@ -45,7 +45,9 @@ CHART_CSP = {"style-src": [NONCE]}
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif'
 INK = "#1d2327"
 MUTED = "#555f66"
-WIDTH, HEIGHT = 800, 360
+WIDTH, HEIGHT = 640, 320
+# A horizontal bar chart grows with its bars: this much room for each.
+BAR_ROOM = 44
 HEX = re.compile(r"#[0-9a-fA-F]{6}")
 # The site's own colours (static/css/setia.css), for a program row that has none.
 BRAND_DEFAULT, ACCENT_DEFAULT = "#0b6e69", "#f2c14e"
@@ -99,6 +101,7 @@ def _style(colours: tuple[str, ...]) -> Style:
         major_label_font_size=13,
         legend_font_size=14,
         value_font_size=13,
+        value_colors=(INK,) * len(colours),
         title_font_size=16,
         opacity=".85",
         opacity_hover="1",
@@ -118,10 +121,40 @@ def chart_svg_check(svg: str) -> str:
     return svg
 
 
-def _inline(chart: pygal.graph.graph.Graph, *, title: str, summary: str, nonce: str) -> SafeString:
+def _point_titles(root: ET.Element, names: Sequence[str]) -> None:
+    """A <title> on each point and bar ("Sales, 3 Dec: 12"): the browser shows
+    it on hover without any script, and screen readers read it."""
+    for group in root.iter("g"):
+        classes = (group.get("class") or "").split()
+        index = next(
+            (int(c[6:]) for c in classes if c.startswith("serie-") and c[6:].isdigit()), None
+        )
+        if "series" not in classes or index is None or index >= len(names):
+            continue
+        for point in group.iter("g"):
+            value = point.find("desc[@class='value']")
+            if value is None or value.text is None:
+                continue
+            label = point.find("desc[@class='x_label']")
+            tip = ET.Element("title")
+            where = f", {label.text}" if label is not None and label.text else ""
+            tip.text = f"{names[index]}{where}: {value.text}"
+            point.insert(0, tip)
+
+
+def _inline(
+    chart: pygal.graph.graph.Graph,
+    *,
+    title: str,
+    summary: str,
+    nonce: str,
+    names: Sequence[str] = (),
+) -> SafeString:
     """The chart as inline SVG markup: no script, no comment, the <style>
-    with `nonce`, a <title> and a <desc> for screen readers."""
+    with `nonce`, a <title> and a <desc> for screen readers, a <title> on
+    each point of the series `names`."""
     root = chart.render_tree()
+    _point_titles(root, names)
     for parent in list(root.iter()):
         for child in list(parent):
             # pygal's tree names its elements without a namespace (the root
@@ -181,7 +214,8 @@ def line_chart(
         margin=12,
     )
     _configure(chart, labels, series)
-    return _inline(chart, title=title, summary=summary, nonce=nonce)
+    names = [one.name for one in series]
+    return _inline(chart, title=title, summary=summary, nonce=nonce, names=names)
 
 
 def bar_chart(
@@ -202,16 +236,19 @@ def bar_chart(
         js=[],
         style=_style(chart_colours(brand, accent, len(series))),
         width=WIDTH,
-        height=HEIGHT,
+        height=max(HEIGHT // 2, BAR_ROOM * len(labels) + 80) if horizontal else HEIGHT,
         legend_at_bottom=True,
         show_legend=len(series) > 1,
         print_values=True,
+        print_values_position="top",
+        print_zeroes=True,
         disable_xml_declaration=True,
         no_data_text="",
         margin=12,
     )
     _configure(chart, labels, series)
-    return _inline(chart, title=title, summary=summary, nonce=nonce)
+    names = [one.name for one in series]
+    return _inline(chart, title=title, summary=summary, nonce=nonce, names=names)
 
 
 @dataclass(frozen=True)

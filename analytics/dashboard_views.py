@@ -16,6 +16,7 @@ carries the request's CSP nonce, allowed on these responses only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from csp.decorators import csp_update
@@ -187,5 +188,9 @@ class StoreTodayView(StaffRequiredMixin, TemplateView):
             store=store,
             today=today,
             figures=store_day(store=store, day=today) if store is not None else None,
+            # Yesterday beside it: early in the day, today's figures are still small.
+            yesterday=(
+                store_day(store=store, day=today - timedelta(days=1)) if store is not None else None
+            ),
             **kwargs,
         )

@@ -133,3 +133,21 @@ def test_heat_cells_shade_by_the_value_and_keep_an_empty_month_empty_not_zero():
     assert full.level == "1.00"
     assert empty.value is None
     assert over.level == "1.00"
+
+
+def test_each_point_and_bar_has_a_title_a_browser_shows_on_hover():
+    svg = str(draw_line())
+    assert "<title>Members, 1 Dec: 1</title>" in svg
+    assert "<title>Sales, 2 Dec: 0</title>" in svg
+    bars = str(
+        bar_chart(
+            title="Tiers",
+            summary="s",
+            labels=["Gold"],
+            series=[Series("Members", [3])],
+            brand=BRAND,
+            accent=ACCENT,
+            nonce="n",
+        )
+    )
+    assert "<title>Members, Gold: 3</title>" in bars

@@ -233,6 +233,8 @@ def test_store_staff_see_their_stores_day_only(client, store_staff, shops):
     assert "Today at KLCC" in page
     assert re.search(r'data-testid="today-sales"><span class="stat-value">1<', page)
     assert "RM7.00" in page and "RM9.00" not in page
+    # Yesterday beside today: Aminah's sale of 30.00 at KLCC.
+    assert "Yesterday: 1 · RM30.00" in page
 
 
 def test_a_store_staff_account_without_a_store_is_told_so(client, store_staff, shops):
