@@ -16,7 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.rollups import rollups_refresh
+from loyalty.actors import Actor
 from loyalty.models import AuditEvent
+from members.segments import segment_create
 from tests.analytics.factories import bought
 from tests.factories import MemberFactory, StoreFactory, TierFactory
 
@@ -259,3 +261,27 @@ def test_the_form_shows_the_period_on_screen_so_the_next_search_keeps_it(client,
     assert re.search(r'<option value="last_90" selected>', page)
     start = (timezone.localdate() - timedelta(days=89)).isoformat()
     assert f'value="{start}"' in page
+
+
+def test_the_tier_and_segment_narrow_the_member_figures_and_say_what_they_do_not(
+    client, marketer, tiers, shops
+):
+    client.force_login(marketer)
+    everyone = client.get(DASHBOARD, {"period": "last_90"}).content.decode()
+    bronze = client.get(
+        DASHBOARD, {"period": "last_90", "tier": tiers["bronze"].pk}
+    ).content.decode()
+    gold = client.get(DASHBOARD, {"period": "last_90", "tier": tiers["gold"].pk}).content.decode()
+    assert tile(everyone, "members-total") == tile(bronze, "members-total") == "2"
+    assert tile(gold, "members-total") == "0"
+    # Sales keep no tier: the tiles say so rather than pretend.
+    assert "a sale keeps no tier or segment" in gold
+    assert tile(gold, "sales-count") == tile(everyone, "sales-count")
+    segment = segment_create(
+        actor=Actor.system(),
+        name="KLCC regulars",
+        rules={"all": [{"field": "home_store", "op": "eq", "value": "klcc"}]},
+    )
+    page = client.get(DASHBOARD, {"period": "last_90", "segment": segment.pk}).content.decode()
+    assert tile(page, "members-total") == "1"
+    assert "KLCC regulars" in page
