@@ -4,7 +4,7 @@ answers (analytics.surveys, analytics.recovery, analytics.feedback)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -475,3 +475,45 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollups up to purchase {self.purchase_id}"
+
+
+# The months a member's chain of purchase months starts before and ends after.
+NO_MONTH_BEFORE = date(1970, 1, 1)
+NO_MONTH_AFTER = date(9999, 12, 1)
+
+
+class BuyerCell(models.Model):
+    """Member-months counted by where they sit in each member's chain of
+    months with a purchase, so that distinct buyers over any run of months
+    are a sum of cells rather than a count over members (analytics.kpis).
+
+    A cell is (`store_key`: a store's id, 0 for every store; `month`; the
+    member's previous month with a purchase before it, `prev_month`, and next
+    after it, `next_month`, NO_MONTH_BEFORE / NO_MONTH_AFTER when none;
+    `single`: one purchase that month), with how many member-months fall in
+    it and their purchases and net amount. Over months a..b: the buyers are
+    the cells with prev_month < a; those who bought once, also next_month > b
+    and single; those also in the months a'..a-1 before, a' <= prev_month < a.
+    A chain at one store counts only that store's months."""
+
+    store_key = models.BigIntegerField()
+    month = models.DateField()
+    prev_month = models.DateField()
+    next_month = models.DateField()
+    single = models.BooleanField()
+    members = models.BigIntegerField(default=0)
+    purchases = models.BigIntegerField(default=0)
+    amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_key", "month", "prev_month", "next_month", "single"],
+                name="buyer_cell_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.store_key} {self.month} <{self.prev_month} >{self.next_month}: {self.members}"
+        )

@@ -56,7 +56,16 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from analytics.models import ROLLUP_MONEY, LedgerDay, MemberMonth, RollupState, StoreDay
+from analytics.models import (
+    NO_MONTH_AFTER,
+    NO_MONTH_BEFORE,
+    ROLLUP_MONEY,
+    BuyerCell,
+    LedgerDay,
+    MemberMonth,
+    RollupState,
+    StoreDay,
+)
 from members.models import EntryKind, Member, MemberStatus, PointsEntry
 from purchases.models import Purchase, Return
 
@@ -293,6 +302,70 @@ def _member_months(start: date, end: date, *, whole: bool) -> int:
     return written
 
 
+def _chain_sql(members: QuerySet | None) -> tuple[str, list[Any]]:
+    """The SELECT of every member-month (of `members`, or all) in its place in
+    the member's chain of months with a purchase: across stores (store_key 0)
+    and at each store. Window functions, as SQLite and PostgreSQL both run."""
+    where, where_params = "", []
+    if members is not None:
+        inner, where_params = members.query.get_compiler(connection=connection).as_sql()
+        where = f"WHERE member_id IN ({inner})"
+    table = connection.ops.quote_name(MemberMonth._meta.db_table)
+    parts, params = [], []
+    for key, store in (("0", ""), ("store_id", "store_id, ")):
+        partition = "member_id, store_id" if store else "member_id"
+        # Names are ours or the ORM's compiled SQL; every value is a parameter.
+        parts.append(
+            f"""
+            SELECT {key} AS store_key, month,
+                COALESCE(LAG(month) OVER (PARTITION BY {partition} ORDER BY month), %s)
+                    AS prev_month,
+                COALESCE(LEAD(month) OVER (PARTITION BY {partition} ORDER BY month), %s)
+                    AS next_month,
+                (p = 1) AS single, p, a
+            FROM (
+                SELECT member_id, {store}month, SUM(purchases) AS p, SUM(amount) AS a
+                FROM {table} {where}
+                GROUP BY member_id, {store}month
+                HAVING SUM(purchases) > 0
+            ) AS member_months"""  # noqa: S608
+        )
+        params += [NO_MONTH_BEFORE, NO_MONTH_AFTER, *where_params]
+    # The window's two parameters come before the subquery's in each part.
+    return " UNION ALL ".join(parts), params
+
+
+def _cells_add(members: QuerySet | None, sign: int) -> None:
+    """Add (sign 1) or take away (-1) the member-months of `members` (None:
+    all) to or from their BuyerCells: one INSERT … SELECT … ON CONFLICT."""
+    chain, params = _chain_sql(members)
+    table = connection.ops.quote_name(BuyerCell._meta.db_table)
+    keys = "store_key, month, prev_month, next_month, single"
+    # `WHERE 1 = 1`: SQLite's upsert after a SELECT needs a WHERE to parse.
+    # Names are ours, `sign` an int, every value a parameter.
+    sql = f"""
+        INSERT INTO {table} ({keys}, members, purchases, amount)
+        SELECT {keys}, {sign} * COUNT(*), {sign} * SUM(p), {sign} * SUM(a)
+        FROM ({chain}) AS chain WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET
+            members = {table}.members + excluded.members,
+            purchases = {table}.purchases + excluded.purchases,
+            amount = {table}.amount + excluded.amount
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if sign < 0:
+        return
+    BuyerCell.objects.filter(members=0).delete()
+
+
+def _cells_rebuild() -> None:
+    """Every BuyerCell again from the member-months (after a rebuild)."""
+    BuyerCell.objects.all().delete()
+    _cells_add(None, 1)
+
+
 @dataclass(frozen=True)
 class Refreshed:
     days: int
@@ -308,6 +381,7 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
     every member (a rebuild), not only for those who bought on the days."""
     if end < start:
         raise ValueError("end before start")
+    RollupState.objects.get_or_create(pk=1)
     totals = [0, 0, 0]
     chunk_start = start
     while chunk_start <= end:
@@ -315,10 +389,28 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
         if whole_months:
             chunk_end = min(end, next_month(chunk_start) - timedelta(days=1))
         with transaction.atomic():
+            # One refresh at a time (the job, a rebuild, a manual run): each
+            # rewrites whole days, and two at once would insert the same day
+            # twice. The one lock there is, so no order to get wrong.
+            RollupState.objects.select_for_update().filter(pk=1).first()
             totals[0] += _store_days(chunk_start, chunk_end)
             totals[1] += _ledger_days(chunk_start, chunk_end)
-            totals[2] += _member_months(chunk_start, chunk_end, whole=whole_months)
+            if whole_months:
+                totals[2] += _member_months(chunk_start, chunk_end, whole=True)
+            else:
+                # The buyers' cells move by what their months were and are now.
+                lo, hi = day_bounds(chunk_start, chunk_end)
+                buyers = Purchase.objects.filter(
+                    occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
+                ).values("member_id")
+                _cells_add(buyers, -1)
+                totals[2] += _member_months(chunk_start, chunk_end, whole=False)
+                _cells_add(buyers, 1)
         chunk_start = chunk_end + timedelta(days=1)
+    if whole_months:
+        with transaction.atomic():
+            RollupState.objects.select_for_update().filter(pk=1).first()
+            _cells_rebuild()
     return Refreshed((end - start).days + 1, *totals)
 
 

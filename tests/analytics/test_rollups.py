@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import LedgerDay, MemberMonth, StoreDay
+from analytics.models import BuyerCell, LedgerDay, MemberMonth, StoreDay
 from analytics.rollups import rollups_refresh, rollups_run
 from loyalty.actors import Actor
 from loyalty.jobs import job_run
@@ -44,7 +44,7 @@ def rows(model: type) -> list[tuple]:
 
 
 def all_rows() -> dict[str, list[tuple]]:
-    return {m.__name__: rows(m) for m in (StoreDay, LedgerDay, MemberMonth)}
+    return {m.__name__: rows(m) for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell)}
 
 
 def returned(purchase: Purchase, amount: str, at: datetime, ref: str = "RET") -> None:
@@ -185,3 +185,70 @@ def test_roll_up_totals_equal_the_sums_over_raw_purchases(program, tiers, sales)
     months = MemberMonth.objects.all()
     assert sum((m.amount for m in months), Decimal("0")) == member_expected
     assert sum((d.member_amount for d in days), Decimal("0")) == member_expected
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    sales=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3),  # which member
+            st.integers(min_value=0, max_value=120),  # days before NOW
+            st.booleans(),  # returned in full later
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    split=st.integers(min_value=0, max_value=8),
+)
+def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
+    program, tiers, sales, split
+):
+    from analytics.kpis import Period, buyers_kpi, retention_kpi
+    from analytics.rollups import _cells_rebuild
+
+    members = [person() for _ in range(4)]
+    for i, (who, days, back) in enumerate(sales):
+        sale = bought(
+            members[who],
+            program.main_store,
+            at=NOW - timedelta(days=days),
+            recorded_at=NOW + timedelta(minutes=i),
+            amount="10.00",
+        )
+        if back:
+            returned(sale, "10.00", NOW + timedelta(minutes=i, seconds=30), f"B{i}")
+        if i == split:
+            rollups_run(as_of=NOW + timedelta(minutes=i, seconds=40))
+    rollups_run(as_of=NOW + timedelta(hours=5))
+    kept = rows(BuyerCell)
+    _cells_rebuild()
+    assert rows(BuyerCell) == kept
+    # Distinct buyers by brute force over the sales (of every example so far:
+    # they share the test's database, and the job keeps all of them).
+    ours = Purchase.objects.filter(member__isnull=False).prefetch_related("returns")
+    bought_in: dict[int, list] = {}
+    for p in ours:
+        if sum((r.amount for r in p.returns.all()), Decimal("0")) < p.total:
+            month = p.occurred_at.astimezone(KL).date().replace(day=1)
+            bought_in.setdefault(p.member_id, []).append(month)
+    months = sorted({m for ms in bought_in.values() for m in ms})
+    for first in months:
+        for last in [m for m in months if m >= first]:
+            inside = {k: [m for m in v if first <= m <= last] for k, v in bought_in.items()}
+            buyers = sum(1 for v in inside.values() if v)
+            repeat = sum(1 for v in inside.values() if len(v) >= 2)
+            month_end = (last.replace(day=28) + timedelta(days=4)).replace(day=1)
+            period = Period(first, month_end - timedelta(days=1))
+            figures = buyers_kpi(period=period)
+            assert (figures.buyers, figures.repeat_buyers) == (buyers, repeat)
+            # Retention: buyers of the month before who bought again in `first`..
+            if first == last:
+                before = (first - timedelta(days=1)).replace(day=1)
+                base = {k for k, v in bought_in.items() if before in v}
+                back_again = {k for k in base if first in bought_in[k]}
+                retention = retention_kpi(period=Period(first, period.end))
+                assert (retention.base, retention.retained) == (len(base), len(back_again))
