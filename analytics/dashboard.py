@@ -24,11 +24,12 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from analytics.charts import HeatCell, heat_cells
 from analytics.dashboard_forms import DashboardFilter
@@ -866,6 +867,38 @@ def dashboard_overview(*, choice: DashboardFilter, only: str | None = None) -> O
     for key, build in builders.items():
         if wanted(key):
             overview.tables.append(build())
+    return overview
+
+
+DASHBOARD_CACHE_SECONDS = 300
+
+
+def dashboard_overview_cached(*, choice: DashboardFilter, only: str | None = None) -> Overview:
+    """`dashboard_overview`, kept in the cache (as GET /analytics/summary is)
+    under the roll-ups' last run and the language it was written in: a run
+    of the `rollups` job makes the next page fresh; the figures read live
+    (NPS and CSAT, tiers now) are at most DASHBOARD_CACHE_SECONDS old."""
+    ran_at = rollups_ran_at()
+    key = ":".join(
+        str(part)
+        for part in (
+            "analytics-dashboard",
+            get_language(),
+            choice.start,
+            choice.end,
+            choice.store.pk if choice.store else "-",
+            choice.tier.pk if choice.tier else "-",
+            choice.segment.pk if choice.segment else "-",
+            only or "*",
+            ran_at.timestamp() if ran_at is not None else 0,
+        )
+    )
+    overview = cache.get(key)
+    if overview is None:
+        overview = dashboard_overview(choice=choice, only=only)
+        cache.set(key, overview, DASHBOARD_CACHE_SECONDS)
+    # The filter as asked (its preset), whatever request filled the cache.
+    overview.choice = choice
     return overview
 
 

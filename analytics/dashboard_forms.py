@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -64,6 +65,20 @@ class DashboardFilter:
         return (self.end - self.start).days + 1
 
 
+def api_names(data: QueryDict | dict[str, Any] | None) -> QueryDict | dict[str, Any] | None:
+    """The query with the summary API's names understood too: `from` and `to`
+    (GET /analytics/summary) are the dates of a period of typed dates."""
+    if not data or not ({"from", "to"} & set(data)):
+        return data
+    data = data.copy()
+    for alias, name in (("from", "date_from"), ("to", "date_to")):
+        if alias in data and name not in data:
+            data[name] = data[alias]
+    if "period" not in data:
+        data["period"] = CUSTOM
+    return data
+
+
 class DashboardFilterForm(forms.Form):
     period = forms.ChoiceField(
         label=_("Period"),
@@ -72,9 +87,11 @@ class DashboardFilterForm(forms.Form):
     )
     date_from = forms.DateField(label=_("From"), widget=DATE_INPUT, required=False)
     date_to = forms.DateField(label=_("To"), widget=DATE_INPUT, required=False)
+    # By its code, as the summary API names a store (?store=klcc).
     store = forms.ModelChoiceField(
         label=_("Store"),
         queryset=Store.objects.order_by("name"),
+        to_field_name="code",
         required=False,
         empty_label=_("Every store"),
     )
@@ -91,8 +108,10 @@ class DashboardFilterForm(forms.Form):
         empty_label=_("Every member"),
     )
 
-    def __init__(self, *args: Any, today: date | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, data: QueryDict | None = None, *, today: date | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(api_names(data), **kwargs)
         self.today = today or timezone.localdate()
         if not self.is_bound and not self.initial:
             start, end = preset_period(PERIOD_DEFAULT, today=self.today)
@@ -145,5 +164,8 @@ class StoreChoiceForm(forms.Form):
     """The store a manager looks at on "Today at the store" (GET)."""
 
     store = forms.ModelChoiceField(
-        label=_("Store"), queryset=Store.objects.order_by("name"), required=False
+        label=_("Store"),
+        queryset=Store.objects.order_by("name"),
+        to_field_name="code",
+        required=False,
     )

@@ -29,7 +29,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from analytics.charts import CHART_CSP, Series, bar_chart, colour_style, line_chart
-from analytics.dashboard import Table, dashboard_overview, store_day
+from analytics.dashboard import Table, dashboard_overview_cached, store_day
 from analytics.dashboard_forms import (
     PERIOD_PRESETS,
     DashboardFilter,
@@ -101,7 +101,7 @@ class DashboardView(StaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         form = DashboardFilterForm(self.request.GET or None)
         choice = form.choice()
-        overview = dashboard_overview(choice=choice)
+        overview = dashboard_overview_cached(choice=choice)
         program = program_settings_get()
         nonce = str(self.request.csp_nonce)  # type: ignore[attr-defined]
         charts = [
@@ -141,7 +141,9 @@ class DashboardExportView(StaffRequiredMixin, View):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         form = DashboardFilterForm(request.GET or None)
         choice = form.choice()
-        table = dashboard_overview(choice=choice, only=kwargs["table"]).table(kwargs["table"])
+        table = dashboard_overview_cached(choice=choice, only=kwargs["table"]).table(
+            kwargs["table"]
+        )
         if table is None:
             raise Http404
         filters = {

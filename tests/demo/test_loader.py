@@ -166,6 +166,6 @@ def test_the_demo_is_rolled_up_so_the_dashboard_shows_its_figures(client, roles)
     rolled = StoreDay.objects.values_list("sales", flat=True)
     assert sum(rolled) == Purchase.objects.count()
     client.force_login(User.objects.get(email="marketer@setia.example"))
-    page = client.get(reverse("staff:dashboard"), {"period": "last_90"}).content.decode()
+    page = client.get(reverse("staff:analytics_dashboard"), {"period": "last_90"}).content.decode()
     value = page.split('data-testid="kpi-sales-count-value">', 1)[1].split("<", 1)[0]
     assert int(value.replace(",", "")) > 0
