@@ -90,10 +90,14 @@ class Tile:
     previous: Any
     definition: str
     note: str = ""
+    # Which way is good news: "up" (sales), "down" (churn), "" (neither:
+    # points outstanding, the liability).
+    better: str = "up"
 
     @property
     def trend(self) -> str:
-        """ "up", "down" or "same" when both values are numbers, else ""."""
+        """`up`, `down` or `same` against the period before, when both values
+        are numbers; else empty."""
         if self.value is None or self.previous is None:
             return ""
         if self.value > self.previous:
@@ -101,6 +105,13 @@ class Tile:
         if self.value < self.previous:
             return "down"
         return "same"
+
+    @property
+    def tone(self) -> str:
+        """`good` or `bad` news for a change the tile says which way is good."""
+        if not self.better or self.trend in ("", "same"):
+            return ""
+        return "good" if self.trend == self.better else "bad"
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,7 @@ class Overview:
     # Drawn as charts, in this order: (table, "line" | "bar" | "hbar").
     charts: list[tuple[Table, str]] = field(default_factory=list)
     cohorts: Table | None = None
-    cohort_rows: list[Any] = field(default_factory=list)
+    cohort_rows: list[CohortLine] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     rolled_up_at: datetime | None = None
 
@@ -173,7 +184,15 @@ class Overview:
 
 
 def _tile(
-    key: str, label: str, kind: str, now: Any, before: Any, definition: str, note: str = ""
+    key: str,
+    label: str,
+    kind: str,
+    now: Any,
+    before: Any,
+    definition: str,
+    note: str = "",
+    *,
+    better: str = "up",
 ) -> Tile:
     return Tile(
         key=key,
@@ -183,6 +202,7 @@ def _tile(
         previous=before,
         definition=definition,
         note=note,
+        better=better,
     )
 
 
@@ -263,6 +283,7 @@ def member_tiles(period: Period, scope: Scope) -> TileGroup:
                     "1 - the retention rate: of the members who bought before, the share who did "
                     "not buy again."
                 ),
+                better="down",
             ),
             _tile(
                 "clv",
@@ -387,6 +408,7 @@ def points_tiles(period: Period, scope: Scope) -> TileGroup:
                 before.expired,
                 _("Points that expired in the period."),
                 note,
+                better="",
             ),
             _tile(
                 "points-outstanding",
@@ -396,6 +418,7 @@ def points_tiles(period: Period, scope: Scope) -> TileGroup:
                 before.outstanding,
                 _("Points members held at the end of the period (spendable and pending)."),
                 note,
+                better="",
             ),
             _tile(
                 "redemption-rate",
@@ -420,6 +443,7 @@ def points_tiles(period: Period, scope: Scope) -> TileGroup:
                     "the period."
                 ),
                 note,
+                better="",
             ),
             _tile(
                 "liability",
@@ -433,6 +457,7 @@ def points_tiles(period: Period, scope: Scope) -> TileGroup:
                     "the share of points that left balances by expiring, not by being redeemed."
                 ),
                 breakage,
+                better="",
             ),
         ],
     )

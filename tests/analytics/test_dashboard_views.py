@@ -303,3 +303,17 @@ def test_the_page_is_kept_until_the_rollups_run_again(client, marketer, shops):
     assert tile(client.get(DASHBOARD).content.decode(), "sales-count") == "3"
     rollups_run(as_of=timezone.now())
     assert tile(client.get(DASHBOARD).content.decode(), "sales-count") == "4"
+
+
+def test_a_rise_in_churn_is_bad_news_and_a_rise_in_sales_good_news():
+    from analytics.dashboard import Tile
+
+    def tile_of(key: str, now: int, before: int, better: str) -> Tile:
+        return Tile(key, key, "count", now, before, "", better=better)
+
+    assert tile_of("sales", 3, 1, "up").tone == "good"
+    assert tile_of("churn", 3, 1, "down").tone == "bad"
+    assert tile_of("churn", 1, 3, "down").tone == "good"
+    assert tile_of("outstanding", 3, 1, "").tone == ""
+    assert tile_of("sales", 1, 1, "up").tone == ""
+    assert Tile("nps", "NPS", "score", None, 10, "").trend == ""
