@@ -38,7 +38,7 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from analytics.feedback import FeedbackFigure, feedback_figure, feedback_trend
-from analytics.models import BuyerCell, LedgerDay, MemberMonth, StoreDay, SurveyKind
+from analytics.models import ActiveCell, BuyerCell, LedgerDay, MemberMonth, StoreDay, SurveyKind
 from analytics.predictions import breakage_estimate
 from analytics.rollups import day_bounds, month_start, next_month
 from campaigns.challenge_reports import challenge_participation_counts
@@ -209,6 +209,14 @@ def members_kpi(*, period: Period, scope: Scope = ALL) -> MemberCounts:
         )
         total, new = counts["total"], counts["new"]
     since = period.end - timedelta(days=ACTIVE_DAYS - 1)
+    if not scope.filters_members:
+        # The first day each buyer bought in [since, end] is the one whose
+        # previous purchase day is before it (analytics.models.ActiveCell).
+        key = scope.store.pk if scope.store is not None else 0
+        active = ActiveCell.objects.filter(
+            store_key=key, day__gte=since, day__lte=period.end, prev_day__lt=since
+        ).aggregate(n=Coalesce(Sum("members"), 0))["n"]
+        return MemberCounts(total=total, new=new, active=active)
     # A member bought in [since, end] when a month of theirs starts or ends in
     # it: no month is longer than the window, so one cannot straddle it.
     active = (

@@ -463,6 +463,28 @@ class MemberMonth(models.Model):
         return f"{self.member_id} {self.month} {self.store_id}: {self.purchases}"
 
 
+class MemberDay(models.Model):
+    """A member's day with a purchase at a store (a sale returned in full not
+    counting): what ActiveCell is kept from."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("loyalty.Store", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "store", "day"], name="member_day_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["day"], name="member_day_day_idx"),
+            # A member's purchase days before and after a day, at any store.
+            models.Index(fields=["member", "day"], name="member_day_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.store_id} {self.day}"
+
+
 class RollupState(models.Model):
     """Where the `rollups` job got to: the highest ids of purchases, returns,
     ledger entries and members it has taken into account (one row, pk 1)."""
@@ -512,8 +534,39 @@ class BuyerCell(models.Model):
                 name="buyer_cell_unique",
             ),
         ]
+        # The cells a refresh emptied, found without reading the others.
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="buyer_cell_empty_idx")
+        ]
 
     def __str__(self) -> str:
         return (
             f"{self.store_key} {self.month} <{self.prev_month} >{self.next_month}: {self.members}"
         )
+
+
+class ActiveCell(models.Model):
+    """Member-days counted by the member's previous day with a purchase
+    (`prev_day`, NO_MONTH_BEFORE when none), across stores (`store_key` 0)
+    and at each store: the members who bought in any run of days s..e are
+    the cells of those days whose `prev_day` is before s (analytics.kpis,
+    active members). A day counts when one of its sales was not returned in
+    full, as MemberMonth counts purchases."""
+
+    store_key = models.BigIntegerField()
+    day = models.DateField()
+    prev_day = models.DateField()
+    members = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_key", "day", "prev_day"], name="active_cell_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="active_cell_empty_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_key} {self.day}: {self.members}"

@@ -60,8 +60,10 @@ from analytics.models import (
     NO_MONTH_AFTER,
     NO_MONTH_BEFORE,
     ROLLUP_MONEY,
+    ActiveCell,
     BuyerCell,
     LedgerDay,
+    MemberDay,
     MemberMonth,
     RollupState,
     StoreDay,
@@ -360,10 +362,67 @@ def _cells_add(members: QuerySet | None, sign: int) -> None:
     BuyerCell.objects.filter(members=0).delete()
 
 
+def _member_days(start: date, end: date) -> int:
+    """MemberDay rows of the days `start` to `end`: each member's days with a
+    purchase at each store, a sale returned in full not counting."""
+    lo, hi = day_bounds(start, end)
+    tz = timezone.get_current_timezone()
+    MemberDay.objects.filter(day__gte=start, day__lte=end).delete()
+    days = (
+        _purchases_net(lo, hi)
+        .filter(member__isnull=False)
+        .filter(Q(net__gt=0) | Q(total=0))
+        .annotate(sale_day=TruncDate("occurred_at", tzinfo=tz))
+        .order_by()
+        .values("member_id", "store_id", "sale_day")
+        .distinct()
+    )
+    return _insert_select(
+        MemberDay, {"member": "member_id", "store": "store_id", "day": "sale_day"}, days
+    )
+
+
+def _active_add(members: QuerySet | None, sign: int) -> None:
+    """Add (1) or take away (-1) the MemberDays of `members` (None: all) to or
+    from their ActiveCells, as `_cells_add` does for months."""
+    where, where_params = "", []
+    if members is not None:
+        inner, where_params = members.query.get_compiler(connection=connection).as_sql()
+        where = f"WHERE member_id IN ({inner})"
+    days = connection.ops.quote_name(MemberDay._meta.db_table)
+    parts, params = [], []
+    for key, store in (("0", ""), ("store_id", "store_id, ")):
+        partition = "member_id, store_id" if store else "member_id"
+        parts.append(
+            f"""
+            SELECT {key} AS store_key, day,
+                COALESCE(LAG(day) OVER (PARTITION BY {partition} ORDER BY day), %s) AS prev_day
+            FROM (
+                SELECT member_id, {store}day FROM {days} {where} GROUP BY member_id, {store}day
+            ) AS member_days"""  # noqa: S608
+        )
+        params += [NO_MONTH_BEFORE, *where_params]
+    table = connection.ops.quote_name(ActiveCell._meta.db_table)
+    keys = "store_key, day, prev_day"
+    sql = f"""
+        INSERT INTO {table} ({keys}, members)
+        SELECT {keys}, {sign} * COUNT(*) FROM ({" UNION ALL ".join(parts)}) AS chain
+        WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET members = {table}.members + excluded.members
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if sign > 0:
+        ActiveCell.objects.filter(members=0).delete()
+
+
 def _cells_rebuild() -> None:
     """Every BuyerCell again from the member-months (after a rebuild)."""
     BuyerCell.objects.all().delete()
     _cells_add(None, 1)
+    ActiveCell.objects.all().delete()
+    _active_add(None, 1)
 
 
 @dataclass(frozen=True)
@@ -397,14 +456,22 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
             totals[1] += _ledger_days(chunk_start, chunk_end)
             if whole_months:
                 totals[2] += _member_months(chunk_start, chunk_end, whole=True)
+                _member_days(chunk_start, chunk_end)
             else:
                 # The buyers' cells move by what their months were and are now.
                 lo, hi = day_bounds(chunk_start, chunk_end)
-                buyers = Purchase.objects.filter(
-                    occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
-                ).values("member_id")
+                buyers = (
+                    Purchase.objects.filter(
+                        occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
+                    )
+                    .order_by()
+                    .values("member_id")
+                )
                 _cells_add(buyers, -1)
+                _active_add(buyers, -1)
                 totals[2] += _member_months(chunk_start, chunk_end, whole=False)
+                _member_days(chunk_start, chunk_end)
+                _active_add(buyers, 1)
                 _cells_add(buyers, 1)
         chunk_start = chunk_end + timedelta(days=1)
     if whole_months:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import BuyerCell, LedgerDay, MemberMonth, StoreDay
+from analytics.models import ActiveCell, BuyerCell, LedgerDay, MemberDay, MemberMonth, StoreDay
 from analytics.rollups import rollups_refresh, rollups_run
 from loyalty.actors import Actor
 from loyalty.jobs import job_run
@@ -44,7 +44,10 @@ def rows(model: type) -> list[tuple]:
 
 
 def all_rows() -> dict[str, list[tuple]]:
-    return {m.__name__: rows(m) for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell)}
+    return {
+        m.__name__: rows(m)
+        for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell, MemberDay, ActiveCell)
+    }
 
 
 def returned(purchase: Purchase, amount: str, at: datetime, ref: str = "RET") -> None:
@@ -207,7 +210,7 @@ def test_roll_up_totals_equal_the_sums_over_raw_purchases(program, tiers, sales)
 def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
     program, tiers, sales, split
 ):
-    from analytics.kpis import Period, buyers_kpi, retention_kpi
+    from analytics.kpis import Period, buyers_kpi, members_kpi, retention_kpi
     from analytics.rollups import _cells_rebuild
 
     members = [person() for _ in range(4)]
@@ -224,17 +227,23 @@ def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
         if i == split:
             rollups_run(as_of=NOW + timedelta(minutes=i, seconds=40))
     rollups_run(as_of=NOW + timedelta(hours=5))
-    kept = rows(BuyerCell)
+    kept = rows(BuyerCell), rows(ActiveCell)
     _cells_rebuild()
-    assert rows(BuyerCell) == kept
+    assert (rows(BuyerCell), rows(ActiveCell)) == kept
     # Distinct buyers by brute force over the sales (of every example so far:
     # they share the test's database, and the job keeps all of them).
     ours = Purchase.objects.filter(member__isnull=False).prefetch_related("returns")
     bought_in: dict[int, list] = {}
+    bought_on: dict[int, set] = {}
     for p in ours:
         if sum((r.amount for r in p.returns.all()), Decimal("0")) < p.total:
             month = p.occurred_at.astimezone(KL).date().replace(day=1)
             bought_in.setdefault(p.member_id, []).append(month)
+            bought_on.setdefault(p.member_id, set()).add(p.occurred_at.astimezone(KL).date())
+    for end in (NOW.date(), NOW.date() - timedelta(days=31), NOW.date() - timedelta(days=77)):
+        since = end - timedelta(days=89)
+        active = sum(1 for days in bought_on.values() if any(since <= d <= end for d in days))
+        assert members_kpi(period=Period(end, end)).active == active
     months = sorted({m for ms in bought_in.values() for m in ms})
     for first in months:
         for last in [m for m in months if m >= first]:
@@ -252,3 +261,25 @@ def test_buyer_cells_kept_by_the_job_equal_a_rebuild_and_a_count_over_purchases(
                 back_again = {k for k in base if first in bought_in[k]}
                 retention = retention_kpi(period=Period(first, period.end))
                 assert (retention.base, retention.retained) == (len(base), len(back_again))
+
+
+def test_rollups_rebuild_rewrites_a_range_and_refuses_bad_dates(program, tiers):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from analytics.models import RollupState
+
+    ali = person()
+    bought(ali, program.main_store, at=NOW - timedelta(days=3), amount="12.00")
+    out = StringIO()
+    call_command("rollups_rebuild", "--from", "2026-11-01", "--to", "2026-11-30", stdout=out)
+    assert out.getvalue().startswith("rolled up 30 days from 2026-11-01 to 2026-11-30")
+    assert StoreDay.objects.get(day=(NOW - timedelta(days=3)).date()).amount == Decimal("12.00")
+    for args in (["--from", "2026-13-01"], ["--from", "2026-11-30", "--to", "2026-11-01"]):
+        with pytest.raises(CommandError):
+            call_command("rollups_rebuild", *args, stdout=StringIO())
+    # All history: the job's next run starts after what the rebuild saw.
+    call_command("rollups_rebuild", stdout=StringIO())
+    state = RollupState.objects.get(pk=1)
+    assert state.purchase_id == Purchase.objects.latest("pk").pk
