@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
@@ -177,7 +178,41 @@ class Overview:
         every = [table for table, _kind in self.charts] + self.tables
         if self.cohorts is not None:
             every.append(self.cohorts)
+        if self.groups:
+            every.append(kpi_table(self.groups))
         return next((table for table in every if table.key == key), None)
+
+
+def _unit(kind: str) -> str:
+    return {
+        RATE: _("fraction 0-1"),
+        MONEY: settings.LOYALTY_CURRENCY,
+        COUNT: _("count"),
+        POINTS: _("points"),
+        DECIMAL: _("purchases per buyer"),
+        SCORE: _("score -100 to 100"),
+    }.get(kind, "")
+
+
+def kpi_table(groups: Sequence[TileGroup]) -> Table:
+    """The tiles as one table, for their CSV: each figure, its unit, this
+    period's value and the period before's."""
+    return Table(
+        key="kpis",
+        title=_("Key figures"),
+        columns=[
+            Column(_("Group"), TEXT),
+            Column(_("Figure"), TEXT),
+            Column(_("Unit"), TEXT),
+            Column(_("This period"), TEXT),
+            Column(_("Period before"), TEXT),
+        ],
+        rows=[
+            [group.title, tile.label, _unit(tile.kind), tile.value, tile.previous]
+            for group in groups
+            for tile in group.tiles
+        ],
+    )
 
 
 # --- Tiles ---------------------------------------------------------------------------------------
@@ -863,7 +898,7 @@ def dashboard_overview(*, choice: DashboardFilter, only: str | None = None) -> O
     previous = period.previous()
     overview = Overview(choice=choice, previous_start=previous.start, previous_end=previous.end)
     overview.rolled_up_at = rollups_ran_at()
-    if only is None:
+    if only in (None, "kpis"):
         overview.groups = [
             member_tiles(period, scope),
             sales_tiles(period, scope),

@@ -317,3 +317,16 @@ def test_a_rise_in_churn_is_bad_news_and_a_rise_in_sales_good_news():
     assert tile_of("outstanding", 3, 1, "").tone == ""
     assert tile_of("sales", 1, 1, "up").tone == ""
     assert Tile("nps", "NPS", "score", None, 10, "").trend == ""
+
+
+def test_the_key_figures_download_with_their_unit_and_the_period_before(client, marketer, shops):
+    client.force_login(marketer)
+    rows = rows_of(client.get(export_url("kpis"), {"period": "last_30"}))
+    assert rows[0] == ["Group", "Figure", "Unit", "This period", "Period before"]
+    by_figure = {row[1]: row for row in rows[1:]}
+    assert by_figure["Sales"] == ["Sales", "Sales", "count", "3", "1"]
+    assert by_figure["Participation rate"][2:] == ["fraction 0-1", "0.6667", "1.0000"]
+    assert by_figure["Sales amount"][2:] == ["MYR", "45.00", "50.00"]
+    # A 0 is 0; a figure that cannot be worked out (no answer yet) is empty.
+    assert by_figure["Points redeemed"][3:] == ["0", "0"]
+    assert by_figure["NPS"][3:] == ["", ""]
