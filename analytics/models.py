@@ -4,7 +4,7 @@ answers (analytics.surveys, analytics.recovery, analytics.feedback)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -348,3 +348,225 @@ class MemberPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: {self.churn_risk:.2f} {self.predicted_value}"
+
+
+# --- Roll-ups (analytics.rollups) -------------------------------------------------------------
+# What the dashboards and GET /analytics/summary read instead of raw purchases
+# and ledger entries. Each table is a pure function of the raw rows of its day
+# (or month): analytics.rollups rewrites a day's rows whole, so a day computed
+# twice has the same rows. Days are local days of the program's time zone.
+ROLLUP_MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class StoreDay(models.Model):
+    """A store's sales of one day (the day of the sale, not of its returns):
+    every sale counts once, its amount net of whatever was returned of it (a
+    sale returned in full nets to 0.00), split member / anonymous, with the
+    points earned on them net of reversals and the points paid at the till
+    net of refunds."""
+
+    day = models.DateField()
+    store = models.ForeignKey("loyalty.Store", on_delete=models.CASCADE, related_name="+")
+    sales = models.PositiveIntegerField(default=0)
+    amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+    member_sales = models.PositiveIntegerField(default=0)
+    member_amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+    returned_amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+    points_earned = models.BigIntegerField(default=0)
+    points_paid = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "store"], name="store_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.store_id}: {self.sales} {self.amount}"
+
+
+class LedgerDay(models.Model):
+    """The ledger of one day (the day each entry was written), by the members'
+    home store (`store` null: members without one), with the members who
+    joined that day. Points are positive counts of each movement:
+    `outstanding` points move by earned - reversed + adjusted - redeemed +
+    refunded - expired (releases only move points from pending to spendable)."""
+
+    day = models.DateField()
+    store = models.ForeignKey(
+        "loyalty.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    members_joined = models.PositiveIntegerField(default=0)
+    earned = models.BigIntegerField(default=0)
+    reversed = models.BigIntegerField(default=0)
+    adjusted = models.BigIntegerField(default=0)
+    redeemed = models.BigIntegerField(default=0)
+    refunded = models.BigIntegerField(default=0)
+    expired = models.BigIntegerField(default=0)
+
+    class Meta:
+        # Two partial constraints: a plain unique (day, store) lets any number
+        # of NULL-store rows of one day in (NULLs are distinct), the defect of
+        # a record keyed without its store.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "store"],
+                condition=Q(store__isnull=False),
+                name="ledger_day_store_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(store__isnull=True), name="ledger_day_nostore_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.store_id}: +{self.earned} -{self.redeemed}"
+
+    @property
+    def net(self) -> int:
+        return (
+            self.earned
+            - self.reversed
+            + self.adjusted
+            - self.redeemed
+            + self.refunded
+            - self.expired
+        )
+
+
+class MemberMonth(models.Model):
+    """A member's purchases at one store in one month (`month`: its first
+    day), for the figures that count members (active, repeat, retention,
+    cohorts, CLV): `purchases` counts sales not returned in full, `amount` is
+    net of returns, `first_day` and `last_day` the local days of the first
+    and last of them."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    store = models.ForeignKey("loyalty.Store", on_delete=models.CASCADE, related_name="+")
+    purchases = models.PositiveIntegerField(default=0)
+    amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+    first_day = models.DateField()
+    last_day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "month", "store"], name="member_month_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["month", "store"], name="member_month_store_idx"),
+            models.Index(fields=["last_day"], name="member_month_last_day_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.month} {self.store_id}: {self.purchases}"
+
+
+class MemberDay(models.Model):
+    """A member's day with a purchase at a store (a sale returned in full not
+    counting): what ActiveCell is kept from."""
+
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("loyalty.Store", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "store", "day"], name="member_day_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["day"], name="member_day_day_idx"),
+            # A member's purchase days before and after a day, at any store.
+            models.Index(fields=["member", "day"], name="member_day_member_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.store_id} {self.day}"
+
+
+class RollupState(models.Model):
+    """Where the `rollups` job got to: the highest ids of purchases, returns,
+    ledger entries and members it has taken into account (one row, pk 1)."""
+
+    purchase_id = models.BigIntegerField(default=0)
+    return_id = models.BigIntegerField(default=0)
+    entry_id = models.BigIntegerField(default=0)
+    member_id = models.BigIntegerField(default=0)
+    ran_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rollups up to purchase {self.purchase_id}"
+
+
+# The months a member's chain of purchase months starts before and ends after.
+NO_MONTH_BEFORE = date(1970, 1, 1)
+NO_MONTH_AFTER = date(9999, 12, 1)
+
+
+class BuyerCell(models.Model):
+    """Member-months counted by where they sit in each member's chain of
+    months with a purchase, so that distinct buyers over any run of months
+    are a sum of cells rather than a count over members (analytics.kpis).
+
+    A cell is (`store_key`: a store's id, 0 for every store; `month`; the
+    member's previous month with a purchase before it, `prev_month`, and next
+    after it, `next_month`, NO_MONTH_BEFORE / NO_MONTH_AFTER when none;
+    `single`: one purchase that month), with how many member-months fall in
+    it and their purchases and net amount. Over months a..b: the buyers are
+    the cells with prev_month < a; those who bought once, also next_month > b
+    and single; those also in the months a'..a-1 before, a' <= prev_month < a.
+    A chain at one store counts only that store's months."""
+
+    store_key = models.BigIntegerField()
+    month = models.DateField()
+    prev_month = models.DateField()
+    next_month = models.DateField()
+    single = models.BooleanField()
+    members = models.BigIntegerField(default=0)
+    purchases = models.BigIntegerField(default=0)
+    amount = models.DecimalField(**ROLLUP_MONEY, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_key", "month", "prev_month", "next_month", "single"],
+                name="buyer_cell_unique",
+            ),
+        ]
+        # The cells a refresh emptied, found without reading the others.
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="buyer_cell_empty_idx")
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.store_key} {self.month} <{self.prev_month} >{self.next_month}: {self.members}"
+        )
+
+
+class ActiveCell(models.Model):
+    """Member-days counted by the member's previous day with a purchase
+    (`prev_day`, NO_MONTH_BEFORE when none), across stores (`store_key` 0)
+    and at each store: the members who bought in any run of days s..e are
+    the cells of those days whose `prev_day` is before s (analytics.kpis,
+    active members). A day counts when one of its sales was not returned in
+    full, as MemberMonth counts purchases."""
+
+    store_key = models.BigIntegerField()
+    day = models.DateField()
+    prev_day = models.DateField()
+    members = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_key", "day", "prev_day"], name="active_cell_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["store_key"], condition=Q(members=0), name="active_cell_empty_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_key} {self.day}: {self.members}"

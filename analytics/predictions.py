@@ -462,8 +462,17 @@ def points_expected_breakage(*, as_of: datetime) -> Breakage:
         refunded=Sum("points", filter=Q(kind=EntryKind.REFUND)),
         expired=Sum("points", filter=Q(kind=EntryKind.EXPIRE)),
     )
-    redeemed = max(-(totals["redeemed"] or 0) - (totals["refunded"] or 0), 0)
-    expired = -(totals["expired"] or 0)
+    return breakage_estimate(
+        redeemed=-(totals["redeemed"] or 0) - (totals["refunded"] or 0),
+        expired=-(totals["expired"] or 0),
+    )
+
+
+def breakage_estimate(*, redeemed: int, expired: int) -> Breakage:
+    """The expected breakage of `points_expected_breakage` from the points
+    redeemed (net of refunds) and expired; the roll-ups' liability
+    (analytics.kpis) gives it the same totals from `LedgerDay`."""
+    redeemed = max(redeemed, 0)
     if redeemed + expired <= 0:
         return Breakage(redeemed=redeemed, expired=expired, rate=None)
     rate = (Decimal(expired) / Decimal(redeemed + expired)).quantize(Decimal("0.0001"))

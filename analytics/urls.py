@@ -1,9 +1,14 @@
 from django.urls import path
 
-from analytics import feedback_api, portal_views, survey_views
+from analytics import feedback_api, portal_views, summary_api, survey_views
 
 api_urlpatterns = [
     path("feedback", feedback_api.FeedbackApi.as_view(), name="feedback"),
+    path(
+        "analytics/summary",
+        summary_api.AnalyticsSummaryApi.as_view(),
+        name="analytics_summary",
+    ),
 ]
 
 # Back-office pages of surveys and service recovery, under /staff/.

@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.rollups import rollups_run
 from demo.broadcasts import broadcasts_create
 from demo.campaigns import campaign_activity_create, campaigns_create
 from demo.challenges import challenges_create
@@ -90,6 +91,9 @@ def _demo_load(*, members: int, seed: int, now: datetime | None) -> DemoSummary 
     referrals_create(shop, named=named)
     broadcasts_create(shop)
     named_invitation_open(shop, named)
+    # The dashboards read the roll-ups: the year of history is rolled up once,
+    # as the `rollups` job would have done it as the days went by.
+    rollups_run(as_of=shop.now)
     return DemoSummary(
         members=len(shoppers),
         purchases=shop.purchases,

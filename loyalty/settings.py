@@ -460,6 +460,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # After the tier review, so a night's scores see the same history.
     "rfm": {"task": "loyalty.run_job", "schedule": crontab(hour=3, minute=30), "args": ("rfm",)},
+    # The dashboards' daily facts: the days that changed since the last run
+    # (backdated sales, returns, the night's jobs), analytics.rollups.
+    "rollups": {"task": "loyalty.run_job", "schedule": 30 * 60, "args": ("rollups",)},
     # BG/NBD and Gamma-Gamma on the history up to midnight: churn risk and 12-month value.
     "predictions": {
         "task": "loyalty.run_job",

@@ -10,7 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from analytics import prediction_urls
+from analytics import dashboard_urls, prediction_urls
 from analytics import urls as analytics_urls
 from campaigns import portal_views as campaign_portal_views
 from campaigns import urls as campaign_urls
@@ -79,6 +79,7 @@ staff_urlpatterns = [
     *campaign_urls.staff_urlpatterns,
     *analytics_urls.staff_urlpatterns,
     *prediction_urls.staff_urlpatterns,
+    *dashboard_urls.staff_urlpatterns,
 ]
 
 api_v1_urlpatterns = [

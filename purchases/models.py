@@ -53,7 +53,11 @@ class Purchase(models.Model):
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="purchase_total_nonnegative"),
         ]
-        indexes = [models.Index(fields=["member", "-occurred_at"], name="purchase_member_time_idx")]
+        indexes = [
+            models.Index(fields=["member", "-occurred_at"], name="purchase_member_time_idx"),
+            # The roll-ups read a day's sales (analytics.rollups).
+            models.Index(fields=["occurred_at"], name="purchase_time_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.store_id}/{self.reference}"

@@ -1,0 +1,735 @@
+"""Roll-ups: the daily facts the dashboards and GET /analytics/summary read,
+so that no page reads raw purchases (docs/analytics.md, "Roll-ups").
+
+Three tables (analytics.models), each a pure function of raw rows:
+
+- `StoreDay` — a store's sales of a local day, by the day of the sale: a
+  return changes the day of the sale it returns, so a sale returned in full,
+  in any number of parts, nets to 0.00 and 0 points in its day;
+- `LedgerDay` — the ledger's movements of a day (by the day each entry was
+  written) and the members who joined, by the members' home store;
+- `MemberMonth` — each member's purchases per month and store, for the
+  figures that count members.
+
+Refreshing is set-based: for a range of days, each table's rows of those
+days are deleted and written again by one `INSERT … SELECT … GROUP BY`, all
+in one transaction, so a day computed twice gives the same rows and a reader
+never sees a half-written day. `MemberMonth` rows of a month are rewritten
+for the members who bought on the refreshed days (from their whole month).
+
+What is dirty is found without touching the sale path (it costs no statement
+there): the `rollups` job keeps the highest ids of purchases, returns, ledger
+entries and members it has seen (`RollupState`) and refreshes the days of
+every newer row: a backdated sale's day, the day of the sale a return
+returns, the day an entry was written, a member's joining day. Rows written
+in the last `SETTLE` before the run are read again at the next run, so a
+transaction that took an id early and committed late is not missed.
+`manage.py rollups_rebuild [--from --to]` rewrites a range (backfills).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from analytics.models import (
+    NO_MONTH_AFTER,
+    NO_MONTH_BEFORE,
+    ROLLUP_MONEY,
+    ActiveCell,
+    BuyerCell,
+    LedgerDay,
+    MemberDay,
+    MemberMonth,
+    RollupState,
+    StoreDay,
+)
+from members.models import EntryKind, Member, MemberStatus, PointsEntry
+from purchases.models import Purchase, Return
+
+logger = logging.getLogger(__name__)
+
+# How long after a row's time the job still reads it again (late commits).
+SETTLE = timedelta(minutes=10)
+# The longest range one refresh call rewrites; longer rebuilds go by chunks
+# so that no transaction holds a year of rows.
+CHUNK_DAYS = 31
+# Members whose cells one statement moves (see `_in_members`).
+CELL_BATCH = 2000
+ZERO = Decimal("0.00")
+_MONEY = DecimalField(**ROLLUP_MONEY)
+
+
+def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The aware instants of local midnight before `start` and after `end`."""
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(start, time.min), tz),
+        timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz),
+    )
+
+
+def local_day(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _no_jit() -> None:
+    """PostgreSQL compiles a query it thinks costly (JIT) before running it:
+    for a refresh's many short, index-bound statements that costs more than
+    it saves (0.4 s of a 0.9 s statement, measured). Off for this transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def _insert_select(model: type, columns: dict[str, str], queryset: QuerySet) -> int:
+    """INSERT INTO model's table (columns' keys) the rows of `queryset`, whose
+    selected names are `columns`' values: one statement, compiled by the ORM
+    for whichever database runs (SQLite and PostgreSQL)."""
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    # The compiler knows the order it selected the names in.
+    order = {alias: i for i, (_expr, _sql, alias) in enumerate(compiler.select)}
+    if set(order) != set(columns.values()):
+        raise ValueError(f"selected {sorted(order)}, expected {sorted(columns.values())}")
+    by_position = sorted(columns.items(), key=lambda item: order[item[1]])
+    quote = connection.ops.quote_name
+    target = ", ".join(quote(model._meta.get_field(name).column) for name, _ in by_position)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({target}) {sql}", params)
+        return cursor.rowcount
+
+
+def _returns_of(field: str, output: Any) -> Coalesce:
+    """The sum of `field` over the returns of the outer purchase (0 without)."""
+    sums = (
+        Return.objects.filter(purchase=OuterRef("pk"))
+        .order_by()
+        .values("purchase")
+        .annotate(total=Sum(field))
+        .values("total")
+    )
+    return Coalesce(Subquery(sums, output_field=output), Value(0), output_field=output)
+
+
+def _purchases_net(lo: datetime, hi: datetime) -> QuerySet:
+    """The purchases of [lo, hi), each with its net amount and net points."""
+    return Purchase.objects.filter(occurred_at__gte=lo, occurred_at__lt=hi).annotate(
+        returned=_returns_of("amount", _MONEY),
+        settled=_returns_of(
+            F("points_reversed") + F("clawback") + F("points_expired"), BigIntegerField()
+        ),
+        refunded_points=_returns_of("points_refunded", BigIntegerField()),
+        net=ExpressionWrapper(F("total") - F("returned"), output_field=_MONEY),
+    )
+
+
+def _store_days(start: date, end: date) -> int:
+    lo, hi = day_bounds(start, end)
+    tz = timezone.get_current_timezone()
+    member = Q(member__isnull=False)
+    rows = (
+        _purchases_net(lo, hi)
+        .annotate(sale_day=TruncDate("occurred_at", tzinfo=tz))
+        .order_by()
+        .values("sale_day", "store_id")
+        .annotate(
+            n_sales=Count("id"),
+            n_amount=Sum("net"),
+            n_member_sales=Count("id", filter=member),
+            n_member_amount=Coalesce(Sum("net", filter=member), Value(ZERO), output_field=_MONEY),
+            n_returned=Sum("returned"),
+            n_points_earned=Sum(F("points_earned") - F("settled")),
+            n_points_paid=Sum(F("points_redeemed") - F("refunded_points")),
+        )
+    )
+    StoreDay.objects.filter(day__gte=start, day__lte=end).delete()
+    return _insert_select(
+        StoreDay,
+        {
+            "day": "sale_day",
+            "store": "store_id",
+            "sales": "n_sales",
+            "amount": "n_amount",
+            "member_sales": "n_member_sales",
+            "member_amount": "n_member_amount",
+            "returned_amount": "n_returned",
+            "points_earned": "n_points_earned",
+            "points_paid": "n_points_paid",
+        },
+        rows,
+    )
+
+
+def _points(kind: str | list[str], sign: int = -1) -> Coalesce:
+    kinds = [kind] if isinstance(kind, str) else kind
+    total = Sum("points", filter=Q(kind__in=kinds))
+    expression = total if sign > 0 else -total
+    return Coalesce(expression, Value(0), output_field=BigIntegerField())
+
+
+def _ledger_days(start: date, end: date) -> int:
+    """The ledger's movements and the members joined, by day and home store:
+    two INSERT … SELECT (entries, then members), merged by a third pass only
+    for days and stores that had joiners but no entry."""
+    lo, hi = day_bounds(start, end)
+    tz = timezone.get_current_timezone()
+    LedgerDay.objects.filter(day__gte=start, day__lte=end).delete()
+    entries = (
+        PointsEntry.objects.filter(created_at__gte=lo, created_at__lt=hi)
+        .exclude(kind=EntryKind.RELEASE)
+        .annotate(entry_day=TruncDate("created_at", tzinfo=tz), home=F("member__home_store_id"))
+        .order_by()
+        .values("entry_day", "home")
+        .annotate(
+            n_earned=_points([EntryKind.EARN, EntryKind.BONUS], +1),
+            n_reversed=_points([EntryKind.REVERSE, EntryKind.CLAWBACK]),
+            n_adjusted=_points(EntryKind.ADJUST, +1),
+            n_redeemed=_points(EntryKind.REDEEM),
+            n_refunded=_points(EntryKind.REFUND, +1),
+            n_expired=_points(EntryKind.EXPIRE),
+            n_joined=Value(0),
+        )
+    )
+    written = _insert_select(
+        LedgerDay,
+        {
+            "day": "entry_day",
+            "store": "home",
+            "earned": "n_earned",
+            "reversed": "n_reversed",
+            "adjusted": "n_adjusted",
+            "redeemed": "n_redeemed",
+            "refunded": "n_refunded",
+            "expired": "n_expired",
+            "members_joined": "n_joined",
+        },
+        entries,
+    )
+    joined = (
+        Member.objects.filter(joined_at__gte=lo, joined_at__lt=hi)
+        .exclude(status=MemberStatus.DELETED)
+        .annotate(join_day=TruncDate("joined_at", tzinfo=tz))
+        .order_by()
+        .values("join_day", "home_store_id")
+        .annotate(n=Count("id"))
+    )
+    rows = list(joined)
+    if not rows:
+        return written
+    existing = {
+        (row.day, row.store_id): row
+        for row in LedgerDay.objects.filter(day__gte=start, day__lte=end)
+    }
+    new = []
+    for row in rows:
+        key = (row["join_day"], row["home_store_id"])
+        if key in existing:
+            LedgerDay.objects.filter(pk=existing[key].pk).update(members_joined=row["n"])
+        else:
+            new.append(LedgerDay(day=key[0], store_id=key[1], members_joined=row["n"]))
+    LedgerDay.objects.bulk_create(new)
+    return written + len(new)
+
+
+def _member_months(start: date, end: date, *, whole: bool) -> int:
+    """MemberMonth rows of the months of [start, end]: `whole` rewrites the
+    months for every member (a rebuild); otherwise only for the members who
+    bought on those days, each from their whole month."""
+    tz = timezone.get_current_timezone()
+    written = 0
+    month = month_start(start)
+    while month <= end:
+        month_end = next_month(month) - timedelta(days=1)
+        lo, hi = day_bounds(month, month_end)
+        stale = MemberMonth.objects.filter(month=month)
+        sales = _purchases_net(lo, hi).filter(member__isnull=False)
+        if not whole:
+            day_lo, day_hi = day_bounds(max(start, month), min(end, month_end))
+            buyers = Purchase.objects.filter(
+                occurred_at__gte=day_lo, occurred_at__lt=day_hi, member__isnull=False
+            ).values("member_id")
+            stale = stale.filter(member_id__in=buyers)
+            sales = sales.filter(member_id__in=buyers)
+        stale.delete()
+        # A sale counts as a purchase unless it was returned in full.
+        counted = Q(net__gt=0) | Q(total=0)
+        rows = (
+            sales.annotate(sale_day=TruncDate("occurred_at", tzinfo=tz))
+            .order_by()
+            .values("member_id", "store_id")
+            .annotate(
+                n_month=Value(month, output_field=DateField()),
+                n_purchases=Count("id", filter=counted),
+                n_amount=Sum("net"),
+                n_first=Min("sale_day"),
+                n_last=Max("sale_day"),
+            )
+        )
+        written += _insert_select(
+            MemberMonth,
+            {
+                "member": "member_id",
+                "store": "store_id",
+                "month": "n_month",
+                "purchases": "n_purchases",
+                "amount": "n_amount",
+                "first_day": "n_first",
+                "last_day": "n_last",
+            },
+            rows,
+        )
+        month = next_month(month)
+    return written
+
+
+def _chain_sql(members: QuerySet | None) -> tuple[str, list[Any]]:
+    """The SELECT of every member-month (of `members`, or all) in its place in
+    the member's chain of months with a purchase: across stores (store_key 0)
+    and at each store. Window functions, as SQLite and PostgreSQL both run."""
+    where, where_params = "", []
+    if members is not None:
+        inner, where_params = members.query.get_compiler(connection=connection).as_sql()
+        where = f"WHERE member_id IN ({inner})"
+    table = connection.ops.quote_name(MemberMonth._meta.db_table)
+    parts, params = [], []
+    for key, store in (("0", ""), ("store_id", "store_id, ")):
+        partition = "member_id, store_id" if store else "member_id"
+        # Names are ours or the ORM's compiled SQL; every value is a parameter.
+        parts.append(
+            f"""
+            SELECT {key} AS store_key, month,
+                COALESCE(LAG(month) OVER (PARTITION BY {partition} ORDER BY month), %s)
+                    AS prev_month,
+                COALESCE(LEAD(month) OVER (PARTITION BY {partition} ORDER BY month), %s)
+                    AS next_month,
+                (p = 1) AS single, p, a
+            FROM (
+                SELECT member_id, {store}month, SUM(purchases) AS p, SUM(amount) AS a
+                FROM {table} {where}
+                GROUP BY member_id, {store}month
+                HAVING SUM(purchases) > 0
+            ) AS member_months"""  # noqa: S608
+        )
+        params += [NO_MONTH_BEFORE, NO_MONTH_AFTER, *where_params]
+    # The window's two parameters come before the subquery's in each part.
+    return " UNION ALL ".join(parts), params
+
+
+def _cells_add(
+    pairs: list[tuple[int, int]] | None,
+    sign: int,
+    start: date | None = None,
+    end: date | None = None,
+) -> None:
+    """Add (sign 1) or take away (-1) member-months to or from their
+    BuyerCells: one INSERT … SELECT … ON CONFLICT. `pairs` None: every
+    member-month (a rebuild). Otherwise the member-months of the members and
+    stores of `pairs` (those who bought on the days, where) whose
+    cell a rewrite of the days `start` to `end` can move: those of the days'
+    months, and each member's month with a purchase just before and just
+    after them (whose next or previous month may change); each one's
+    neighbours are found by the (member, month) index."""
+    cte, cte_params = "", []
+    if pairs is None:
+        chain, params = _chain_sql(None)
+    else:
+        chain, params = _chain_near(month_start(start), month_start(end))
+        cte, cte_params = _pairs_cte(pairs)
+    params = [*cte_params, *params]
+    table = connection.ops.quote_name(BuyerCell._meta.db_table)
+    keys = "store_key, month, prev_month, next_month, single"
+    # Names are ours, `sign` an int, every value a parameter. `WHERE 1 = 1`:
+    # SQLite's upsert after a SELECT needs a WHERE to parse.
+    sql = f"""
+        {cte}INSERT INTO {table} ({keys}, members, purchases, amount)
+        SELECT {keys}, {sign} * COUNT(*), {sign} * SUM(p), {sign} * SUM(a)
+        FROM ({chain}) AS chain WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET
+            members = {table}.members + excluded.members,
+            purchases = {table}.purchases + excluded.purchases,
+            amount = {table}.amount + excluded.amount
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if sign > 0:
+        BuyerCell.objects.filter(members=0).delete()
+
+
+def _pairs_cte(pairs: list[tuple[int, int]]) -> tuple[str, list[Any]]:
+    """`WITH pairs (member_id, store_id) AS (VALUES ...), buyers (member_id)`:
+    the members and stores whose cells a refresh moves, as lists the planner
+    can count (see `_buyers_cte`)."""
+    values = ", ".join(["(%s, %s)"] * len(pairs))
+    cte = (
+        f"WITH pairs (member_id, store_id) AS (VALUES {values}), "  # noqa: S608
+        "buyers (member_id) AS (SELECT DISTINCT member_id FROM pairs) "
+    )
+    return cte, [value for pair in pairs for value in pair]
+
+
+def _neighbour_sql(mm: str, *, by_store: bool, pick: str, op: str) -> str:
+    """Each buyer's (or pair's) month with a purchase before (MAX, <) or
+    after (MIN, >) a month given as the one parameter, with its purchases and
+    amount: scalar subqueries on the (member, month, store) index only."""
+    same_x = " AND x.store_id = e.store_id" if by_store else ""
+    same_y = " AND y.store_id = q.store_id" if by_store else ""
+    store_col = "e.store_id, " if by_store else ""
+    q_store = "q.store_id, " if by_store else ""
+    source = "pairs" if by_store else "buyers"
+    return f"""
+        SELECT e.member_id, {store_col}e.month,
+            (SELECT SUM(x.purchases) FROM {mm} x
+             WHERE x.member_id = e.member_id AND x.month = e.month{same_x}) AS p,
+            (SELECT SUM(x.amount) FROM {mm} x
+             WHERE x.member_id = e.member_id AND x.month = e.month{same_x}) AS a
+        FROM (
+            SELECT q.member_id, {q_store}(
+                SELECT {pick}(y.month) FROM {mm} y
+                WHERE y.member_id = q.member_id{same_y} AND y.month {op} %s AND y.purchases > 0
+            ) AS month FROM {source} q
+        ) AS e WHERE e.month IS NOT NULL"""  # noqa: S608
+
+
+def _chain_near(first: date, last: date) -> tuple[str, list[Any]]:
+    """The SELECT of the member-months of the `buyers` (and, by store, of the
+    `pairs`: CTEs) in the months `first` to `last` and of their months with a
+    purchase just before and after, each with its previous and next month
+    (see `_cells_add`). Every neighbour is a scalar subquery on the
+    (member, month, store) index, so the plan cannot turn into a scan."""
+    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
+    parts, params = [], []
+    for key, by_store in (("0", False), ("store_id", True)):
+        same = " AND y.store_id = r.store_id" if by_store else ""
+        if by_store:
+            in_months = f"""
+                SELECT m.member_id, m.store_id, m.month, m.purchases AS p, m.amount AS a
+                FROM {mm} m JOIN pairs q ON q.member_id = m.member_id AND q.store_id = m.store_id
+                WHERE m.month >= %s AND m.month <= %s AND m.purchases > 0"""  # noqa: S608
+        else:
+            in_months = f"""
+                SELECT m.member_id, m.month, SUM(m.purchases) AS p, SUM(m.amount) AS a
+                FROM {mm} m JOIN buyers q ON q.member_id = m.member_id
+                WHERE m.month >= %s AND m.month <= %s
+                GROUP BY m.member_id, m.month HAVING SUM(m.purchases) > 0"""  # noqa: S608
+        before = _neighbour_sql(mm, by_store=by_store, pick="MAX", op="<")
+        after = _neighbour_sql(mm, by_store=by_store, pick="MIN", op=">")
+        parts.append(
+            f"""
+            SELECT {key} AS store_key, r.month,
+                COALESCE((SELECT MAX(y.month) FROM {mm} y WHERE y.member_id = r.member_id{same}
+                    AND y.month < r.month AND y.purchases > 0), %s) AS prev_month,
+                COALESCE((SELECT MIN(y.month) FROM {mm} y WHERE y.member_id = r.member_id{same}
+                    AND y.month > r.month AND y.purchases > 0), %s) AS next_month,
+                (r.p = 1) AS single, r.p AS p, r.a AS a
+            FROM (
+                SELECT * FROM ({in_months}) AS i
+                UNION ALL SELECT * FROM ({before}) AS before_months
+                UNION ALL SELECT * FROM ({after}) AS after_months
+            ) AS r"""  # noqa: S608
+        )
+        params += [NO_MONTH_BEFORE, NO_MONTH_AFTER, first, last, first, last]
+    return " UNION ALL ".join(parts), params
+
+
+def _member_days(start: date, end: date) -> int:
+    """MemberDay rows of the days `start` to `end`: each member's days with a
+    purchase at each store, a sale returned in full not counting."""
+    lo, hi = day_bounds(start, end)
+    tz = timezone.get_current_timezone()
+    MemberDay.objects.filter(day__gte=start, day__lte=end).delete()
+    days = (
+        _purchases_net(lo, hi)
+        .filter(member__isnull=False)
+        .filter(Q(net__gt=0) | Q(total=0))
+        .annotate(sale_day=TruncDate("occurred_at", tzinfo=tz))
+        .order_by()
+        .values("member_id", "store_id", "sale_day")
+        .distinct()
+    )
+    return _insert_select(
+        MemberDay, {"member": "member_id", "store": "store_id", "day": "sale_day"}, days
+    )
+
+
+def _buyers_cte(members: list[int]) -> tuple[str, list[Any]]:
+    """`WITH buyers(member_id) AS (VALUES ...)` of these ids, which the
+    queries join: a list the planner can count, so each member's rows come by
+    the (member, ...) indexes (with `IN (subquery)`, PostgreSQL scanned
+    months of rows)."""
+    values = ", ".join(["(%s)"] * len(members))
+    return f"WITH buyers (member_id) AS (VALUES {values}) ", list(members)
+
+
+def _active_add(
+    members: list[int] | None, sign: int, start: date | None = None, end: date | None = None
+) -> None:
+    """Add (1) or take away (-1) to or from the ActiveCells the member-days
+    of `members` whose cell a rewrite of the days `start` to `end` can move:
+    those days and each member's next purchase day after them (whose previous
+    day may change); a day's previous day is found by the (member, day)
+    index. `members` None: every member-day (a rebuild), by a window."""
+    days = connection.ops.quote_name(MemberDay._meta.db_table)
+    parts, params = [], []
+    if members is None:
+        for key, store in (("0", ""), ("store_id", "store_id, ")):
+            partition = "member_id, store_id" if store else "member_id"
+            parts.append(
+                f"""
+                SELECT {key} AS store_key, day,
+                    COALESCE(LAG(day) OVER (PARTITION BY {partition} ORDER BY day), %s)
+                        AS prev_day
+                FROM (
+                    SELECT member_id, {store}day FROM {days} GROUP BY member_id, {store}day
+                ) AS member_days"""  # noqa: S608
+            )
+            params += [NO_MONTH_BEFORE]
+    else:
+        for key, by_store in (("0", False), ("store_id", True)):
+            store = "md.store_id, " if by_store else ""
+            same = " AND x.store_id = d.store_id" if by_store else ""
+            parts.append(
+                f"""
+                SELECT {key} AS store_key, d.day,
+                    COALESCE(
+                        (SELECT MAX(x.day) FROM {days} x
+                         WHERE x.member_id = d.member_id{same} AND x.day < d.day), %s
+                    ) AS prev_day
+                FROM (
+                    SELECT md.member_id, {store}md.day FROM {days} md
+                    JOIN buyers b ON b.member_id = md.member_id
+                    WHERE md.day >= %s AND md.day <= %s
+                    GROUP BY md.member_id, {store}md.day
+                    UNION
+                    SELECT md.member_id, {store}MIN(md.day) FROM {days} md
+                    JOIN buyers b ON b.member_id = md.member_id
+                    WHERE md.day > %s
+                    GROUP BY md.member_id{", md.store_id" if by_store else ""}
+                ) AS d"""  # noqa: S608
+            )
+            params += [NO_MONTH_BEFORE, start, end, end]
+    cte, cte_params = _buyers_cte(members) if members is not None else ("", [])
+    params = [*cte_params, *params]
+    table = connection.ops.quote_name(ActiveCell._meta.db_table)
+    keys = "store_key, day, prev_day"
+    sql = f"""
+        {cte}INSERT INTO {table} ({keys}, members)
+        SELECT {keys}, {sign} * COUNT(*) FROM ({" UNION ALL ".join(parts)}) AS chain
+        WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET members = {table}.members + excluded.members
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if sign > 0:
+        ActiveCell.objects.filter(members=0).delete()
+
+
+def _cells_rebuild() -> None:
+    """Every BuyerCell again from the member-months (after a rebuild)."""
+    BuyerCell.objects.all().delete()
+    _cells_add(None, 1)
+    ActiveCell.objects.all().delete()
+    _active_add(None, 1)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    days: int
+    store_days: int
+    ledger_days: int
+    member_months: int
+
+
+def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Refreshed:
+    """Rewrite the roll-ups of the local days `start` to `end` (both
+    included) in one transaction per chunk of at most CHUNK_DAYS days.
+    `whole_months`: rewrite the MemberMonth rows of the months touched for
+    every member (a rebuild), not only for those who bought on the days."""
+    if end < start:
+        raise ValueError("end before start")
+    RollupState.objects.get_or_create(pk=1)
+    totals = [0, 0, 0]
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(end, chunk_start + timedelta(days=CHUNK_DAYS - 1))
+        if whole_months:
+            chunk_end = min(end, next_month(chunk_start) - timedelta(days=1))
+        with transaction.atomic():
+            # One refresh at a time (the job, a rebuild, a manual run): each
+            # rewrites whole days, and two at once would insert the same day
+            # twice. The one lock there is, so no order to get wrong.
+            RollupState.objects.select_for_update().filter(pk=1).first()
+            _no_jit()
+            totals[0] += _store_days(chunk_start, chunk_end)
+            totals[1] += _ledger_days(chunk_start, chunk_end)
+            if whole_months:
+                totals[2] += _member_months(chunk_start, chunk_end, whole=True)
+                _member_days(chunk_start, chunk_end)
+            else:
+                # The buyers' cells move by what their months were and are now.
+                lo, hi = day_bounds(chunk_start, chunk_end)
+                pairs = sorted(
+                    set(
+                        Purchase.objects.filter(
+                            occurred_at__gte=lo, occurred_at__lt=hi, member__isnull=False
+                        )
+                        .order_by()
+                        .values_list("member_id", "store_id")
+                    )
+                )
+                # Cells add up member by member, so the buyers go in batches.
+                batches = [pairs[i : i + CELL_BATCH] for i in range(0, len(pairs), CELL_BATCH)]
+                for batch in batches:
+                    _cells_add(batch, -1, chunk_start, chunk_end)
+                    _active_add(sorted({m for m, _s in batch}), -1, chunk_start, chunk_end)
+                totals[2] += _member_months(chunk_start, chunk_end, whole=False)
+                _member_days(chunk_start, chunk_end)
+                for batch in batches:
+                    _active_add(sorted({m for m, _s in batch}), 1, chunk_start, chunk_end)
+                    _cells_add(batch, 1, chunk_start, chunk_end)
+        chunk_start = chunk_end + timedelta(days=1)
+    if whole_months:
+        with transaction.atomic():
+            RollupState.objects.select_for_update().filter(pk=1).first()
+            _no_jit()
+            _cells_rebuild()
+    return Refreshed((end - start).days + 1, *totals)
+
+
+def rollups_refresh_days(*, days: Iterable[date]) -> Refreshed:
+    """Rewrite the roll-ups of each of `days` (runs of consecutive days at once)."""
+    ordered = sorted(set(days))
+    totals = [0, 0, 0, 0]
+    run_start = None
+    previous = None
+    for day in [*ordered, None]:
+        if day is not None and previous is not None and day == previous + timedelta(days=1):
+            previous = day
+            continue
+        if run_start is not None and previous is not None:
+            done = rollups_refresh(start=run_start, end=previous)
+            totals = [
+                a + b
+                for a, b in zip(
+                    totals,
+                    (done.days, done.store_days, done.ledger_days, done.member_months),
+                    strict=True,
+                )
+            ]
+        run_start = previous = day
+    return Refreshed(*totals)
+
+
+def _dirty(
+    queryset: QuerySet, *, after: int, moment: str, stamp: str, settle_before: datetime
+) -> tuple[set[date], int]:
+    """The local days of `moment` of the rows of `queryset` with an id above
+    `after`, and the id the next run starts after: the highest of them whose
+    `stamp` is before `settle_before`, but below any younger one (younger
+    rows are read again next time). Two statements, whatever the rows."""
+    tz = timezone.get_current_timezone()
+    newer = queryset.filter(pk__gt=after)
+    days = set(
+        newer.annotate(moment_day=TruncDate(moment, tzinfo=tz))
+        .order_by()
+        .values_list("moment_day", flat=True)
+        .distinct()
+    )
+    marks = newer.aggregate(
+        settled=Max("pk", filter=Q(**{f"{stamp}__lt": settle_before})),
+        young=Min("pk", filter=Q(**{f"{stamp}__gte": settle_before})),
+    )
+    mark = marks["settled"] if marks["settled"] is not None else after
+    if marks["young"] is not None:
+        mark = min(mark, marks["young"] - 1)
+    return {day for day in days if day is not None}, max(mark, after)
+
+
+def rollups_run(*, as_of: datetime) -> str:
+    """The `rollups` job: refresh the days that changed since the last run
+    (see the module docstring), and always today's and yesterday's (the
+    jobs' entries of the night). Running it twice for the same time rewrites
+    the same rows."""
+    state, _created = RollupState.objects.get_or_create(pk=1)
+    settle_before = as_of - SETTLE
+    days: set[date] = {local_day(as_of), local_day(as_of) - timedelta(days=1)}
+    marks = {}
+    for name, queryset, moment, stamp in (
+        ("purchase_id", Purchase.objects.all(), "occurred_at", "recorded_at"),
+        ("return_id", Return.objects.all(), "purchase__occurred_at", "created_at"),
+        ("entry_id", PointsEntry.objects.all(), "created_at", "created_at"),
+        ("member_id", Member.objects.all(), "joined_at", "joined_at"),
+    ):
+        dirty, marks[name] = _dirty(
+            queryset,
+            after=getattr(state, name),
+            moment=moment,
+            stamp=stamp,
+            settle_before=settle_before,
+        )
+        days |= dirty
+    done = rollups_refresh_days(days=days)
+    RollupState.objects.filter(pk=state.pk).update(**marks, ran_at=as_of)
+    return f"{done.days} days rolled up"
+
+
+def rollups_history_start() -> date | None:
+    """The first local day anything happened on (a sale, an entry, a member)."""
+    firsts = [
+        Purchase.objects.order_by("occurred_at").values_list("occurred_at", flat=True).first(),
+        PointsEntry.objects.order_by("created_at").values_list("created_at", flat=True).first(),
+        Member.objects.order_by("joined_at").values_list("joined_at", flat=True).first(),
+    ]
+    moments = [moment for moment in firsts if moment is not None]
+    return local_day(min(moments)) if moments else None
+
+
+def rollups_rebuild(*, start: date, end: date, whole_history: bool = False) -> Refreshed:
+    """Rewrite the roll-ups of `start` to `end`, a month a transaction, every
+    member's months whole (`manage.py rollups_rebuild`). `whole_history`: the
+    range is all there is, so the job's watermarks move to the rows seen
+    before the rebuild began and its next run does not redo them."""
+    marks = {
+        "purchase_id": Purchase.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "return_id": Return.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "entry_id": PointsEntry.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "member_id": Member.objects.aggregate(m=Max("pk"))["m"] or 0,
+    }
+    done = rollups_refresh(start=start, end=end, whole_months=True)
+    if whole_history:
+        RollupState.objects.update_or_create(pk=1, defaults=marks)
+    return done
