@@ -58,7 +58,7 @@ from functools import partial
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 
-from loyalty.db import Lookup, insert, insert_many, update
+from loyalty.db import Lookup, ids_reserve, insert, insert_many, rows_copy, rows_update, update
 from members.errors import InsufficientPoints
 from members.history import Text
 from members.history import described as _history_described
@@ -321,6 +321,104 @@ def points_credit_many(
     for entry in entries:
         _dated(account, entry)
     return entries
+
+
+# --- Credits played in memory, written in bulk (an imported history) --------------------------
+
+
+def points_credit_planned(
+    account: PointsAccount,
+    *,
+    credits: list[Credit],
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    source: Source,
+) -> list[PointsEntry] | None:
+    """What `points_credit_many` would write, played on an account held in
+    memory (its lock taken, or to be checked under it): the entries in the
+    order it would insert them, unsaved and without ids (an `expire` entry's
+    `lot` is the unsaved lot: `ledger_rows_write` gives both their ids), and
+    the account's totals changed as it changes them (saved by
+    `ledger_rows_write`). The same rules, by the same code (`_credit_entry`,
+    `_expire_entry`): pending until `available_at`, a lot already past its
+    expiry when it arrives expired at once. None, with nothing changed, when
+    a credit would collect a clawback owed (a debit of lots held in the
+    database): the caller records that one through `points_credit_many`."""
+    credits = [credit for credit in credits if credit.points > 0]
+    start = _entry_time(account, now)
+    becomes_available = available_at or start
+    pending = becomes_available > start
+    expires = (
+        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
+    )
+    at_once = expires is not None and expires <= start
+    if credits and not pending and not at_once and account.clawback_owed > 0:
+        return None
+    fresh = getattr(account, "_unsaved", None) is None
+    if fresh:
+        account._unsaved = set()  # type: ignore[attr-defined]
+    entries: list[PointsEntry] = []
+    for credit in credits:
+        entry = _credit_entry(
+            account,
+            points=credit.points,
+            kind=credit.kind,
+            now=now,
+            available_at=available_at,
+            expiry_days=expiry_days,
+            description=credit.description,
+            source=source,
+            key=credit.key,
+            counts_as_earned=True,
+            created_by_id=None,
+        )
+        entries.append(entry)
+        _dated(account, entry)
+        if at_once:
+            expiry = _expire_entry(account, entry, at=entry.created_at)
+            entries.append(expiry)
+            _dated(account, expiry)
+    if fresh:
+        account._unsaved = None  # type: ignore[attr-defined]
+    return entries
+
+
+# The account totals `points_credit_planned` and the callers playing sales
+# beside it change, and `ledger_rows_write` saves.
+PLANNED_TOTALS = (
+    "balance",
+    "pending",
+    "lifetime_earned",
+    "expired",
+    "lifetime_spend",
+    "last_entry_at",
+)
+ENTRY_COLUMNS = tuple(f.attname for f in PointsEntry._meta.concrete_fields)
+
+
+def ledger_rows_write(
+    *, entries: list[PointsEntry], accounts: list[PointsAccount], now: datetime
+) -> None:
+    """Write what `points_credit_planned` played, under the accounts' locks
+    (members.locks.accounts_lock, taken by the caller): the entries with keys
+    from their table's sequence in their order (COPY on PostgreSQL), then
+    each account's PLANNED_TOTALS in one UPDATE."""
+    ids = ids_reserve(PointsEntry, len(entries))
+    for entry, pk in zip(entries, ids, strict=True):
+        entry.pk = pk
+    for entry in entries:
+        if entry.lot is not None:
+            entry.lot_id = entry.lot.pk
+            entry.idempotency_key = f"expire:{entry.lot.pk}"
+    rows_copy(
+        PointsEntry,
+        ENTRY_COLUMNS,
+        [tuple(getattr(entry, name) for name in ENTRY_COLUMNS) for entry in entries],
+    )
+    for account in accounts:
+        account.updated_at = now
+    rows_update(PointsAccount, accounts, (*PLANNED_TOTALS, "updated_at"))
 
 
 def _credit_entry(
@@ -664,31 +762,36 @@ def _reverse_locked(
 def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:
     """Write the `expire` entry of what is left of `lot` (the account is locked),
     dated `at`, with the lot's due time as its `expires_at`. Returns the points."""
-    points = lot.remaining
     PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+    entry = _expire_entry(account, lot, at=at)
+    _insert(account, entry)
+    return -entry.points
+
+
+def _expire_entry(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> PointsEntry:
+    """The `expire` entry of what is left of `lot`, not yet written (its key
+    names the lot's id: set it once the lot has one), and its effect on the
+    lot and the account's totals (in memory)."""
+    points = lot.remaining
     lot.remaining = 0
     account.balance -= points
     account.expired += points
     _save_account(account, "balance", "expired")
-    _insert(
-        account,
-        PointsEntry(
-            member_id=account.member_id,
-            kind=EntryKind.EXPIRE,
-            status=EntryStatus.AVAILABLE,
-            points=-points,
-            balance_after=account.balance,
-            expires_at=lot.expires_at,
-            description=lot.description,
-            message=lot.message,
-            source_type=lot.source_type,
-            source_id=lot.source_id,
-            lot=lot,
-            idempotency_key=f"expire:{lot.pk}",
-            created_at=at,
-        ),
+    return PointsEntry(
+        member_id=account.member_id,
+        kind=EntryKind.EXPIRE,
+        status=EntryStatus.AVAILABLE,
+        points=-points,
+        balance_after=account.balance,
+        expires_at=lot.expires_at,
+        description=lot.description,
+        message=lot.message,
+        source_type=lot.source_type,
+        source_id=lot.source_id,
+        lot=lot,
+        idempotency_key=f"expire:{lot.pk}" if lot.pk is not None else None,
+        created_at=at,
     )
-    return points
 
 
 def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -> int:

@@ -39,9 +39,7 @@ digest per purchase (to tell rows that came apart), about 60 bytes each.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -71,11 +69,18 @@ from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get, store_get
 from members.models import Member, MemberStatus
 from members.selectors import members_by_reference
-from purchases.errors import DuplicateReference
-from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_fingerprint, sale_validate
-from purchases.models import Purchase, PurchaseLine
+from purchases.import_points import (
+    IMPORTED,
+    PURCHASE_COLUMNS,
+    SKIPPED,
+    Points,
+    lines_copy,
+    purchase_rows,
+    sales_import,
+)
+from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_validate
+from purchases.models import Purchase
 from purchases.quote import sale_quote
-from purchases.services import purchase_record
 
 COLUMNS = (
     "store",
@@ -94,7 +99,7 @@ REQUIRED = ("store", "reference", "occurred_at", "sku", "quantity", "unit_price"
 # Purchases held, checked against the database and written at a time: through
 # the sale flow (with points), and by COPY (`no_points`), where each batch
 # costs a few round trips and a commit whatever its size.
-BATCH = 500
+BATCH = 2000
 BATCH_COPY = 2000
 # The member column's values looked up so far in a `no_points` run (value →
 # the members it names), so a returning customer is looked up once a run.
@@ -444,29 +449,21 @@ class _Run:
         self.report.done(len(purchase.rows))
 
     def _write_with_points(self, ready: list[_Purchase]) -> None:
-        """Each purchase through the sale flow, played at its occurred_at, in
-        one transaction for the batch (a savepoint each: a refused sale
-        leaves the others). The batch holds one object per member
-        (members_by_reference), so a tier one sale reaches applies to the
-        member's next sale: the sale flow updates it in place."""
-        with transaction.atomic():
-            for purchase in ready:
-                sale = purchase.sale
-                assert sale is not None
-                try:
-                    recorded = purchase_record(
-                        sale=sale, actor=self.actor, now=sale.occurred_at, recorded_at=self.now
-                    )
-                except DuplicateReference:
-                    recorded = None
-                except DomainError as exc:
-                    self._refuse(purchase, _reason(exc))
-                    continue
-                if recorded is None or recorded.replayed:
-                    self.report.skipped += len(purchase.rows)
-                    self.report.done(len(purchase.rows))
-                else:
-                    self._imported(purchase)
+        """The batch with its points, as the sale flow records each sale in
+        turn, in one transaction (purchases.import_points)."""
+        outcomes = sales_import(
+            sales=[purchase.sale for purchase in ready],  # type: ignore[misc]
+            recorded_at=self.now,
+            actor=self.actor,
+        )
+        for purchase, outcome in zip(ready, outcomes, strict=True):
+            if outcome == IMPORTED:
+                self._imported(purchase)
+            elif outcome == SKIPPED:
+                self.report.skipped += len(purchase.rows)
+                self.report.done(len(purchase.rows))
+            else:
+                self._refuse(purchase, _reason(outcome))  # type: ignore[arg-type]
 
     def _write_without_points(self, ready: list[_Purchase]) -> None:
         """The batch's purchases and lines, no points (`_copy_batch`), in the
@@ -543,13 +540,23 @@ def _copy_batch(
             # A rerun writes again what a crash of the database lost.
             commit_unflushed()
             ids = ids_reserve(Purchase, len(ready))
-            line_ids = iter(ids_reserve(PurchaseLine, sum(len(p.rows) for p in ready)))
             purchases: list[tuple[Any, ...]] = []
             lines: list[tuple[Any, ...]] = []
             for pk, purchase in zip(ids, ready, strict=True):
-                purchases.append(_purchase_rows(pk, line_ids, purchase, program, now, lines))
+                sale = purchase.sale
+                assert sale is not None
+                row, sale_lines = purchase_rows(
+                    pk,
+                    sale,
+                    sale_quote(sale=sale, program=program),
+                    recorded_at=now,
+                    points=Points(),
+                    recorded_by_id=None,
+                )
+                purchases.append(row)
+                lines += sale_lines
             rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
-            rows_copy(PurchaseLine, LINE_COLUMNS, lines)
+            lines_copy(lines)
     except IntegrityError:
         if not retry:
             raise
@@ -564,111 +571,6 @@ def _copy_batch(
 def _reason(exc: DomainError) -> str:
     reasons = [str(m) for messages in (exc.fields or {}).values() for m in messages]
     return "; ".join(reasons) or exc.message
-
-
-# The columns `--no-points` writes, every one of each table (a test holds them to the models).
-PURCHASE_COLUMNS = (
-    "id",
-    "store_id",
-    "reference",
-    "member_id",
-    "occurred_at",
-    "recorded_at",
-    "subtotal",
-    "discount_total",
-    "total",
-    "eligible_amount",
-    "points_earned",
-    "points_redeemed",
-    "points_status",
-    "tier_code",
-    "fingerprint",
-    "response",
-    "challenges",
-    "recorded_by_id",
-)
-LINE_COLUMNS = (
-    "id",
-    "purchase_id",
-    "sku",
-    "name",
-    "category",
-    "quantity",
-    "unit_price",
-    "earns",
-    "discount_share",
-    "returned_quantity",
-)
-
-
-def _purchase_rows(
-    pk: int,
-    line_ids: Iterator[int],
-    purchase: _Purchase,
-    program: ProgramSettings,
-    now: datetime,
-    lines: list[tuple[Any, ...]],
-) -> tuple[Any, ...]:
-    """The purchase's row (its receipt as the sale flow stores it, no
-    points), its lines' rows added to `lines` with the next of `line_ids`,
-    in the columns above, amounts from the sale's own quote."""
-    sale = purchase.sale
-    assert sale is not None
-    quote = sale_quote(sale=sale, program=program)
-    member = sale.member
-    receipt: dict[str, Any] = {
-        "id": pk,
-        "reference": sale.reference,
-        "store": sale.store.code,
-        "member_id": member.public_id if member else None,
-        "occurred_at": sale.occurred_at.isoformat(),
-        "total": str(quote.total),
-        "eligible_amount": str(quote.eligible_amount),
-        "points_earned": 0,
-        "points_status": "available",
-        "awards": [],
-        "points_redeemed": 0,
-        "balance": None,
-        "tier": None,
-        "vouchers": [],
-        "gift_cards": [],
-    }
-    row = (
-        pk,
-        sale.store.pk,
-        sale.reference,
-        member.pk if member else None,
-        sale.occurred_at,
-        now,
-        quote.subtotal,
-        quote.discount_total,
-        quote.total,
-        quote.eligible_amount,
-        0,
-        0,
-        "available",
-        "",
-        sale_fingerprint(sale),
-        json.dumps(receipt),
-        "",
-        None,
-    )
-    lines += [
-        (
-            next(line_ids),
-            pk,
-            item.sku,
-            item.name,
-            item.category,
-            item.quantity,
-            item.unit_price,
-            item.earns,
-            share,
-            0,
-        )
-        for item, share in zip(sale.items, quote.discount_shares, strict=True)
-    ]
-    return row
 
 
 def purchases_import(

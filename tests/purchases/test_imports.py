@@ -248,7 +248,7 @@ def test_a_file_imported_in_two_parts_gives_what_one_run_gives(people, cut, no_p
 
 
 def test_the_bulk_columns_are_every_column_of_the_tables():
-    from purchases.imports import LINE_COLUMNS, PURCHASE_COLUMNS
+    from purchases.import_points import LINE_COLUMNS, PURCHASE_COLUMNS
 
     assert tuple(f.attname for f in Purchase._meta.concrete_fields) == PURCHASE_COLUMNS
     assert tuple(f.attname for f in PurchaseLine._meta.concrete_fields) == LINE_COLUMNS
