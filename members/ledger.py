@@ -408,9 +408,11 @@ def ledger_rows_write(
     for entry, pk in zip(entries, ids, strict=True):
         entry.pk = pk
     for entry in entries:
-        if entry.lot is not None:
-            entry.lot_id = entry.lot.pk
-            entry.idempotency_key = f"expire:{entry.lot.pk}"
+        lot = entry.lot if entry.kind == EntryKind.EXPIRE else None
+        if lot is not None:
+            # Read before lot_id changes: Django forgets the cached lot then.
+            entry.lot_id = lot.pk
+            entry.idempotency_key = f"expire:{lot.pk}"
     rows_copy(
         PointsEntry,
         ENTRY_COLUMNS,
