@@ -57,12 +57,13 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from loyalty.db import Lookup, ids_reserve, insert, insert_many, rows_copy, rows_update, update
 from members.errors import InsufficientPoints
 from members.history import Text
 from members.history import described as _history_described
-from members.locks import account_lock
+from members.locks import account_lock, accounts_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 
 
@@ -817,70 +818,142 @@ def _entry_time(account: PointsAccount, as_of: datetime) -> datetime:
     return max(as_of, latest) if latest is not None else as_of
 
 
+# Members whose due lots a job writes in one transaction (their account locks
+# held meanwhile, taken in member id order): a few statements for them all.
+JOB_MEMBERS = 200
+
+
+def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for member_id in ids:
+        chunk.append(member_id)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
     """Make pending lots whose wait is over spendable: one `release` entry each
     (dated when the job records it, `available_at` telling when the wait
     ended), a new lot that expires `expiry_days` after the wait ended — at
     once, with its `expire` entry, if that is already past. Released points
     pay off a clawback owed first. Returns how many lots were released;
-    running again for the same time releases nothing."""
+    running again for the same time releases nothing.
+
+    JOB_MEMBERS members a transaction, their accounts locked in member id
+    order (locks.accounts_lock): their releases are played in memory by the
+    rules of `_release_locked` (`_release_entry`, `_expire_entry`) and
+    written in a few statements (`ledger_rows_write`); a member owing a
+    clawback has theirs written one by one (collecting it is a debit)."""
     released = 0
-    due = PointsEntry.objects.filter(
-        status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
-    ).values_list("id", "member_id")
-    for lot_id, member_id in due.order_by("member_id", "id").iterator(chunk_size=500):
+    due = (
+        PointsEntry.objects.filter(
+            status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
+        )
+        .values_list("member_id", flat=True)
+        .distinct()
+        .order_by("member_id")
+    )
+    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
         with transaction.atomic():
-            account = account_lock(member_id=member_id)
-            lot = PointsEntry.objects.get(pk=lot_id)
-            if lot.remaining <= 0:
-                continue
-            with account_writes(account):
-                released += _release_locked(account, lot, as_of=as_of, expiry_days=expiry_days)
+            accounts = accounts_lock(member_ids=chunk)
+            lots = PointsEntry.objects.filter(
+                member_id__in=chunk,
+                status=EntryStatus.PENDING,
+                remaining__gt=0,
+                available_at__lte=as_of,
+            ).order_by("member_id", "id")
+            entries: list[PointsEntry] = []
+            emptied: list[PointsEntry] = []
+            for lot in lots:
+                account = accounts[lot.member_id]
+                if account.clawback_owed > 0:
+                    with account_writes(account):
+                        released += _release_locked(
+                            account, lot, as_of=as_of, expiry_days=expiry_days
+                        )
+                    continue
+                account._unsaved = set()  # type: ignore[attr-defined]  # saved below
+                at = _entry_time(account, as_of)
+                release = _release_entry(account, lot, at=at, expiry_days=expiry_days)
+                emptied.append(lot)
+                entries.append(release)
+                if release.expires_at is not None and release.expires_at <= at:
+                    expiry = _expire_entry(account, release, at=at)
+                    _dated(account, expiry)
+                    entries.append(expiry)
+                released += 1
+            _planned_write(entries, emptied, accounts)
     return released
+
+
+def _planned_write(
+    entries: list[PointsEntry], emptied: list[PointsEntry], accounts: dict[int, PointsAccount]
+) -> None:
+    """A job's chunk: the lots it emptied, its entries, the totals of the
+    accounts it played in memory (those with `_unsaved` set)."""
+    rows_update(PointsEntry, emptied, ("remaining",))
+    played = [a for a in accounts.values() if getattr(a, "_unsaved", None) is not None]
+    for account in played:
+        account._unsaved = None  # type: ignore[attr-defined]
+    ledger_rows_write(entries=entries, accounts=played, now=timezone.now())
+
+
+def _release_entry(
+    account: PointsAccount, lot: PointsEntry, *, at: datetime, expiry_days: int | None
+) -> PointsEntry:
+    """The `release` entry of a pending lot, dated `at`, not yet written, and
+    its effect on the lot and the account's totals (in memory)."""
+    points, when = lot.remaining, lot.available_at
+    lot.remaining = 0
+    account.pending -= points
+    account.balance += points
+    _save_account(account, "pending", "balance")
+    release = PointsEntry(
+        member_id=account.member_id,
+        kind=EntryKind.RELEASE,
+        status=EntryStatus.AVAILABLE,
+        points=points,
+        remaining=points,
+        balance_after=account.balance,
+        available_at=when,
+        expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
+        description=lot.description,
+        message=lot.message,
+        source_type=lot.source_type,
+        source_id=lot.source_id,
+        lot=lot,
+        idempotency_key=f"release:{lot.pk}",
+        created_at=at,
+    )
+    _dated(account, release)
+    return release
 
 
 def _release_locked(
     account: PointsAccount, lot: PointsEntry, *, as_of: datetime, expiry_days: int | None
 ) -> int:
     """Release a pending lot of the locked account (see `points_release_due`). Returns 1."""
-    points, when = lot.remaining, lot.available_at
     at = _entry_time(account, as_of)
     PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
-    account.pending -= points
-    account.balance += points
-    _save_account(account, "pending", "balance")
-    release = _insert(
-        account,
-        PointsEntry(
-            member_id=account.member_id,
-            kind=EntryKind.RELEASE,
-            status=EntryStatus.AVAILABLE,
-            points=points,
-            remaining=points,
-            balance_after=account.balance,
-            available_at=when,
-            expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
-            description=lot.description,
-            message=lot.message,
-            source_type=lot.source_type,
-            source_id=lot.source_id,
-            lot=lot,
-            idempotency_key=f"release:{lot.pk}",
-            created_at=at,
-        ),
-    )
+    release = _release_entry(account, lot, at=at, expiry_days=expiry_days)
+    insert(release)
     if release.expires_at is not None and release.expires_at <= at:
         _expire_lot_locked(account, release, at=at)
     else:
         source = Source(lot.source_type, lot.source_id)
-        _collect_clawback(account, points=points, now=at, source=source)
+        _collect_clawback(account, points=release.points, now=at, source=source)
     return 1
 
 
 def points_expire_due(*, as_of: datetime) -> int:
     """Write an `expire` entry for the rest of every lot whose expiry has come
     by `as_of`, dated when the job records it. Returns the points expired;
-    running again for the same time expires nothing."""
+    running again for the same time expires nothing. JOB_MEMBERS members a
+    transaction, as `points_release_due`, played by the rules of
+    `_expire_due_locked` (`_expire_entry`)."""
     expired = 0
     due = (
         PointsEntry.objects.filter(
@@ -890,9 +963,24 @@ def points_expire_due(*, as_of: datetime) -> int:
         .distinct()
         .order_by("member_id")
     )
-    for member_id in due.iterator(chunk_size=500):
+    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
         with transaction.atomic():
-            account = account_lock(member_id=member_id)
-            with account_writes(account):
-                expired += _expire_due_locked(account, due=as_of, at=_entry_time(account, as_of))
+            accounts = accounts_lock(member_ids=chunk)
+            lots = PointsEntry.objects.filter(
+                member_id__in=chunk,
+                status=EntryStatus.AVAILABLE,
+                remaining__gt=0,
+                expires_at__lte=as_of,
+            ).order_by("member_id", "expires_at", "id")
+            entries: list[PointsEntry] = []
+            emptied: list[PointsEntry] = []
+            for lot in lots:
+                account = accounts[lot.member_id]
+                account._unsaved = set()  # type: ignore[attr-defined]  # saved below
+                expiry = _expire_entry(account, lot, at=_entry_time(account, as_of))
+                _dated(account, expiry)
+                entries.append(expiry)
+                emptied.append(lot)
+                expired -= expiry.points
+            _planned_write(entries, emptied, accounts)
     return expired
