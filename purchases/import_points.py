@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -288,7 +289,11 @@ def _batch_record(sales: list[SaleInput], *, recorded_at: datetime, actor: Actor
             anonymous.append(index)
             continue
         by_member.setdefault(sale.member.pk, []).append(index)
-        members.setdefault(sale.member.pk, sale.member)
+        member = members.setdefault(sale.member.pk, sale.member)
+        if sale.member is not member:
+            # One object a member: a tier reached applies to all their sales.
+            sales[index] = replace(sale, member=member)
+    _members_fresh(members)
     for member_id in list(by_member):
         try:
             member_ensure_active(members[member_id])
@@ -374,6 +379,20 @@ def _state(account: PointsAccount) -> tuple[Any, ...]:
     return tuple(getattr(account, name) for name in _ACCOUNT_STATE)
 
 
+_MEMBER_STATE = ("tier_id", "tier_since", "tier_override_until", "status", "language")
+
+
+def _members_fresh(members: dict[int, Member]) -> None:
+    """The members' tiers as the database has them now (one statement): the
+    import read them before the batch before this one committed."""
+    rows = Member.objects.filter(pk__in=members).values_list("pk", *_MEMBER_STATE)
+    for pk, *state in rows:
+        member = members[pk]
+        if tuple(getattr(member, name) for name in _MEMBER_STATE) != tuple(state):
+            _member_reread(member)
+            member.status, member.language = state[3], state[4]
+
+
 def _member_reread(member: Member) -> None:
     """The member's tier as the database has it now (a sale of theirs
     meanwhile may have raised it)."""
@@ -410,6 +429,11 @@ def _play(
     spend_basis = program.tier_basis == TierBasis.SPEND
     window = program.tier_window_days
     played = _Played()
+    language = (
+        nullcontext()
+        if member.language == translation.get_language()
+        else translation.override(member.language)
+    )
     # This batch's activity of the member (occurred_at, qualifying value).
     counted: list[tuple[datetime, Decimal]] = []
     try:
@@ -420,7 +444,7 @@ def _play(
             quote = sale_quote(sale=sale, program=program)  # the tier held now
             awards = list(quote.awards)
             source = Source("purchase", str(pk))
-            with translation.override(member.language):  # the text stored
+            with language:  # the text stored is in the member's language
                 entries = points_credit_planned(
                     account,
                     credits=[

@@ -38,16 +38,18 @@ digest per purchase (to tell rows that came apart), about 60 bytes each.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.db import IntegrityError, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
@@ -73,6 +75,7 @@ from purchases.import_points import (
     IMPORTED,
     PURCHASE_COLUMNS,
     SKIPPED,
+    Outcome,
     Points,
     lines_copy,
     purchase_rows,
@@ -82,6 +85,7 @@ from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_validate
 from purchases.models import Purchase
 from purchases.quote import sale_quote
 
+T = TypeVar("T")
 COLUMNS = (
     "store",
     "reference",
@@ -232,7 +236,7 @@ class _Run:
     # --- reading ---
 
     def read(self, stream: IO[bytes]) -> None:
-        if self.no_points and not self.dry_run and _Writer.usable():
+        if not self.dry_run and _Writer.usable():
             self.writer = _Writer()
         try:
             self._read(stream)
@@ -287,7 +291,7 @@ class _Run:
             self._close(current)
         self._flush()
         if self.writer is not None:
-            self._written(self.writer.wait())
+            self.writer.wait()
 
     def _row(self, line: int, cells: dict[str, str], *, plain: bool) -> _Row:
         row = _Row(line, cells.get("occurred_at", ""), cells.get("member", ""))
@@ -450,29 +454,39 @@ class _Run:
 
     def _write_with_points(self, ready: list[_Purchase]) -> None:
         """The batch with its points, as the sale flow records each sale in
-        turn, in one transaction (purchases.import_points)."""
-        outcomes = sales_import(
-            sales=[purchase.sale for purchase in ready],  # type: ignore[misc]
-            recorded_at=self.now,
-            actor=self.actor,
-        )
-        for purchase, outcome in zip(ready, outcomes, strict=True):
-            if outcome == IMPORTED:
-                self._imported(purchase)
-            elif outcome == SKIPPED:
-                self.report.skipped += len(purchase.rows)
-                self.report.done(len(purchase.rows))
-            else:
-                self._refuse(purchase, _reason(outcome))  # type: ignore[arg-type]
+        turn, in one transaction (purchases.import_points); in the writer's
+        thread when there is one, while the next batch is read."""
+        sales: list[SaleInput] = [purchase.sale for purchase in ready]  # type: ignore[misc]
+        recorded_at, actor = self.now, self.actor
+
+        def work() -> list[Outcome]:
+            return sales_import(sales=sales, recorded_at=recorded_at, actor=actor)
+
+        def done(outcomes: list[Outcome]) -> None:
+            for purchase, outcome in zip(ready, outcomes, strict=True):
+                if outcome == IMPORTED:
+                    self._imported(purchase)
+                elif outcome == SKIPPED:
+                    self.report.skipped += len(purchase.rows)
+                    self.report.done(len(purchase.rows))
+                else:
+                    self._refuse(purchase, _reason(outcome))  # type: ignore[arg-type]
+
+        if self.writer is None:
+            done(work())
+            return
+        self.writer.wait()
+        self.writer.start(work, done)
 
     def _write_without_points(self, ready: list[_Purchase]) -> None:
         """The batch's purchases and lines, no points (`_copy_batch`), in the
         writer's thread when there is one, while the next batch is read."""
+        program, now = self.program, self.now
         if self.writer is None:
-            self._written(_copy_batch(ready, self.program, self.now))
+            self._written(_copy_batch(ready, program, now))
             return
-        self._written(self.writer.wait())
-        self.writer.start(ready, self.program, self.now)
+        self.writer.wait()
+        self.writer.start(lambda: _copy_batch(ready, program, now), self._written)
 
     def _written(self, outcome: tuple[list[_Purchase], list[_Purchase]]) -> None:
         imported, skipped = outcome
@@ -484,37 +498,48 @@ class _Run:
 
 
 class _Writer:
-    """The `no_points` writer on PostgreSQL: a thread of its own, with its own
-    connection, runs one batch's `_copy_batch` (its COPY and commit, most of
-    which is the server's work, on the other core) while the file's next
-    batch is read and checked. One batch at a time: the next waits for it.
-    A batch cannot depend on the one being written (a receipt's rows are
-    together or refused). Not inside a transaction (a test's, a caller's):
-    the thread's connection would not see it; then the batches are written
-    in turn on the caller's connection."""
+    """The writer on PostgreSQL: a thread of its own, with its own
+    connection, writes one batch (`_copy_batch`, or `sales_import` with its
+    points: much of either is the server's work, on the other core) while
+    the file's next batch is read and checked. One batch at a time: the next
+    waits for it, and what it found is told to the report (`done`) in the
+    reading thread. A batch with points reads the accounts and tiers the one
+    before committed (purchases.import_points reads the members' tiers
+    again). The thread runs in the reader's context (deliveries_off) and
+    language. Not inside a transaction (a test's, a caller's): the thread's
+    connection would not see it; then the batches are written in turn on
+    the caller's connection."""
 
     def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy")
-        self.pending: Future[tuple[list[_Purchase], list[_Purchase]]] | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self.pending: tuple[Future[Any], Callable[[Any], None]] | None = None
 
     @staticmethod
     def usable() -> bool:
         connection = transaction.get_connection()
         return connection.vendor == "postgresql" and not connection.in_atomic_block
 
-    def start(self, ready: list[_Purchase], program: ProgramSettings, now: datetime) -> None:
-        self.pending = self.pool.submit(_copy_batch, ready, program, now)
+    def start(self, work: Callable[[], T], done: Callable[[T], None]) -> None:
+        context, language = contextvars.copy_context(), translation.get_language()
 
-    def wait(self) -> tuple[list[_Purchase], list[_Purchase]]:
-        """(imported, skipped) of the batch being written ([] and [] if none);
-        its error, if it failed, is raised here."""
+        def run() -> T:
+            with translation.override(language):
+                return work()
+
+        self.pending = (self.pool.submit(context.run, run), done)
+
+    def wait(self) -> None:
+        """Tell the batch being written (none: nothing) to its `done`; its
+        error, if it failed, is raised here."""
         pending, self.pending = self.pending, None
-        return pending.result() if pending is not None else ([], [])
+        if pending is not None:
+            future, done = pending
+            done(future.result())
 
     def close(self) -> None:
         try:
             if self.pending is not None:
-                self.pending.result()
+                self.pending[0].result()
         finally:
             self.pool.submit(connections.close_all).result()
             self.pool.shutdown()
