@@ -391,13 +391,16 @@ def test_with_points_the_writer_thread_imports_each_batch_once_and_tells_nobody(
     monkeypatch.setattr(imports, "BATCH", 7)
     member = people[1]
     start = timezone.now() - timedelta(days=60)
-    data = history(people) + (
-        f"klcc,T1,{start.isoformat()},{member.email},BIG,,,1,10000.00,,\n"
-        + "".join(
-            f"klcc,T{n},{(start + timedelta(days=n)).isoformat()},{member.email},A,,,1,100.00,,\n"
-            for n in range(2, 12)
-        )
-    ).encode()
+    data = (
+        history(people)
+        + (
+            f"klcc,T1,{start.isoformat()},{member.email},BIG,,,1,10000.00,,\n"
+            + "".join(
+                f"klcc,T{n},{(start + timedelta(days=n)).isoformat()},{member.email},A,,,1,100.00,,\n"
+                for n in range(2, 12)
+            )
+        ).encode()
+    )
     NotificationDelivery.objects.all().delete()  # the members' own welcomes
     report = run(data)
     assert (report.imported, report.skipped, report.errors) == (108, 0, 3)
