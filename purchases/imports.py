@@ -16,19 +16,23 @@ purchase with the sale's own checks (`sale_validate`).
   of one purchase that disagree on `occurred_at` or `member`, or that come
   apart in the file (a reference seen before, after other purchases), are
   bad rows.
-- With points (the default), each purchase goes through the sale flow
-  (purchases.services.purchase_record) played at its `occurred_at`: base
-  and tier points as the program gives them, pending and expiry counted
-  from then, the member's tier reviewed on the window up to then. An
+- With points (the default), each purchase earns what the sale flow
+  (purchases.services.purchase_record) gives it played at its
+  `occurred_at`: base and tier points as the program gives them, pending
+  and expiry counted from then, the member's tier reviewed on the window up
+  to then; a member's purchases in the file's order. BATCH purchases are
+  played and written at a time by purchases.import_points (its docstring
+  says how, and a test holds it to purchase_record sale by sale). An
   imported history earns no campaign award, qualifies no referral and sends
   no message (`SaleInput.imported`). Afterwards the jobs `release_pending`
   and `expire_points` run as of now, as the nightly run would, so what has
   waited or expired since is released or expired.
 - `no_points`: the purchases and their lines only, no ledger entry, no
   activity; written BATCH_COPY purchases at a time with PostgreSQL's COPY
-  (loyalty.db.rows_copy; bulk_create on SQLite), by a thread of its own
-  while the next batch is read (_Writer), their amounts from the same quote
-  as a sale (purchases.quote.sale_quote).
+  (loyalty.db.rows_copy; bulk_create on SQLite), their amounts from the
+  same quote as a sale (purchases.quote.sale_quote).
+- Either way, on PostgreSQL outside a transaction, each batch is written by
+  a thread of its own while the next batch is read (_Writer).
 
 Memory: the file is read row by row and BATCH purchases (BATCH_COPY with
 `no_points`) are held at a time, with at most MEMBERS_KEPT member look-ups
