@@ -389,8 +389,12 @@ def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any
         )
         return
     meta, quote = model._meta, connection.ops.quote_name
-    names = ", ".join(quote(meta.get_field(name.removesuffix("_id")).column) for name in columns)
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    fields = [by_attname[name] for name in columns]
+    names = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    # JSON cells go as the field adapts them (psycopg writes no dict itself).
+    json = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     # Django's cursor wrapper does not see COPY: its errors are translated here.
     with (
         connection.cursor() as cursor,
@@ -398,7 +402,43 @@ def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
+            if json:
+                row = list(row)
+                for i in json:
+                    if row[i] is not None:
+                        row[i] = fields[i].get_db_prep_save(row[i], connection)
             copy.write_row(row)
+
+
+def rows_update(model: type[Model], instances: list[Model], fields: tuple[str, ...]) -> None:
+    """Save `fields` (attnames) of many instances of `model`, each with its
+    own values: on PostgreSQL one `UPDATE … FROM unnest(<arrays>)` joined on
+    the primary key; elsewhere `bulk_update`. Nothing else runs (no
+    `auto_now`: set such a field on the instances and name it)."""
+    if not instances:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(instances, list(fields), batch_size=500)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    chosen = [by_attname[name] for name in fields]
+    pk = meta.pk
+    columns = [pk, *chosen]
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    sets = ", ".join(f"{quote(f.column)} = v.c{i + 1}" for i, f in enumerate(chosen))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} t SET {sets} "  # noqa: S608
+        f"FROM unnest({arrays}) AS v({names}) WHERE t.{quote(pk.column)} = v.c0"
+    )
+    values = [[instance.pk for instance in instances]] + [
+        [f.get_db_prep_save(getattr(instance, f.attname), connection) for instance in instances]
+        for f in chosen
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def keys_existing(
