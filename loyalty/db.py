@@ -282,16 +282,16 @@ class Compiled:
         return list(compiler.results_iter(results=[rows]))
 
 
-def insert_many(instances: list[Model]) -> None:
-    """One multi-row `INSERT` of new instances of one model (no pks read
-    back), as `bulk_create` would, with the statement for that many rows built
-    once per process. For the sale's lines. No signals are sent."""
+def _rows_insert(instances: list[Model], suffix: Callable[[Any], str] | None, name: str) -> None:
+    """One multi-row `INSERT` of new instances of one model, followed by
+    `suffix(connection)` (e.g. an ON CONFLICT clause), with the statement for
+    that many rows built once per process under `name`."""
     if not instances:
         return
     model = type(instances[0])
     connection = connections[router.db_for_write(model)]
     fields = _fields(model)
-    key = (model, f"many {len(instances)}", connection.alias)
+    key = (model, f"{name} {len(instances)}", connection.alias)
     sql = _insert_sql.get(key)
     if sql is None:
         quote, meta = connection.ops.quote_name, model._meta
@@ -299,11 +299,18 @@ def insert_many(instances: list[Model]) -> None:
         sql = _insert_sql[key] = (
             f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(instances))}"
+            f"VALUES {', '.join([row] * len(instances))}" + (suffix(connection) if suffix else "")
         )
     values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+
+
+def insert_many(instances: list[Model]) -> None:
+    """One multi-row `INSERT` of new instances of one model (no pks read
+    back), as `bulk_create` would, with the statement for that many rows built
+    once per process. For the sale's lines. No signals are sent."""
+    _rows_insert(instances, None, "many")
 
 
 def upsert_many(instances: list[Model], *, unique: tuple[str, ...], update: list[str]) -> None:
@@ -315,26 +322,17 @@ def upsert_many(instances: list[Model], *, unique: tuple[str, ...], update: list
     no signals."""
     if not instances:
         return
-    model = type(instances[0])
-    connection = connections[router.db_for_write(model)]
-    fields = _fields(model)
-    key = (model, f"upsert {len(instances)} {unique} {update}", connection.alias)
-    sql = _insert_sql.get(key)
-    if sql is None:
-        quote, meta = connection.ops.quote_name, model._meta
-        row = f"({', '.join(['%s'] * len(fields))})"
+    meta = type(instances[0])._meta
+
+    def on_conflict(connection: Any) -> str:
+        quote = connection.ops.quote_name
         conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
         columns = [quote(meta.get_field(name).column) for name in update]
-        sql = _insert_sql[key] = (
-            f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(instances))} "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET "
-            + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
+        return f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(
+            f"{column} = EXCLUDED.{column}" for column in columns
         )
-    values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+
+    _rows_insert(instances, on_conflict, f"upsert {unique} {update}")
 
 
 # --- Bulk rows --------------------------------------------------------------------------------
