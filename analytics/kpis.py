@@ -186,10 +186,8 @@ class MemberCounts:
     active: int
 
 
-def members_kpi(*, period: Period, scope: Scope = ALL) -> MemberCounts:
-    """Members who joined by the period's end (`total`), in it (`new`), and who
-    bought in the ACTIVE_DAYS days up to its end (`active`). Deleted members
-    are not counted. Anchor #kpi-members."""
+def _joined(period: Period, scope: Scope) -> tuple[int, int]:
+    """Members (not deleted) who joined by the period's end, and in it."""
     if scope.filters_members:
         members = scope.members().exclude(status=MemberStatus.DELETED)
         if scope.store is not None:
@@ -200,14 +198,23 @@ def members_kpi(*, period: Period, scope: Scope = ALL) -> MemberCounts:
             total=Count("pk", filter=Q(joined_at__lt=hi)),
             new=Count("pk", filter=Q(joined_at__gte=lo, joined_at__lt=hi)),
         )
-        total, new = counts["total"], counts["new"]
     else:
-        rows = _ledger_days(scope).filter(day__lte=period.end)
-        counts = rows.aggregate(
-            total=Coalesce(Sum("members_joined"), 0),
-            new=Coalesce(Sum("members_joined", filter=Q(day__gte=period.start)), 0),
+        counts = (
+            _ledger_days(scope)
+            .filter(day__lte=period.end)
+            .aggregate(
+                total=Coalesce(Sum("members_joined"), 0),
+                new=Coalesce(Sum("members_joined", filter=Q(day__gte=period.start)), 0),
+            )
         )
-        total, new = counts["total"], counts["new"]
+    return counts["total"], counts["new"]
+
+
+def members_kpi(*, period: Period, scope: Scope = ALL) -> MemberCounts:
+    """Members who joined by the period's end (`total`), in it (`new`), and who
+    bought in the ACTIVE_DAYS days up to its end (`active`). Deleted members
+    are not counted. Anchor #kpi-members."""
+    total, new = _joined(period, scope)
     since = period.end - timedelta(days=ACTIVE_DAYS - 1)
     if not scope.filters_members:
         # The first day each buyer bought in [since, end] is the one whose
@@ -499,7 +506,7 @@ class HistoricalClv:
 def clv_kpi(*, period: Period, scope: Scope = ALL) -> HistoricalClv:
     """Historical CLV: the members' net spend from the start of the program to
     the period's end, per member who had joined by then. Anchor #kpi-clv."""
-    members = members_kpi(period=period, scope=scope).total
+    members, _new = _joined(period, scope)
     if scope.filters_members:
         rows = MemberMonth.objects.filter(
             month__lte=period.end, member_id__in=scope.members().values("pk")
