@@ -657,23 +657,11 @@ class ReferralFunnel:
     others: GroupValue
 
 
-def _group_value(members: QuerySet[Member], period: Period, scope: Scope) -> GroupValue:
-    ids = members.values("pk")
-    count = members.count()
-    spend = MemberMonth.objects.filter(month__lte=period.end, member_id__in=ids)
-    if scope.store is not None:
-        spend = spend.filter(store=scope.store)
-    total = spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
-    group_scope = Scope(store=scope.store)
-    months = period.months
-    previous = Period(*_month_span(months[0], len(months))).months
-    base = _buyers(previous, group_scope).filter(member_id__in=ids)
-    base_count = base.count()
-    retained = _buyers(months, group_scope).filter(member_id__in=base).count()
-    retention = rate(retained, base_count)
+def _group(members: int, spend: Decimal, base: int, retained: int) -> GroupValue:
+    retention = rate(retained, base)
     return GroupValue(
-        members=count,
-        clv=average(money(total), count),
+        members=members,
+        clv=average(money(spend), members),
         churn_rate=(1 - retention) if retention is not None else None,
     )
 
@@ -682,7 +670,10 @@ def referral_kpi(*, period: Period, scope: Scope = ALL) -> ReferralFunnel:
     """Friends who joined with a referral code in the period, how many of them
     qualified, were rewarded or rejected (by their status now); and members
     who joined by a referral against the others: historical CLV and churn.
-    Anchor #kpi-referrals."""
+    The referred are few, so their figures come from their own member-months;
+    the others' are the whole program's (clv_kpi, retention_kpi: roll-up sums,
+    whatever the number of members) less the referred, so the two groups add
+    up to the program's figures. Anchor #kpi-referrals."""
     lo, hi = day_bounds(period.start, period.end)
     referrals = Referral.objects.filter(created_at__gte=lo, created_at__lt=hi)
     if scope.store is not None:
@@ -699,12 +690,32 @@ def referral_kpi(*, period: Period, scope: Scope = ALL) -> ReferralFunnel:
     members = scope.members().exclude(status=MemberStatus.DELETED).filter(joined_at__lt=end)
     if scope.store is not None:
         members = members.filter(home_store=scope.store)
-    referred = members.filter(pk__in=Referral.objects.values("friend_id"))
-    others = members.exclude(pk__in=Referral.objects.values("friend_id"))
+    referred = list(
+        members.filter(pk__in=Referral.objects.values("friend_id")).values_list("pk", flat=True)
+    )
+    spend = MemberMonth.objects.filter(month__lte=period.end, member_id__in=referred)
+    if scope.store is not None:
+        spend = spend.filter(store=scope.store)
+    referred_spend = money(spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"])
+    months = period.months
+    previous = Period(*_month_span(months[0], len(months))).months
+    store_only = Scope(store=scope.store)
+    base = list(_buyers(previous, store_only).filter(member_id__in=referred))
+    referred_base = len(base)
+    referred_retained = (
+        _buyers(months, store_only).filter(member_id__in=[row["member_id"] for row in base]).count()
+    )
+    whole = clv_kpi(period=period, scope=scope)
+    retention = retention_kpi(period=period, scope=scope)
     return ReferralFunnel(
         **counts,
-        referred=_group_value(referred, period, scope),
-        others=_group_value(others, period, scope),
+        referred=_group(len(referred), referred_spend, referred_base, referred_retained),
+        others=_group(
+            max(0, whole.members - len(referred)),
+            whole.spend - referred_spend,
+            max(0, retention.base - referred_base),
+            max(0, retention.retained - referred_retained),
+        ),
     )
 
 
