@@ -1,21 +1,25 @@
 """The past purchases import at scale (issue 11, "Speed"), on PostgreSQL.
 
     python benchmarks/import_purchases.py [--lines 1000000] [--points-lines 20000]
-        [--members 2000] [--modes no-points,points]
+        [--members 2000] [--modes no-points,points] [--db-name NAME] [--rerun]
 
-Steps: create the database `setia_bench_import` on the server of
-DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres; only this
-database is created and dropped, also on Ctrl-C), migrate, set the program
-up (1 point per RM1, 365-day expiry, tiers on spend), import `--members`
-members with `manage.py import_members`; write a purchases CSV of `--lines`
-lines (1 to 6 lines a purchase, 3.3 on average: 1,000,000 lines are about
-300,000 purchases; 70 % by a member named by card number, email or phone,
-the rest anonymous; dated over the last two years, in time order), import it
-with `manage.py import_purchases --no-points`; then, in a fresh database, a
-file of `--points-lines` lines with points (through the sale flow), followed
-by `ledger_check`. Each import runs as its own process; printed per run:
-wall time, rows/s, purchases/s and the process's peak memory (ru_maxrss
-from wait4). See docs/benchmarks.md.
+Steps: create the database `--db-name` (default setia_bench_import) on the
+server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres;
+only this database is created and dropped, also on Ctrl-C), migrate, set the
+program up (1 point per RM1, 365-day expiry, tiers on spend), import
+`--members` members with `manage.py import_members`; write a purchases CSV
+of `--lines` lines (1 to 6 lines a purchase, 3.3 on average: 1,000,000 lines
+are about 300,000 purchases; 70 % by a member named by card number, email or
+phone, the rest anonymous; dated over the last two years, in time order),
+import it with `manage.py import_purchases --no-points`; then, in a fresh
+database, a file of `--points-lines` lines with points (purchases.import_points),
+followed by `ledger_check`. `--rerun` imports each file a second time (all
+skipped). Each import runs as its own process; printed per run: wall time,
+rows/s, purchases/s, the process's peak memory (ru_maxrss from wait4), its
+CPU time (user + sys) and that of the PostgreSQL backends serving the
+database (read from /proc while it runs: the server must be on this
+machine), as milliseconds a purchase, and the load average when it ended.
+See docs/benchmarks.md.
 """
 
 from __future__ import annotations

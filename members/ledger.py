@@ -56,7 +56,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from loyalty.db import Lookup, ids_reserve, insert, insert_many, rows_copy, rows_update, update
@@ -840,18 +840,27 @@ def _entry_time(account: PointsAccount, as_of: datetime) -> datetime:
     return max(as_of, latest) if latest is not None else as_of
 
 
-# Members whose due lots a job writes in one transaction (their account locks
-# held meanwhile, taken in member id order): a few statements for them all.
+# At most this many members, and this many of their due lots (or one
+# member's, however many), are written by a job in one transaction: their
+# account locks held meanwhile, taken in member id order; a few statements
+# for them all, and memory bounded by the lots held, whatever the history.
 JOB_MEMBERS = 200
+JOB_LOTS = 5000
 
 
-def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+def _chunks(due: QuerySet[PointsEntry]) -> Iterator[list[int]]:
+    """The members of `due` lots in member id order, JOB_MEMBERS and
+    JOB_LOTS at a time."""
+    counts = due.values("member_id").annotate(n=Count("id")).order_by("member_id")
     chunk: list[int] = []
-    for member_id in ids:
-        chunk.append(member_id)
-        if len(chunk) == size:
+    lots = 0
+    for row in counts.values_list("member_id", "n").iterator(chunk_size=2000):
+        member_id, n = row
+        if chunk and (len(chunk) == JOB_MEMBERS or lots + n > JOB_LOTS):
             yield chunk
-            chunk = []
+            chunk, lots = [], 0
+        chunk.append(member_id)
+        lots += n
     if chunk:
         yield chunk
 
@@ -864,21 +873,16 @@ def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
     pay off a clawback owed first. Returns how many lots were released;
     running again for the same time releases nothing.
 
-    JOB_MEMBERS members a transaction, their accounts locked in member id
-    order (locks.accounts_lock): their releases are played in memory by the
+    JOB_MEMBERS members (JOB_LOTS lots) a transaction, their accounts locked
+    in member id order (locks.accounts_lock): their releases are played in memory by the
     rules of `_release_locked` (`_release_entry`, `_expire_entry`) and
     written in a few statements (`ledger_rows_write`); a member owing a
     clawback has theirs written one by one (collecting it is a debit)."""
     released = 0
-    due = (
-        PointsEntry.objects.filter(
-            status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
-        )
-        .values_list("member_id", flat=True)
-        .distinct()
-        .order_by("member_id")
+    due = PointsEntry.objects.filter(
+        status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
     )
-    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
+    for chunk in _chunks(due):
         with transaction.atomic():
             accounts = accounts_lock(member_ids=chunk)
             lots = PointsEntry.objects.filter(
@@ -991,19 +995,14 @@ def points_forfeit(*, member_id: int, now: datetime, description: str | Text) ->
 def points_expire_due(*, as_of: datetime) -> int:
     """Write an `expire` entry for the rest of every lot whose expiry has come
     by `as_of`, dated when the job records it. Returns the points expired;
-    running again for the same time expires nothing. JOB_MEMBERS members a
-    transaction, as `points_release_due`, played by the rules of
+    running again for the same time expires nothing. JOB_MEMBERS members
+    (JOB_LOTS lots) a transaction, as `points_release_due`, played by the rules of
     `_expire_due_locked` (`_expire_entry`)."""
     expired = 0
-    due = (
-        PointsEntry.objects.filter(
-            status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=as_of
-        )
-        .values_list("member_id", flat=True)
-        .distinct()
-        .order_by("member_id")
+    due = PointsEntry.objects.filter(
+        status=EntryStatus.AVAILABLE, remaining__gt=0, expires_at__lte=as_of
     )
-    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
+    for chunk in _chunks(due):
         with transaction.atomic():
             accounts = accounts_lock(member_ids=chunk)
             lots = PointsEntry.objects.filter(

@@ -412,14 +412,11 @@ class _Run:
             purchase.sale = sale
 
     def _members(self, batch: list[_Purchase]) -> dict[str, list[Member]]:
-        """The members each good purchase's member column names. With points,
-        looked up afresh each batch: the sale flow changes them (their tier)
-        and the batch holds one object per member. Without, the members are
-        only named (their pk, public id and status), so a value is looked up
-        once a run (MEMBERS_KEPT)."""
+        """The members each good purchase's member column names, a value
+        looked up once a run (MEMBERS_KEPT). With points, each batch reads
+        its members' tiers and status again when it writes them
+        (purchases.import_points), since the batches before changed them."""
         wanted = {p.rows[0].member for p in batch if not p.reason and p.rows[0].member}
-        if not self.no_points:
-            return members_by_reference(wanted)
         known = self.members
         new = [value for value in wanted if value not in known]
         if new:

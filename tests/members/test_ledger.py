@@ -430,3 +430,26 @@ def test_ledger_check_follows_each_balance_after_as_a_running_total(member):
         f"{member.public_id}: entry {first.pk} (earn) says balance 150 after it, "
         "the history adds up to 100"
     ]
+
+
+def test_the_release_and_expiry_jobs_write_every_lot_across_chunks(monkeypatch):
+    """Chunks of at most 2 members and 3 lots (one member alone when they
+    have more): every due lot of every member is released, then expired,
+    once, with the balances the entries add up to."""
+    monkeypatch.setattr(ledger, "JOB_MEMBERS", 2)
+    monkeypatch.setattr(ledger, "JOB_LOTS", 3)
+    program = settings_with(pending_days=14, expiry_days=30)
+    members = [MemberFactory(user=None, email=f"chunk{n}@example.com") for n in range(5)]
+    for n, member in enumerate(members):
+        for k in range(n + 1):
+            earn(member, 10 + k, T0 + timedelta(days=k), program, ref=f"{n}-{k}")
+    lots = sum(n + 1 for n in range(5))
+    assert ledger.points_release_due(as_of=T0 + timedelta(days=30), expiry_days=30) == lots
+    assert {account(m).pending for m in members} == {0}
+    assert ledger.points_expire_due(as_of=T0 + timedelta(days=100)) == sum(
+        10 + k for n in range(5) for k in range(n + 1)
+    )
+    assert {account(m).balance for m in members} == {0}
+    assert PointsEntry.objects.filter(kind=EntryKind.EXPIRE).count() == lots
+    assert ledger.points_expire_due(as_of=T0 + timedelta(days=100)) == 0
+    assert ledger_problems() == []

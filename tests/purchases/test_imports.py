@@ -413,3 +413,30 @@ def test_with_points_the_writer_thread_imports_each_batch_once_and_tells_nobody(
     assert not NotificationDelivery.objects.exists()
     again = run(data)
     assert (again.imported, again.skipped, again.errors) == (0, 108, 3)
+
+
+def test_a_member_blocked_during_the_run_earns_nothing_in_the_later_batches(people, monkeypatch):
+    """Members are looked up once a run; with points each batch reads their
+    status again, so one blocked after the first batch has their later
+    purchases refused with the sale flow's reason."""
+    from members.models import Member, MemberStatus
+    from purchases import imports
+
+    monkeypatch.setattr(imports, "BATCH", 1)
+    member = people[2]
+    when = (timezone.now() - timedelta(days=9)).isoformat()
+    data = HEADER + (
+        f"klcc,K1,{when},{member.email},A,,,1,10.00,,\nklcc,K2,{when},{member.email},A,,,1,10.00,,\n"
+    )
+    original = imports.sales_import
+
+    def block_after_the_first(**kwargs):
+        outcomes = original(**kwargs)
+        Member.objects.filter(pk=member.pk).update(status=MemberStatus.BLOCKED)
+        return outcomes
+
+    monkeypatch.setattr(imports, "sales_import", block_after_the_first)
+    report = run(data.encode())
+    assert (report.imported, report.errors) == (1, 1)
+    assert report.problems == ["line 3: This member is blocked or deleted."]
+    assert list(Purchase.objects.values_list("reference", flat=True)) == ["K1"]
