@@ -726,4 +726,10 @@ def rollups_rebuild(*, start: date, end: date, whole_history: bool = False) -> R
     done = rollups_refresh(start=start, end=end, whole_months=True)
     if whole_history:
         RollupState.objects.update_or_create(pk=1, defaults=marks)
+    if connection.vendor == "postgresql":
+        # Every row is new: the planner's statistics of before would send the
+        # next day's refresh scanning (measured: seconds instead of tenths).
+        with connection.cursor() as cursor:
+            for model in (StoreDay, LedgerDay, MemberMonth, MemberDay, BuyerCell, ActiveCell):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return done
