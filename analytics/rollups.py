@@ -677,8 +677,15 @@ def rollups_run(*, as_of: datetime) -> str:
     """The `rollups` job: refresh the days that changed since the last run
     (see the module docstring), and always today's and yesterday's (the
     jobs' entries of the night). Running it twice for the same time rewrites
-    the same rows."""
+    the same rows. The first run of all (nothing rolled up yet) is a
+    rebuild of the whole history, a month a transaction: days one by one
+    would take far longer."""
     state, _created = RollupState.objects.get_or_create(pk=1)
+    if state.ran_at is None and not (state.purchase_id or state.entry_id or state.member_id):
+        first = rollups_history_start()
+        if first is not None and first <= local_day(as_of):
+            rollups_rebuild(start=first, end=local_day(as_of), whole_history=True)
+            state.refresh_from_db()
     settle_before = as_of - SETTLE
     days: set[date] = {local_day(as_of), local_day(as_of) - timedelta(days=1)}
     marks = {}
