@@ -657,24 +657,66 @@ class ReferralFunnel:
     others: GroupValue
 
 
-def _group_value(members: QuerySet[Member], period: Period, scope: Scope) -> GroupValue:
+@dataclass(frozen=True)
+class _GroupTotals:
+    """What a group's CLV and churn are worked out from."""
+
+    members: int
+    spend: Decimal
+    base: int
+    retained: int
+
+    def __sub__(self, other: _GroupTotals) -> _GroupTotals:
+        return _GroupTotals(
+            self.members - other.members,
+            self.spend - other.spend,
+            self.base - other.base,
+            self.retained - other.retained,
+        )
+
+    def value(self) -> GroupValue:
+        retention = rate(self.retained, self.base)
+        return GroupValue(
+            members=self.members,
+            clv=average(money(self.spend), self.members),
+            churn_rate=(1 - retention) if retention is not None else None,
+        )
+
+
+def _group_totals(members: QuerySet[Member], period: Period, scope: Scope) -> _GroupTotals:
+    """A group of members' totals, counted over their member-months (for a
+    small group: referred members, a segment's)."""
     ids = members.values("pk")
-    count = members.count()
-    spend = MemberMonth.objects.filter(month__lte=period.end, member_id__in=ids)
+    spend = MemberMonth.objects.filter(month__lte=month_start(period.end), member_id__in=ids)
     if scope.store is not None:
         spend = spend.filter(store=scope.store)
-    total = spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"]
     group_scope = Scope(store=scope.store)
     months = period.months
     previous = Period(*_month_span(months[0], len(months))).months
     base = _buyers(previous, group_scope).filter(member_id__in=ids)
-    base_count = base.count()
-    retained = _buyers(months, group_scope).filter(member_id__in=base).count()
-    retention = rate(retained, base_count)
-    return GroupValue(
-        members=count,
-        clv=average(money(total), count),
-        churn_rate=(1 - retention) if retention is not None else None,
+    return _GroupTotals(
+        members=members.count(),
+        spend=spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"],
+        base=base.count(),
+        retained=_buyers(months, group_scope).filter(member_id__in=base).count(),
+    )
+
+
+def _everyone_totals(period: Period, scope: Scope) -> _GroupTotals:
+    """_group_totals of every member (of the store), from the roll-ups: the
+    joiners from LedgerDay, spend and buyers from the cells."""
+    months = period.months
+    previous = Period(*_month_span(months[0], len(months))).months
+    key = scope.store.pk if scope.store is not None else 0
+    spend = BuyerCell.objects.filter(store_key=key, month__lte=month_start(period.end)).aggregate(
+        s=Coalesce(Sum("amount"), ZERO)
+    )["s"]
+    retention = _retention_from_cells(months, previous, Scope(store=scope.store))
+    return _GroupTotals(
+        members=_joined(period, Scope(store=scope.store))[0],
+        spend=spend,
+        base=retention.base,
+        retained=retention.retained,
     )
 
 
@@ -701,11 +743,13 @@ def referral_kpi(*, period: Period, scope: Scope = ALL) -> ReferralFunnel:
         members = members.filter(home_store=scope.store)
     referred = members.filter(pk__in=Referral.objects.values("friend_id"))
     others = members.exclude(pk__in=Referral.objects.values("friend_id"))
-    return ReferralFunnel(
-        **counts,
-        referred=_group_value(referred, period, scope),
-        others=_group_value(others, period, scope),
-    )
+    referred_totals = _group_totals(referred, period, scope)
+    if scope.filters_members:
+        others_totals = _group_totals(others, period, scope)
+    else:
+        # The others are everyone but the referred: no count over a million.
+        others_totals = _everyone_totals(period, scope) - referred_totals
+    return ReferralFunnel(**counts, referred=referred_totals.value(), others=others_totals.value())
 
 
 @dataclass(frozen=True)
