@@ -20,3 +20,10 @@ class AnalyticsConfig(AppConfig):
         portal_home_panel_register(feedback_panel)
         # A deleted member keeps no prediction.
         member_deletion_hook_register(member_prediction_forget)
+        # Survey answers and the prediction in a member's data document; an
+        # erased member's comments go (members.privacy).
+        from analytics.privacy import member_feedback_export, member_feedback_forget
+        from members.privacy import member_export_section_register
+
+        member_export_section_register("feedback", member_feedback_export)
+        member_deletion_hook_register(member_feedback_forget)

@@ -657,66 +657,12 @@ class ReferralFunnel:
     others: GroupValue
 
 
-@dataclass(frozen=True)
-class _GroupTotals:
-    """What a group's CLV and churn are worked out from."""
-
-    members: int
-    spend: Decimal
-    base: int
-    retained: int
-
-    def __sub__(self, other: _GroupTotals) -> _GroupTotals:
-        return _GroupTotals(
-            self.members - other.members,
-            self.spend - other.spend,
-            self.base - other.base,
-            self.retained - other.retained,
-        )
-
-    def value(self) -> GroupValue:
-        retention = rate(self.retained, self.base)
-        return GroupValue(
-            members=self.members,
-            clv=average(money(self.spend), self.members),
-            churn_rate=(1 - retention) if retention is not None else None,
-        )
-
-
-def _group_totals(members: QuerySet[Member], period: Period, scope: Scope) -> _GroupTotals:
-    """A group of members' totals, counted over their member-months (for a
-    small group: referred members, a segment's)."""
-    ids = members.values("pk")
-    spend = MemberMonth.objects.filter(month__lte=month_start(period.end), member_id__in=ids)
-    if scope.store is not None:
-        spend = spend.filter(store=scope.store)
-    group_scope = Scope(store=scope.store)
-    months = period.months
-    previous = Period(*_month_span(months[0], len(months))).months
-    base = _buyers(previous, group_scope).filter(member_id__in=ids)
-    return _GroupTotals(
-        members=members.count(),
-        spend=spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"],
-        base=base.count(),
-        retained=_buyers(months, group_scope).filter(member_id__in=base).count(),
-    )
-
-
-def _everyone_totals(period: Period, scope: Scope) -> _GroupTotals:
-    """_group_totals of every member (of the store), from the roll-ups: the
-    joiners from LedgerDay, spend and buyers from the cells."""
-    months = period.months
-    previous = Period(*_month_span(months[0], len(months))).months
-    key = scope.store.pk if scope.store is not None else 0
-    spend = BuyerCell.objects.filter(store_key=key, month__lte=month_start(period.end)).aggregate(
-        s=Coalesce(Sum("amount"), ZERO)
-    )["s"]
-    retention = _retention_from_cells(months, previous, Scope(store=scope.store))
-    return _GroupTotals(
-        members=_joined(period, Scope(store=scope.store))[0],
-        spend=spend,
-        base=retention.base,
-        retained=retention.retained,
+def _group(members: int, spend: Decimal, base: int, retained: int) -> GroupValue:
+    retention = rate(retained, base)
+    return GroupValue(
+        members=members,
+        clv=average(money(spend), members),
+        churn_rate=(1 - retention) if retention is not None else None,
     )
 
 
@@ -724,7 +670,10 @@ def referral_kpi(*, period: Period, scope: Scope = ALL) -> ReferralFunnel:
     """Friends who joined with a referral code in the period, how many of them
     qualified, were rewarded or rejected (by their status now); and members
     who joined by a referral against the others: historical CLV and churn.
-    Anchor #kpi-referrals."""
+    The referred are few, so their figures come from their own member-months;
+    the others' are the whole program's (clv_kpi, retention_kpi: roll-up sums,
+    whatever the number of members) less the referred, so the two groups add
+    up to the program's figures. Anchor #kpi-referrals."""
     lo, hi = day_bounds(period.start, period.end)
     referrals = Referral.objects.filter(created_at__gte=lo, created_at__lt=hi)
     if scope.store is not None:
@@ -741,15 +690,33 @@ def referral_kpi(*, period: Period, scope: Scope = ALL) -> ReferralFunnel:
     members = scope.members().exclude(status=MemberStatus.DELETED).filter(joined_at__lt=end)
     if scope.store is not None:
         members = members.filter(home_store=scope.store)
-    referred = members.filter(pk__in=Referral.objects.values("friend_id"))
-    others = members.exclude(pk__in=Referral.objects.values("friend_id"))
-    referred_totals = _group_totals(referred, period, scope)
-    if scope.filters_members:
-        others_totals = _group_totals(others, period, scope)
-    else:
-        # The others are everyone but the referred: no count over a million.
-        others_totals = _everyone_totals(period, scope) - referred_totals
-    return ReferralFunnel(**counts, referred=referred_totals.value(), others=others_totals.value())
+    referred = list(
+        members.filter(pk__in=Referral.objects.values("friend_id")).values_list("pk", flat=True)
+    )
+    spend = MemberMonth.objects.filter(month__lte=period.end, member_id__in=referred)
+    if scope.store is not None:
+        spend = spend.filter(store=scope.store)
+    referred_spend = money(spend.aggregate(s=Coalesce(Sum("amount"), ZERO))["s"])
+    months = period.months
+    previous = Period(*_month_span(months[0], len(months))).months
+    store_only = Scope(store=scope.store)
+    base = list(_buyers(previous, store_only).filter(member_id__in=referred))
+    referred_base = len(base)
+    referred_retained = (
+        _buyers(months, store_only).filter(member_id__in=[row["member_id"] for row in base]).count()
+    )
+    whole = clv_kpi(period=period, scope=scope)
+    retention = retention_kpi(period=period, scope=scope)
+    return ReferralFunnel(
+        **counts,
+        referred=_group(len(referred), referred_spend, referred_base, referred_retained),
+        others=_group(
+            max(0, whole.members - len(referred)),
+            whole.spend - referred_spend,
+            max(0, retention.base - referred_base),
+            max(0, retention.retained - referred_retained),
+        ),
+    )
 
 
 @dataclass(frozen=True)

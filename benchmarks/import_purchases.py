@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -57,7 +58,7 @@ def _out(line: str = "") -> None:
     sys.stdout.flush()
 
 
-def _urls() -> tuple[str, str]:
+def _urls(db_name: str = DB_NAME) -> tuple[str, str]:
     """(the server's maintenance database URL, the benchmark database URL)."""
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parts = urlsplit(url)
@@ -65,7 +66,7 @@ def _urls() -> tuple[str, str]:
         raise SystemExit("DATABASE_URL must name a PostgreSQL server")
     return (
         urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{DB_NAME}")),
+        urlunsplit(parts._replace(path=f"/{db_name}")),
     )
 
 
@@ -94,8 +95,40 @@ def _manage(url: str, *args: str) -> str:
     return result.stdout
 
 
-def _timed(url: str, *args: str) -> tuple[float, int, str]:
-    """Run a manage.py command; (seconds, peak resident memory in KiB, its last line)."""
+@dataclass
+class Timing:
+    """One import's figures: wall seconds, peak memory, CPU seconds of the
+    process (user + sys, from wait4) and of the PostgreSQL backends serving
+    its database (read from /proc while it runs: the server is on this
+    machine), the load average when it ended, and the command's last line."""
+
+    seconds: float
+    kib: int
+    cpu: float
+    server_cpu: float
+    load: float
+    last: str
+
+
+def _backend_cpu(db_name: str, seen: dict[int, float]) -> None:
+    """Note the CPU seconds so far of each backend connected to `db_name`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    rows = subprocess.run(
+        ["psql", _urls(db_name)[0], "-Atc",
+         f"SELECT pid FROM pg_stat_activity WHERE datname = '{db_name}'"],  # noqa: S608
+        capture_output=True,
+        text=True,
+    ).stdout.split()  # fmt: skip
+    for pid in rows:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        seen[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+
+
+def _timed(url: str, *args: str, db_name: str = DB_NAME) -> Timing:
+    """Run a manage.py command and measure it (Timing)."""
     with tempfile.TemporaryFile(mode="w+") as out:
         start = time.perf_counter()
         child = subprocess.Popen(
@@ -105,19 +138,34 @@ def _timed(url: str, *args: str) -> tuple[float, int, str]:
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
-        _pid, status, usage = os.wait4(child.pid, 0)
+        seen: dict[int, float] = {}
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            _backend_cpu(db_name, seen)
+            time.sleep(0.5)
         seconds = time.perf_counter() - start
         out.seek(0)
         lines = out.read().splitlines()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(args)} failed: {lines[-5:]}")
-    return seconds, usage.ru_maxrss, lines[-1] if lines else ""
+    return Timing(
+        seconds,
+        usage.ru_maxrss,
+        usage.ru_utime + usage.ru_stime,
+        sum(seen.values()),
+        os.getloadavg()[0],
+        lines[-1] if lines else "",
+    )
 
 
-def _prepare(admin_url: str, url: str, members: int, folder: Path) -> list[str]:
+def _prepare(
+    admin_url: str, url: str, members: int, folder: Path, db_name: str = DB_NAME
+) -> list[str]:
     """A fresh database with the program and `members` members; their names in files."""
-    _sql(admin_url, f"DROP DATABASE IF EXISTS {DB_NAME}")
-    _sql(admin_url, f"CREATE DATABASE {DB_NAME}")
+    _sql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
+    _sql(admin_url, f"CREATE DATABASE {db_name}")
     _manage(url, "migrate", "-v", "0")
     _manage(url, "shell", "-c", SETUP)
     path = folder / "members.csv"
@@ -161,11 +209,15 @@ def _purchases_file(path: Path, lines: int, members: list[str], seed: int = 7) -
     return purchases
 
 
-def _report(label: str, lines: int, purchases: int, seconds: float, kib: int, last: str) -> None:
+def _report(label: str, lines: int, purchases: int, timing: Timing) -> None:
+    seconds = timing.seconds
     _out(
         f"{label}: {lines:,} lines, {purchases:,} purchases in {seconds:.1f} s: "
         f"{lines / seconds:,.0f} rows/s, {purchases / seconds:,.0f} purchases/s, "
-        f"peak memory {kib / 1024:.0f} MiB ({last})"
+        f"peak memory {timing.kib / 1024:.0f} MiB; CPU {timing.cpu:.1f} s in the process "
+        f"+ {timing.server_cpu:.1f} s in PostgreSQL = "
+        f"{(timing.cpu + timing.server_cpu) * 1000 / max(1, purchases):.2f} ms a purchase; "
+        f"load average {timing.load:.2f} ({timing.last})"
     )
 
 
@@ -176,16 +228,31 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2_000)
     parser.add_argument("--modes", default="no-points,points")
     parser.add_argument(
+        "--db-name",
+        default=DB_NAME,
+        help="The database created and dropped (one per person on a shared server).",
+    )
+    parser.add_argument(
         "--rerun",
         action="store_true",
-        help="Import the --no-points file a second time (all skipped).",
+        help="Import each file a second time (all skipped).",
     )
     options = parser.parse_args()
     modes = set(options.modes.split(","))
-    admin_url, url = _urls()
+    db_name = options.db_name
+    if not db_name.replace("_", "").isalnum():
+        raise SystemExit("--db-name: letters, digits and _ only")
+    admin_url, url = _urls(db_name)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
+
+    def run(label: str, path: Path, lines: int, purchases: int, *flags: str) -> None:
+        _report(label, lines, purchases, _timed(url, "import_purchases", str(path), *flags,
+                                                db_name=db_name))  # fmt: skip
+        if options.rerun:
+            timing = _timed(url, "import_purchases", str(path), *flags, db_name=db_name)
+            _report(f"{label} again (skipped)", lines, purchases, timing)
 
     signal.signal(signal.SIGTERM, stop)
     _out(f"load average before: {os.getloadavg()[0]:.2f} (2 cores, shared machine)")
@@ -193,26 +260,19 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder_name:
             folder = Path(folder_name)
             if "no-points" in modes:
-                members = _prepare(admin_url, url, options.members, folder)
+                members = _prepare(admin_url, url, options.members, folder, db_name)
                 path = folder / "purchases.csv"
                 purchases = _purchases_file(path, options.lines, members)
                 _out(f"file: {path.stat().st_size / 1e6:.0f} MB")
-                seconds, kib, last = _timed(url, "import_purchases", str(path), "--no-points")
-                _report("--no-points", options.lines, purchases, seconds, kib, last)
-                if options.rerun:
-                    seconds, kib, last = _timed(url, "import_purchases", str(path), "--no-points")
-                    _report(
-                        "--no-points again (skipped)", options.lines, purchases, seconds, kib, last
-                    )
+                run("--no-points", path, options.lines, purchases, "--no-points")
             if "points" in modes:
-                members = _prepare(admin_url, url, options.members, folder)
+                members = _prepare(admin_url, url, options.members, folder, db_name)
                 path = folder / "purchases-points.csv"
                 purchases = _purchases_file(path, options.points_lines, members)
-                seconds, kib, last = _timed(url, "import_purchases", str(path))
-                _report("with points", options.points_lines, purchases, seconds, kib, last)
+                run("with points", path, options.points_lines, purchases)
                 _out(_manage(url, "ledger_check").strip())
     finally:
-        _sql(admin_url, f"DROP DATABASE IF EXISTS {DB_NAME}")
+        _sql(admin_url, f"DROP DATABASE IF EXISTS {db_name}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Where one earn POST spends its time: SQL queries per request and a cProfile summary.
 
-    .venv/bin/python benchmarks/profile_earn.py [--requests N] [--members M]
+    .venv/bin/python benchmarks/profile_earn.py [--requests N] [--members M] [--challenges]
 
 Builds the same `setia_bench` database as earn_api.py, then posts purchases
 in-process through Django's test client (whole middleware and DRF stack, no
@@ -38,11 +38,17 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="print every query of one request")
     parser.add_argument("--sort", default="cumulative", help="pstats sort key (cumulative)")
     parser.add_argument("--top", type=int, default=45, help="functions to list (45)")
+    parser.add_argument("--dump", help="also write the raw profile to this file (for pstats)")
+    parser.add_argument(
+        "--challenges",
+        action="store_true",
+        help="two live challenges every member takes part in (as earn_api.py --challenges)",
+    )
     args = parser.parse_args()
 
     env = earn_api._bench_env({"LOYALTY_API_RATE": "10000000/min"})
     try:
-        setup = earn_api.database_create(members=args.members, env=env)
+        setup = earn_api.database_create(members=args.members, env=env, challenges=args.challenges)
         os.environ.update(env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loyalty.settings")
         import django
@@ -76,6 +82,16 @@ def main() -> None:
             for query in captured.captured_queries:
                 _out(f"  {query['time']}s  {query['sql'][:220]}")
 
+        # The process's CPU time without the profiler: what the Python side
+        # of a sale costs, much less moved by the machine's load than wall time.
+        began, cpu = time.perf_counter(), time.process_time()
+        for n in range(args.requests):
+            post(30_000 + n)
+        took, cpu = time.perf_counter() - began, time.process_time() - cpu
+        _out(
+            f"{args.requests} POSTs in-process, no profiler: {took / args.requests * 1000:.2f} ms "
+            f"wall, {cpu / args.requests * 1000:.2f} ms CPU each"
+        )
         profiler = cProfile.Profile()
         began = time.perf_counter()
         profiler.enable()
@@ -83,7 +99,9 @@ def main() -> None:
             post(20_000 + n)
         profiler.disable()
         took = time.perf_counter() - began
-        _out(f"{args.requests} POSTs in-process: {took / args.requests * 1000:.2f} ms each")
+        _out(f"{args.requests} POSTs in-process, profiled: {took / args.requests * 1000:.2f} ms")
+        if args.dump:
+            profiler.dump_stats(args.dump)
         buffer = io.StringIO()
         pstats.Stats(profiler, stream=buffer).sort_stats(args.sort).print_stats(args.top)
         _out(buffer.getvalue())

@@ -37,3 +37,12 @@ class CampaignsConfig(AppConfig):
         from campaigns.challenge_portal_views import challenges_panel
 
         portal_home_panel_register(challenges_panel)
+
+        # A member's challenges, badges and referrals in their data document,
+        # and what their erasure removes (members.privacy).
+        from campaigns.privacy import member_campaigns_export, member_campaigns_forget
+        from members.privacy import member_export_section_register
+        from members.services import member_deletion_hook_register
+
+        member_export_section_register("campaigns", member_campaigns_export)
+        member_deletion_hook_register(member_campaigns_forget)

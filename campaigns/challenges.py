@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,7 +76,7 @@ from campaigns.params import EVENT_NAME
 from campaigns.selectors import campaign_status_effective
 from loyalty.actors import Actor
 from loyalty.config import config_cached
-from loyalty.db import insert_unless_taken
+from loyalty.db import Lookup, insert_unless_taken, upsert_many
 from loyalty.errors import ValidationFailed
 from loyalty.limits import POINTS_MAX
 from loyalty.models import ProgramSettings, WebhookEventType
@@ -440,14 +440,9 @@ _UPSERT_FIELDS = [
 
 def _rows_save(rows: list[ChallengeParticipation]) -> None:
     """Insert or update the participations in one statement (the caller holds
-    the member's account lock)."""
-    if rows:
-        ChallengeParticipation.objects.bulk_create(
-            rows,
-            update_conflicts=True,
-            unique_fields=["challenge", "member"],
-            update_fields=_UPSERT_FIELDS,
-        )
+    the member's account lock). It rides on sales, so the statement is built
+    once per process (loyalty.db), not by the ORM on every sale."""
+    upsert_many(rows, unique=("challenge", "member"), update=_UPSERT_FIELDS)
 
 
 @transaction.atomic
@@ -565,6 +560,11 @@ class _Move:
     contribution: Contribution
 
 
+# A member's participations in some challenges: on the sale path, so a
+# statement built once per process rather than a queryset per sale.
+_PARTICIPATIONS = Lookup(ChallengeParticipation, "member_id", within="challenge_id")
+
+
 def _moves_for(
     *,
     member: Member,
@@ -577,9 +577,7 @@ def _moves_for(
     `contribute(challenge, round) -> Contribution | None`."""
     rows = {
         row.challenge_id: row
-        for row in ChallengeParticipation.objects.filter(
-            member_id=member.pk, challenge_id__in=[c.id for c in challenges]
-        )
+        for row in _PARTICIPATIONS.all(member.pk, within=[c.id for c in challenges])
     }
     fresh = [c for c in challenges if c.id not in rows and not c.opt_in]
     wanted = {c.segment_id for c in fresh if c.segment_id is not None}
@@ -727,13 +725,40 @@ def challenge_reward_grant(*, award_id: int, now: datetime | None = None) -> int
             .get(pk=award_id)
         )
         reward = award.challenge.reward
-        if award.voucher_id is not None or reward is None:
+        if award.voucher_id is not None or reward is None or award.reversed_at is not None:
+            # A completion taken back (its sale returned in full) before its
+            # voucher went out is owed nothing more.
             return award.voucher_id
         voucher = reward_grant(member=award.member, reward=reward, now=now)
         if voucher is not None:
             award.voucher_id = voucher.pk
             award.save(update_fields=["voucher_id"])
         return award.voucher_id
+
+
+# How long a completion's catalogue reward is tried again while none is left.
+REWARD_OWED_DAYS = 30
+
+
+def challenge_rewards_owed(*, now: datetime) -> int:
+    """Issue the catalogue rewards that completions of the last
+    REWARD_OWED_DAYS are still owed: their task was lost, or the reward was
+    out of stock, inactive or archived when it ran (restocked since, the
+    voucher goes out now). Each is issued once however often this runs
+    (challenge_reward_grant). Returns how many vouchers it issued."""
+    owed = ChallengeAward.objects.filter(
+        kind=ChallengeAwardKind.COMPLETION,
+        challenge__reward__isnull=False,
+        voucher_id__isnull=True,
+        reversed_at__isnull=True,
+        created_at__gte=now - timedelta(days=REWARD_OWED_DAYS),
+        created_at__lte=now,
+    ).order_by("pk")
+    return sum(
+        1
+        for pk in list(owed.values_list("pk", flat=True))
+        if challenge_reward_grant(award_id=pk, now=now) is not None
+    )
 
 
 def _apply(

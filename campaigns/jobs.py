@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from campaigns.broadcasts import broadcasts_start_due
+from campaigns.challenges import challenge_rewards_owed
 from campaigns.moments import anniversaries_award, birthdays_award
 from campaigns.referrals import referrals_settle_due
 from campaigns.services import campaigns_status_catch_up
@@ -36,3 +37,8 @@ def referrals_settle(as_of: datetime) -> str:
 @job("broadcasts_due")
 def broadcasts_due(as_of: datetime) -> str:
     return f"{broadcasts_start_due(now=as_of)} scheduled broadcasts started"
+
+
+@job("challenge_rewards")
+def challenge_rewards(as_of: datetime) -> str:
+    return f"{challenge_rewards_owed(now=as_of)} challenge reward vouchers issued that were owed"

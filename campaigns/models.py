@@ -781,11 +781,17 @@ class ChallengeParticipation(models.Model):
     points-account lock.
     """
 
+    # No index of their own: the unique (challenge, member) serves a
+    # challenge's rows and (member, status) a member's; each index less is one
+    # less to write when a sale inserts a participation.
     challenge = models.ForeignKey(
-        Challenge, on_delete=models.CASCADE, related_name="participations"
+        Challenge, on_delete=models.CASCADE, related_name="participations", db_index=False
     )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="challenge_participations"
+        "members.Member",
+        on_delete=models.CASCADE,
+        related_name="challenge_participations",
+        db_index=False,
     )
     round = models.PositiveIntegerField(default=1)
     status = models.CharField(

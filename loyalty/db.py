@@ -73,24 +73,24 @@ class Lookup:
     """`SELECT <every column> FROM <table> WHERE a = %s AND b = %s` (optionally
     `FOR UPDATE`), for a model looked up by the same columns on every request:
     `Lookup(Purchase, "store_id", "reference").get(store.pk, reference)`.
-    Returns the instance, or None."""
+    Returns the instance, or None. With `within="c"`, `.all(*values,
+    within=ids)` gives every row that also has `c IN ids` (the statement
+    built once per number of ids)."""
 
-    def __init__(self, model: type[Model], *columns: str, for_update: bool = False) -> None:
-        self.model, self.columns, self.for_update = model, columns, for_update
-        self._sql: dict[str, tuple[str, list[str], list[tuple[int, list[Any], Any]]]] = {}
+    def __init__(
+        self, model: type[Model], *columns: str, for_update: bool = False, within: str = ""
+    ) -> None:
+        self.model, self.columns, self.for_update, self.within = model, columns, for_update, within
+        self._sql: dict[tuple[str, int], str] = {}
+        self._shape: dict[str, tuple[list[str], list[tuple[int, list[Any], Any]]]] = {}
 
-    def _compiled(self, connection: Any) -> tuple[str, list[str], list[tuple[int, list[Any], Any]]]:
-        compiled = self._sql.get(connection.alias)
-        if compiled is None:
-            meta, quote = self.model._meta, connection.ops.quote_name
-            fields = list(meta.concrete_fields)
-            where = " AND ".join(f"{quote(meta.get_field(c).column)} = %s" for c in self.columns)
-            sql = (
-                f"SELECT {', '.join(quote(f.column) for f in fields)} "  # noqa: S608
-                f"FROM {quote(meta.db_table)} WHERE {where}"
-            )
-            if self.for_update and connection.features.has_select_for_update:
-                sql += " FOR UPDATE"
+    def _compiled(
+        self, connection: Any, within: int = -1
+    ) -> tuple[str, list[str], list[tuple[int, list[Any], Any]]]:
+        meta, quote = self.model._meta, connection.ops.quote_name
+        fields = list(meta.concrete_fields)
+        shape = self._shape.get(connection.alias)
+        if shape is None:
             # The converters the ORM applies to each column (the backend's, then
             # the field's own, e.g. JSON parsing, SQLite's dates and decimals).
             converters = []
@@ -99,9 +99,29 @@ class Lookup:
                 found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
                 if found:
                     converters.append((index, found, col))
-            names = [f.attname for f in fields]
-            compiled = self._sql[connection.alias] = (sql, names, converters)
-        return compiled
+            shape = self._shape[connection.alias] = ([f.attname for f in fields], converters)
+        sql = self._sql.get((connection.alias, within))
+        if sql is None:
+            where = " AND ".join(f"{quote(meta.get_field(c).column)} = %s" for c in self.columns)
+            if within >= 0:
+                column = quote(meta.get_field(self.within).column)
+                where += f" AND {column} IN ({', '.join(['%s'] * within)})"
+            sql = (
+                f"SELECT {', '.join(quote(f.column) for f in fields)} "  # noqa: S608
+                f"FROM {quote(meta.db_table)} WHERE {where}"
+            )
+            if self.for_update and connection.features.has_select_for_update:
+                sql += " FOR UPDATE"
+            self._sql[(connection.alias, within)] = sql
+        return sql, *shape
+
+    def _instance(self, connection: Any, names: list[str], converters: list, row: Any) -> Model:
+        if converters:
+            row = list(row)
+            for index, functions, col in converters:
+                for convert in functions:
+                    row[index] = convert(row[index], col, connection)
+        return self.model.from_db(connection.alias, names, row)
 
     def get(self, *values: Any) -> Model | None:
         connection = connections[router.db_for_read(self.model)]
@@ -111,12 +131,17 @@ class Lookup:
             row = cursor.fetchone()
         if row is None:
             return None
-        if converters:
-            row = list(row)
-            for index, functions, col in converters:
-                for convert in functions:
-                    row[index] = convert(row[index], col, connection)
-        return self.model.from_db(connection.alias, names, row)
+        return self._instance(connection, names, converters, row)
+
+    def all(self, *values: Any, within: list[Any]) -> list[Model]:
+        if not within:
+            return []
+        connection = connections[router.db_for_read(self.model)]
+        sql, names, converters = self._compiled(connection, len(within))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*values, *within])
+            rows = cursor.fetchall()
+        return [self._instance(connection, names, converters, row) for row in rows]
 
 
 _insert_sql: dict[tuple[Any, ...], str] = {}
@@ -257,16 +282,16 @@ class Compiled:
         return list(compiler.results_iter(results=[rows]))
 
 
-def insert_many(instances: list[Model]) -> None:
-    """One multi-row `INSERT` of new instances of one model (no pks read
-    back), as `bulk_create` would, with the statement for that many rows built
-    once per process. For the sale's lines. No signals are sent."""
+def _rows_insert(instances: list[Model], suffix: Callable[[Any], str] | None, name: str) -> None:
+    """One multi-row `INSERT` of new instances of one model, followed by
+    `suffix(connection)` (e.g. an ON CONFLICT clause), with the statement for
+    that many rows built once per process under `name`."""
     if not instances:
         return
     model = type(instances[0])
     connection = connections[router.db_for_write(model)]
     fields = _fields(model)
-    key = (model, f"many {len(instances)}", connection.alias)
+    key = (model, f"{name} {len(instances)}", connection.alias)
     sql = _insert_sql.get(key)
     if sql is None:
         quote, meta = connection.ops.quote_name, model._meta
@@ -274,11 +299,40 @@ def insert_many(instances: list[Model]) -> None:
         sql = _insert_sql[key] = (
             f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
             f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(instances))}"
+            f"VALUES {', '.join([row] * len(instances))}" + (suffix(connection) if suffix else "")
         )
     values = [v for instance in instances for v in _values(instance, fields, connection, add=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
+
+
+def insert_many(instances: list[Model]) -> None:
+    """One multi-row `INSERT` of new instances of one model (no pks read
+    back), as `bulk_create` would, with the statement for that many rows built
+    once per process. For the sale's lines. No signals are sent."""
+    _rows_insert(instances, None, "many")
+
+
+def upsert_many(instances: list[Model], *, unique: tuple[str, ...], update: list[str]) -> None:
+    """Insert the instances, or where a row already holds one's values of the
+    unique columns `unique`, set that row's `update` fields to the instance's:
+    one `INSERT … ON CONFLICT (unique) DO UPDATE`, as `bulk_create(...,
+    update_conflicts=True)` would, with the statement for that many rows
+    built once per process (SQLite 3.24+ and PostgreSQL). No pks read back,
+    no signals."""
+    if not instances:
+        return
+    meta = type(instances[0])._meta
+
+    def on_conflict(connection: Any) -> str:
+        quote = connection.ops.quote_name
+        conflict = ", ".join(quote(meta.get_field(name).column) for name in unique)
+        columns = [quote(meta.get_field(name).column) for name in update]
+        return f" ON CONFLICT ({conflict}) DO UPDATE SET " + ", ".join(
+            f"{column} = EXCLUDED.{column}" for column in columns
+        )
+
+    _rows_insert(instances, on_conflict, f"upsert {unique} {update}")
 
 
 # --- Bulk rows --------------------------------------------------------------------------------
@@ -333,8 +387,12 @@ def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any
         )
         return
     meta, quote = model._meta, connection.ops.quote_name
-    names = ", ".join(quote(meta.get_field(name.removesuffix("_id")).column) for name in columns)
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    fields = [by_attname[name] for name in columns]
+    names = ", ".join(quote(f.column) for f in fields)
     sql = f"COPY {quote(meta.db_table)} ({names}) FROM STDIN"
+    # JSON cells go as the field adapts them (psycopg writes no dict itself).
+    json = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     # Django's cursor wrapper does not see COPY: its errors are translated here.
     with (
         connection.cursor() as cursor,
@@ -342,7 +400,43 @@ def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
+            if json:
+                row = list(row)
+                for i in json:
+                    if row[i] is not None:
+                        row[i] = fields[i].get_db_prep_save(row[i], connection)
             copy.write_row(row)
+
+
+def rows_update(model: type[Model], instances: list[Model], fields: tuple[str, ...]) -> None:
+    """Save `fields` (attnames) of many instances of `model`, each with its
+    own values: on PostgreSQL one `UPDATE … FROM unnest(<arrays>)` joined on
+    the primary key; elsewhere `bulk_update`. Nothing else runs (no
+    `auto_now`: set such a field on the instances and name it)."""
+    if not instances:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_update(instances, list(fields), batch_size=500)
+        return
+    meta, quote = model._meta, connection.ops.quote_name
+    by_attname = {f.attname: f for f in meta.concrete_fields}
+    chosen = [by_attname[name] for name in fields]
+    pk = meta.pk
+    columns = [pk, *chosen]
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    sets = ", ".join(f"{quote(f.column)} = v.c{i + 1}" for i, f in enumerate(chosen))
+    sql = (
+        f"UPDATE {quote(meta.db_table)} t SET {sets} "  # noqa: S608
+        f"FROM unnest({arrays}) AS v({names}) WHERE t.{quote(pk.column)} = v.c0"
+    )
+    values = [[instance.pk for instance in instances]] + [
+        [f.get_db_prep_save(getattr(instance, f.attname), connection) for instance in instances]
+        for f in chosen
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def keys_existing(

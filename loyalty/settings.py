@@ -501,6 +501,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour="9-21", minute=40),
         "args": ("survey_invitations",),
     },
+    # A completed challenge's catalogue voucher whose task was lost or which
+    # was out of stock goes out once it can.
+    "challenge-rewards": {
+        "task": "loyalty.run_job",
+        "schedule": 30 * 60,
+        "args": ("challenge_rewards",),
+    },
     # Scheduled broadcasts go out within the minute they are due.
     "broadcasts-due": {"task": "loyalty.run_job", "schedule": 60, "args": ("broadcasts_due",)},
     # Webhook deliveries that are due (first attempts whose task was lost, and

@@ -215,3 +215,25 @@ class TierForm(forms.ModelForm):
 class TierUpdateForm(TierForm):
     class Meta(TierForm.Meta):
         fields = ["name", "threshold", "multiplier", "retention_days", "benefits", "color"]
+
+
+class MemberEraseStaffForm(forms.Form):
+    """A manager erases a member's data on the member's request: they type the
+    member's card number to show they mean this member, and note the request."""
+
+    card_number = forms.CharField(label=_("The member's card number"), max_length=32)
+    note = forms.CharField(
+        label=_("The request (how and when the member asked)"),
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, card_number: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expected = card_number
+
+    def clean_card_number(self) -> str:
+        typed = "".join(self.cleaned_data["card_number"].split())
+        if typed != self.expected:
+            raise forms.ValidationError(_("That is not this member's card number."))
+        return typed

@@ -56,6 +56,8 @@ MESSAGES: dict[str, Promise] = {
     "challenge.reversed": _("%(challenge)s: challenge points taken back, purchase returned"),
     # Goodwill points a member of staff gave after the member's poor survey answer.
     "service_recovery": _("Service recovery: goodwill points"),
+    # What was left of the points when the member's data was erased (members.privacy).
+    "privacy.erased": _("Points forfeited: the member's data was erased"),
 }
 
 

@@ -57,12 +57,13 @@ from functools import partial
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 
-from loyalty.db import Lookup, insert, insert_many, update
+from loyalty.db import Lookup, ids_reserve, insert, insert_many, rows_copy, rows_update, update
 from members.errors import InsufficientPoints
 from members.history import Text
 from members.history import described as _history_described
-from members.locks import account_lock
+from members.locks import account_lock, accounts_lock
 from members.models import EntryKind, EntryStatus, PointsAccount, PointsEntry
 
 
@@ -321,6 +322,106 @@ def points_credit_many(
     for entry in entries:
         _dated(account, entry)
     return entries
+
+
+# --- Credits played in memory, written in bulk (an imported history) --------------------------
+
+
+def points_credit_planned(
+    account: PointsAccount,
+    *,
+    credits: list[Credit],
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    source: Source,
+) -> list[PointsEntry] | None:
+    """What `points_credit_many` would write, played on an account held in
+    memory (its lock taken, or to be checked under it): the entries in the
+    order it would insert them, unsaved and without ids (an `expire` entry's
+    `lot` is the unsaved lot: `ledger_rows_write` gives both their ids), and
+    the account's totals changed as it changes them (saved by
+    `ledger_rows_write`). The same rules, by the same code (`_credit_entry`,
+    `_expire_entry`): pending until `available_at`, a lot already past its
+    expiry when it arrives expired at once. None, with nothing changed, when
+    a credit would collect a clawback owed (a debit of lots held in the
+    database): the caller records that one through `points_credit_many`."""
+    credits = [credit for credit in credits if credit.points > 0]
+    start = _entry_time(account, now)
+    becomes_available = available_at or start
+    pending = becomes_available > start
+    expires = (
+        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
+    )
+    at_once = expires is not None and expires <= start
+    if credits and not pending and not at_once and account.clawback_owed > 0:
+        return None
+    fresh = getattr(account, "_unsaved", None) is None
+    if fresh:
+        account._unsaved = set()  # type: ignore[attr-defined]
+    entries: list[PointsEntry] = []
+    for credit in credits:
+        entry = _credit_entry(
+            account,
+            points=credit.points,
+            kind=credit.kind,
+            now=now,
+            available_at=available_at,
+            expiry_days=expiry_days,
+            description=credit.description,
+            source=source,
+            key=credit.key,
+            counts_as_earned=True,
+            created_by_id=None,
+        )
+        entries.append(entry)
+        _dated(account, entry)
+        if at_once:
+            expiry = _expire_entry(account, entry, at=entry.created_at)
+            entries.append(expiry)
+            _dated(account, expiry)
+    if fresh:
+        account._unsaved = None  # type: ignore[attr-defined]
+    return entries
+
+
+# The account totals `points_credit_planned` and the callers playing sales
+# beside it change, and `ledger_rows_write` saves.
+PLANNED_TOTALS = (
+    "balance",
+    "pending",
+    "lifetime_earned",
+    "expired",
+    "lifetime_spend",
+    "last_entry_at",
+)
+ENTRY_COLUMNS = tuple(f.attname for f in PointsEntry._meta.concrete_fields)
+
+
+def ledger_rows_write(
+    *, entries: list[PointsEntry], accounts: list[PointsAccount], now: datetime
+) -> None:
+    """Write what `points_credit_planned` played, under the accounts' locks
+    (members.locks.accounts_lock, taken by the caller): the entries with keys
+    from their table's sequence in their order (COPY on PostgreSQL), then
+    each account's PLANNED_TOTALS in one UPDATE."""
+    ids = ids_reserve(PointsEntry, len(entries))
+    for entry, pk in zip(entries, ids, strict=True):
+        entry.pk = pk
+    for entry in entries:
+        lot = entry.lot if entry.kind == EntryKind.EXPIRE else None
+        if lot is not None:
+            # Read before lot_id changes: Django forgets the cached lot then.
+            entry.lot_id = lot.pk
+            entry.idempotency_key = f"expire:{lot.pk}"
+    rows_copy(
+        PointsEntry,
+        ENTRY_COLUMNS,
+        [tuple(getattr(entry, name) for name in ENTRY_COLUMNS) for entry in entries],
+    )
+    for account in accounts:
+        account.updated_at = now
+    rows_update(PointsAccount, accounts, (*PLANNED_TOTALS, "updated_at"))
 
 
 def _credit_entry(
@@ -661,34 +762,61 @@ def _reverse_locked(
     return reversal
 
 
-def _expire_lot_locked(account: PointsAccount, lot: PointsEntry, *, at: datetime) -> int:
+def _expire_lot_locked(
+    account: PointsAccount,
+    lot: PointsEntry,
+    *,
+    at: datetime,
+    description: str | Text | None = None,
+) -> int:
     """Write the `expire` entry of what is left of `lot` (the account is locked),
-    dated `at`, with the lot's due time as its `expires_at`. Returns the points."""
-    points = lot.remaining
+    dated `at`, with the lot's due time as its `expires_at` and its history
+    line (or `description`). Returns the points."""
     PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
+    entry = _expire_entry(account, lot, at=at, description=description)
+    _insert(account, entry)
+    return -entry.points
+
+
+def _expire_entry(
+    account: PointsAccount,
+    lot: PointsEntry,
+    *,
+    at: datetime,
+    description: str | Text | None = None,
+) -> PointsEntry:
+    """The `expire` entry of what is left of `lot`, not yet written (its key
+    names the lot's id: set it once the lot has one), and its effect on the
+    lot and the account's totals (in memory). A pending lot's entry is
+    pending too: its points leave `pending`, not the balance (points_forfeit)."""
+    points = lot.remaining
     lot.remaining = 0
-    account.balance -= points
+    pending = lot.status == EntryStatus.PENDING
+    if pending:
+        account.pending -= points
+    else:
+        account.balance -= points
     account.expired += points
-    _save_account(account, "balance", "expired")
-    _insert(
-        account,
-        PointsEntry(
-            member_id=account.member_id,
-            kind=EntryKind.EXPIRE,
-            status=EntryStatus.AVAILABLE,
-            points=-points,
-            balance_after=account.balance,
-            expires_at=lot.expires_at,
-            description=lot.description,
-            message=lot.message,
-            source_type=lot.source_type,
-            source_id=lot.source_id,
-            lot=lot,
-            idempotency_key=f"expire:{lot.pk}",
-            created_at=at,
-        ),
+    _save_account(account, "pending" if pending else "balance", "expired")
+    told = (
+        _described(description)
+        if description is not None
+        else {"description": lot.description, "message": lot.message}
     )
-    return points
+    return PointsEntry(
+        member_id=account.member_id,
+        kind=EntryKind.EXPIRE,
+        status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
+        points=-points,
+        balance_after=account.balance,
+        expires_at=lot.expires_at,
+        **told,
+        source_type=lot.source_type,
+        source_id=lot.source_id,
+        lot=lot,
+        idempotency_key=f"expire:{lot.pk}" if lot.pk is not None else None,
+        created_at=at,
+    )
 
 
 def _expire_due_locked(account: PointsAccount, *, due: datetime, at: datetime) -> int:
@@ -712,70 +840,160 @@ def _entry_time(account: PointsAccount, as_of: datetime) -> datetime:
     return max(as_of, latest) if latest is not None else as_of
 
 
+# Members whose due lots a job writes in one transaction (their account locks
+# held meanwhile, taken in member id order): a few statements for them all.
+JOB_MEMBERS = 200
+
+
+def _chunks(ids: Iterator[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    for member_id in ids:
+        chunk.append(member_id)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def points_release_due(*, as_of: datetime, expiry_days: int | None) -> int:
     """Make pending lots whose wait is over spendable: one `release` entry each
     (dated when the job records it, `available_at` telling when the wait
     ended), a new lot that expires `expiry_days` after the wait ended — at
     once, with its `expire` entry, if that is already past. Released points
     pay off a clawback owed first. Returns how many lots were released;
-    running again for the same time releases nothing."""
+    running again for the same time releases nothing.
+
+    JOB_MEMBERS members a transaction, their accounts locked in member id
+    order (locks.accounts_lock): their releases are played in memory by the
+    rules of `_release_locked` (`_release_entry`, `_expire_entry`) and
+    written in a few statements (`ledger_rows_write`); a member owing a
+    clawback has theirs written one by one (collecting it is a debit)."""
     released = 0
-    due = PointsEntry.objects.filter(
-        status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
-    ).values_list("id", "member_id")
-    for lot_id, member_id in due.order_by("member_id", "id").iterator(chunk_size=500):
+    due = (
+        PointsEntry.objects.filter(
+            status=EntryStatus.PENDING, remaining__gt=0, available_at__lte=as_of
+        )
+        .values_list("member_id", flat=True)
+        .distinct()
+        .order_by("member_id")
+    )
+    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
         with transaction.atomic():
-            account = account_lock(member_id=member_id)
-            lot = PointsEntry.objects.get(pk=lot_id)
-            if lot.remaining <= 0:
-                continue
-            with account_writes(account):
-                released += _release_locked(account, lot, as_of=as_of, expiry_days=expiry_days)
+            accounts = accounts_lock(member_ids=chunk)
+            lots = PointsEntry.objects.filter(
+                member_id__in=chunk,
+                status=EntryStatus.PENDING,
+                remaining__gt=0,
+                available_at__lte=as_of,
+            ).order_by("member_id", "id")
+            entries: list[PointsEntry] = []
+            emptied: list[PointsEntry] = []
+            for lot in lots:
+                account = accounts[lot.member_id]
+                if account.clawback_owed > 0:
+                    with account_writes(account):
+                        released += _release_locked(
+                            account, lot, as_of=as_of, expiry_days=expiry_days
+                        )
+                    continue
+                account._unsaved = set()  # type: ignore[attr-defined]  # saved below
+                at = _entry_time(account, as_of)
+                release = _release_entry(account, lot, at=at, expiry_days=expiry_days)
+                emptied.append(lot)
+                entries.append(release)
+                if release.expires_at is not None and release.expires_at <= at:
+                    expiry = _expire_entry(account, release, at=at)
+                    _dated(account, expiry)
+                    entries.append(expiry)
+                released += 1
+            _planned_write(entries, emptied, accounts)
     return released
+
+
+def _planned_write(
+    entries: list[PointsEntry], emptied: list[PointsEntry], accounts: dict[int, PointsAccount]
+) -> None:
+    """A job's chunk: the lots it emptied, its entries, the totals of the
+    accounts it played in memory (those with `_unsaved` set)."""
+    rows_update(PointsEntry, emptied, ("remaining",))
+    played = [a for a in accounts.values() if getattr(a, "_unsaved", None) is not None]
+    for account in played:
+        account._unsaved = None  # type: ignore[attr-defined]
+    ledger_rows_write(entries=entries, accounts=played, now=timezone.now())
+
+
+def _release_entry(
+    account: PointsAccount, lot: PointsEntry, *, at: datetime, expiry_days: int | None
+) -> PointsEntry:
+    """The `release` entry of a pending lot, dated `at`, not yet written, and
+    its effect on the lot and the account's totals (in memory)."""
+    points, when = lot.remaining, lot.available_at
+    lot.remaining = 0
+    account.pending -= points
+    account.balance += points
+    _save_account(account, "pending", "balance")
+    release = PointsEntry(
+        member_id=account.member_id,
+        kind=EntryKind.RELEASE,
+        status=EntryStatus.AVAILABLE,
+        points=points,
+        remaining=points,
+        balance_after=account.balance,
+        available_at=when,
+        expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
+        description=lot.description,
+        message=lot.message,
+        source_type=lot.source_type,
+        source_id=lot.source_id,
+        lot=lot,
+        idempotency_key=f"release:{lot.pk}",
+        created_at=at,
+    )
+    _dated(account, release)
+    return release
 
 
 def _release_locked(
     account: PointsAccount, lot: PointsEntry, *, as_of: datetime, expiry_days: int | None
 ) -> int:
     """Release a pending lot of the locked account (see `points_release_due`). Returns 1."""
-    points, when = lot.remaining, lot.available_at
     at = _entry_time(account, as_of)
     PointsEntry.objects.filter(pk=lot.pk).update(remaining=0)
-    account.pending -= points
-    account.balance += points
-    _save_account(account, "pending", "balance")
-    release = _insert(
-        account,
-        PointsEntry(
-            member_id=account.member_id,
-            kind=EntryKind.RELEASE,
-            status=EntryStatus.AVAILABLE,
-            points=points,
-            remaining=points,
-            balance_after=account.balance,
-            available_at=when,
-            expires_at=None if expiry_days is None else when + timedelta(days=expiry_days),
-            description=lot.description,
-            message=lot.message,
-            source_type=lot.source_type,
-            source_id=lot.source_id,
-            lot=lot,
-            idempotency_key=f"release:{lot.pk}",
-            created_at=at,
-        ),
-    )
+    release = _release_entry(account, lot, at=at, expiry_days=expiry_days)
+    insert(release)
     if release.expires_at is not None and release.expires_at <= at:
         _expire_lot_locked(account, release, at=at)
     else:
         source = Source(lot.source_type, lot.source_id)
-        _collect_clawback(account, points=points, now=at, source=source)
+        _collect_clawback(account, points=release.points, now=at, source=source)
     return 1
+
+
+def points_forfeit(*, member_id: int, now: datetime, description: str | Text) -> int:
+    """Forfeit every point the member still holds, spendable and pending (an
+    erased account, members.privacy): an `expire` entry with `description`
+    for what is left of each lot, oldest first, so the ledger still adds up
+    and a later return of one of the member's sales settles as it would
+    after an expiry. Call it in a transaction. Returns the points forfeited;
+    a second call forfeits nothing."""
+    account = account_lock(member_id=member_id)
+    at = _entry_time(account, now)
+    lots = PointsEntry.objects.filter(
+        member_id=member_id,
+        status__in=[EntryStatus.AVAILABLE, EntryStatus.PENDING],
+        remaining__gt=0,
+    ).order_by("id")
+    with account_writes(account):
+        return sum(_expire_lot_locked(account, lot, at=at, description=description) for lot in lots)
 
 
 def points_expire_due(*, as_of: datetime) -> int:
     """Write an `expire` entry for the rest of every lot whose expiry has come
     by `as_of`, dated when the job records it. Returns the points expired;
-    running again for the same time expires nothing."""
+    running again for the same time expires nothing. JOB_MEMBERS members a
+    transaction, as `points_release_due`, played by the rules of
+    `_expire_due_locked` (`_expire_entry`)."""
     expired = 0
     due = (
         PointsEntry.objects.filter(
@@ -785,9 +1003,24 @@ def points_expire_due(*, as_of: datetime) -> int:
         .distinct()
         .order_by("member_id")
     )
-    for member_id in due.iterator(chunk_size=500):
+    for chunk in _chunks(due.iterator(chunk_size=2000), JOB_MEMBERS):
         with transaction.atomic():
-            account = account_lock(member_id=member_id)
-            with account_writes(account):
-                expired += _expire_due_locked(account, due=as_of, at=_entry_time(account, as_of))
+            accounts = accounts_lock(member_ids=chunk)
+            lots = PointsEntry.objects.filter(
+                member_id__in=chunk,
+                status=EntryStatus.AVAILABLE,
+                remaining__gt=0,
+                expires_at__lte=as_of,
+            ).order_by("member_id", "expires_at", "id")
+            entries: list[PointsEntry] = []
+            emptied: list[PointsEntry] = []
+            for lot in lots:
+                account = accounts[lot.member_id]
+                account._unsaved = set()  # type: ignore[attr-defined]  # saved below
+                expiry = _expire_entry(account, lot, at=_entry_time(account, as_of))
+                _dated(account, expiry)
+                entries.append(expiry)
+                emptied.append(lot)
+                expired -= expiry.points
+            _planned_write(entries, emptied, accounts)
     return expired

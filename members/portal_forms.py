@@ -85,3 +85,19 @@ class NotificationPreferencesForm(forms.Form):
             for kind, channels in self.rows
             for channel in channels
         }
+
+
+class MemberEraseForm(forms.Form):
+    """The member's own request to erase their data: they type the word the
+    page shows (DELETE in English, PADAM in Malay), so no slip of a finger
+    erases an account."""
+
+    confirm = forms.CharField(label=_("Type the word to confirm"), max_length=20)
+
+    WORDS = ("DELETE", "PADAM")
+
+    def clean_confirm(self) -> str:
+        typed = self.cleaned_data["confirm"].strip().upper()
+        if typed not in self.WORDS:
+            raise forms.ValidationError(_("Type DELETE to confirm."))
+        return typed

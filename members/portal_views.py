@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -37,8 +38,9 @@ from members.card_images import card_number_grouped, code128_svg, qr_svg
 from members.filters import LedgerFilter
 from members.models import ConsentSource, EntryStatus
 from members.notifications import member_notification_preferences_set
-from members.portal_forms import NotificationPreferencesForm, PortalProfileForm
+from members.portal_forms import MemberEraseForm, NotificationPreferencesForm, PortalProfileForm
 from members.portal_panels import portal_home_panels_for
+from members.privacy import export_filename, member_data_export_json, member_erase
 from members.push import (
     PUSH_SESSION_KEY,
     push_subscription_count,
@@ -341,4 +343,34 @@ class PortalNotificationPreferencesView(MemberRequiredMixin, FormView):
         messages.success(self.request, _("Your message settings are saved."))
         response = redirect("portal:notification_preferences")
         language_cookie_set(response, member.language)
+        return response
+
+
+class PortalPrivacyView(MemberRequiredMixin, FormView):
+    """The member's data: download all of it, or erase it (members.privacy)."""
+
+    template_name = "portal/members/privacy.html"
+    form_class = MemberEraseForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(member=self.member, account=self.member.account, **kwargs)
+
+    def form_valid(self, form: MemberEraseForm) -> HttpResponse:
+        member_erase(actor=Actor.from_request(self.request), member=self.member, by_member=True)
+        logout(self.request)
+        messages.success(
+            self.request,
+            _("Your data is erased and your account closed. Thank you for being with us."),
+        )
+        return redirect("landing")
+
+
+class PortalDataDownloadView(MemberRequiredMixin, View):
+    """All the member's data as one JSON file."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        body = member_data_export_json(actor=Actor.from_request(request), member=self.member)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(self.member)}"'
+        response["Cache-Control"] = "no-store"
         return response

@@ -36,6 +36,7 @@ from members.filters import LedgerFilter
 from members.forms import (
     MemberEditForm,
     MemberEnrolForm,
+    MemberEraseStaffForm,
     MemberSearchForm,
     MemberTierForm,
     PointsAdjustForm,
@@ -45,6 +46,7 @@ from members.forms import (
 from members.models import EntryStatus, Member, MemberActivity, MemberRfm, Tier
 from members.notifications import consent_changes_of
 from members.points import points_adjust
+from members.privacy import export_filename, member_data_export_json, member_erase
 from members.selectors import (
     ledger_list,
     member_export_rows,
@@ -200,8 +202,50 @@ class MemberDetailView(MemberPageMixin, TemplateView):
             consent_changes=consent_changes_of(member=member)[:CONSENT_CHANGES_SHOWN],
             rfm=MemberRfm.objects.filter(member=member).first(),
             can_set_tier=is_manager(self.request.user),
+            can_answer_privacy=is_manager(self.request.user),
             **kwargs,
         )
+
+
+class MemberDataExportView(MemberPageMixin, View):
+    """A manager downloads all the member's data (a member's request made at
+    the counter or by mail): the same document as the portal's, audited."""
+
+    permission_required = MANAGE_PROGRAM
+
+    def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
+        body = member_data_export_json(actor=Actor.from_request(request), member=self.member)
+        response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{export_filename(self.member)}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class MemberEraseView(MemberPageMixin, FormView):
+    """A manager erases the member's personal data on their request
+    (members.privacy.member_erase): it cannot be undone."""
+
+    permission_required = MANAGE_PROGRAM
+    template_name = "staff/members/member_erase_form.html"
+    form_class = MemberEraseStaffForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "card_number": self.member.card_number}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(account=self.member.account, **kwargs)
+
+    def form_valid(self, form: MemberEraseStaffForm) -> HttpResponse:
+        erasure = member_erase(actor=Actor.from_request(self.request), member=self.member)
+        if erasure.already:
+            messages.info(self.request, _("This member's data was already erased."))
+        else:
+            messages.success(
+                self.request,
+                _("The member's data is erased; %(points)s points were forfeited.")
+                % {"points": erasure.points_forfeited},
+            )
+        return redirect("staff:member_detail", self.member.public_id)
 
 
 class MemberEditView(MemberPageMixin, FormView):

@@ -2,6 +2,7 @@
 once on a sale, nightly for downgrades, set by hand until a date) and the
 activity the tier window counts."""
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -195,6 +196,42 @@ def member_tier_review(
         Member.objects.filter(pk=member.pk).update(tier_override_until=None)
         member.tier_override_until = None
     return member
+
+
+def sale_tier_upgrade(
+    *,
+    tiers: list[Tier],
+    current: Tier | None,
+    override_until: date | None,
+    now: datetime,
+    account: PointsAccount,
+    program: ProgramSettings,
+    qualifying_value: Callable[[], Decimal],
+) -> Tier | None:
+    """The tier a sale at `now` moves the member up to, or None: what
+    `member_tier_review` decides for a sale (`allow_downgrade=False`, the
+    account given), without reading or writing anything, for a caller that
+    plays a member's sales in memory (purchases.import_points) and writes
+    the upgrade with `member_tier_upgrade_write`. `qualifying_value` gives
+    the window's value as `member_qualifying_value` would read it; it is
+    called only when a higher tier is within the account's lifetime value."""
+    if override_until is not None and override_until >= timezone.localdate(now):
+        return None
+    if not _higher_tier_within(tiers, current, _lifetime_value(account, program)):
+        return None
+    target = tier_for_value(tiers, qualifying_value())
+    if target is None or (
+        current is not None and (target.pk == current.pk or target.threshold <= current.threshold)
+    ):
+        return None
+    return target
+
+
+def member_tier_upgrade_write(*, member: Member, to_tier: Tier, now: datetime) -> None:
+    """Write an upgrade `sale_tier_upgrade` found, as `member_tier_review`
+    writes one (the change, the member's tier, the message after the commit);
+    the caller holds the member's points-account lock."""
+    _tier_change(member, to_tier, TierChange.Reason.UPGRADE, now)
 
 
 def _lifetime_value(account: PointsAccount, program: ProgramSettings) -> Decimal:

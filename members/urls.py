@@ -34,6 +34,14 @@ staff_urlpatterns = [
     path("members/<str:public_id>/", staff_views.MemberDetailView.as_view(), name="member_detail"),
     path("members/<str:public_id>/edit/", staff_views.MemberEditView.as_view(), name="member_edit"),
     path(
+        "members/<str:public_id>/data.json",
+        staff_views.MemberDataExportView.as_view(),
+        name="member_data_export",
+    ),
+    path(
+        "members/<str:public_id>/erase/", staff_views.MemberEraseView.as_view(), name="member_erase"
+    ),
+    path(
         "members/<str:public_id>/adjust/",
         staff_views.MemberAdjustView.as_view(),
         name="member_adjust",
@@ -74,6 +82,8 @@ portal_urlpatterns = [
     path("history/", portal_views.PortalHistoryView.as_view(), name="history"),
     path("tiers/", portal_views.PortalTiersView.as_view(), name="tiers"),
     path("profile/", portal_views.PortalProfileView.as_view(), name="profile"),
+    path("privacy/", portal_views.PortalPrivacyView.as_view(), name="privacy"),
+    path("privacy/data.json", portal_views.PortalDataDownloadView.as_view(), name="privacy_data"),
     path(
         "push/subscription/",
         portal_views.PushSubscriptionView.as_view(),

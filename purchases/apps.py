@@ -18,3 +18,9 @@ class PurchasesConfig(AppConfig):
         from purchases.imports import purchases_import
 
         importer_register("purchases", purchases_import)
+
+        # A member's purchases are part of their data document (members.privacy).
+        from members.privacy import member_export_section_register
+        from purchases.privacy import member_purchases_export
+
+        member_export_section_register("purchases", member_purchases_export)

@@ -16,19 +16,23 @@ purchase with the sale's own checks (`sale_validate`).
   of one purchase that disagree on `occurred_at` or `member`, or that come
   apart in the file (a reference seen before, after other purchases), are
   bad rows.
-- With points (the default), each purchase goes through the sale flow
-  (purchases.services.purchase_record) played at its `occurred_at`: base
-  and tier points as the program gives them, pending and expiry counted
-  from then, the member's tier reviewed on the window up to then. An
+- With points (the default), each purchase earns what the sale flow
+  (purchases.services.purchase_record) gives it played at its
+  `occurred_at`: base and tier points as the program gives them, pending
+  and expiry counted from then, the member's tier reviewed on the window up
+  to then; a member's purchases in the file's order. BATCH purchases are
+  played and written at a time by purchases.import_points (its docstring
+  says how, and a test holds it to purchase_record sale by sale). An
   imported history earns no campaign award, qualifies no referral and sends
   no message (`SaleInput.imported`). Afterwards the jobs `release_pending`
   and `expire_points` run as of now, as the nightly run would, so what has
   waited or expired since is released or expired.
 - `no_points`: the purchases and their lines only, no ledger entry, no
   activity; written BATCH_COPY purchases at a time with PostgreSQL's COPY
-  (loyalty.db.rows_copy; bulk_create on SQLite), by a thread of its own
-  while the next batch is read (_Writer), their amounts from the same quote
-  as a sale (purchases.quote.sale_quote).
+  (loyalty.db.rows_copy; bulk_create on SQLite), their amounts from the
+  same quote as a sale (purchases.quote.sale_quote).
+- Either way, on PostgreSQL outside a transaction, each batch is written by
+  a thread of its own while the next batch is read (_Writer).
 
 Memory: the file is read row by row and BATCH purchases (BATCH_COPY with
 `no_points`) are held at a time, with at most MEMBERS_KEPT member look-ups
@@ -38,18 +42,18 @@ digest per purchase (to tell rows that came apart), about 60 bytes each.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.db import IntegrityError, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from loyalty.actors import Actor
@@ -71,12 +75,21 @@ from loyalty.models import ProgramSettings, Store
 from loyalty.selectors import program_settings_get, store_get
 from members.models import Member, MemberStatus
 from members.selectors import members_by_reference
-from purchases.errors import DuplicateReference
-from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_fingerprint, sale_validate
-from purchases.models import Purchase, PurchaseLine
+from purchases.import_points import (
+    IMPORTED,
+    PURCHASE_COLUMNS,
+    SKIPPED,
+    Outcome,
+    Points,
+    lines_copy,
+    purchase_rows,
+    sales_import,
+)
+from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_validate
+from purchases.models import Purchase
 from purchases.quote import sale_quote
-from purchases.services import purchase_record
 
+T = TypeVar("T")
 COLUMNS = (
     "store",
     "reference",
@@ -94,7 +107,7 @@ REQUIRED = ("store", "reference", "occurred_at", "sku", "quantity", "unit_price"
 # Purchases held, checked against the database and written at a time: through
 # the sale flow (with points), and by COPY (`no_points`), where each batch
 # costs a few round trips and a commit whatever its size.
-BATCH = 500
+BATCH = 2000
 BATCH_COPY = 2000
 # The member column's values looked up so far in a `no_points` run (value →
 # the members it names), so a returning customer is looked up once a run.
@@ -227,7 +240,7 @@ class _Run:
     # --- reading ---
 
     def read(self, stream: IO[bytes]) -> None:
-        if self.no_points and not self.dry_run and _Writer.usable():
+        if not self.dry_run and _Writer.usable():
             self.writer = _Writer()
         try:
             self._read(stream)
@@ -282,7 +295,7 @@ class _Run:
             self._close(current)
         self._flush()
         if self.writer is not None:
-            self._written(self.writer.wait())
+            self.writer.wait()
 
     def _row(self, line: int, cells: dict[str, str], *, plain: bool) -> _Row:
         row = _Row(line, cells.get("occurred_at", ""), cells.get("member", ""))
@@ -444,38 +457,40 @@ class _Run:
         self.report.done(len(purchase.rows))
 
     def _write_with_points(self, ready: list[_Purchase]) -> None:
-        """Each purchase through the sale flow, played at its occurred_at, in
-        one transaction for the batch (a savepoint each: a refused sale
-        leaves the others). The batch holds one object per member
-        (members_by_reference), so a tier one sale reaches applies to the
-        member's next sale: the sale flow updates it in place."""
-        with transaction.atomic():
-            for purchase in ready:
-                sale = purchase.sale
-                assert sale is not None
-                try:
-                    recorded = purchase_record(
-                        sale=sale, actor=self.actor, now=sale.occurred_at, recorded_at=self.now
-                    )
-                except DuplicateReference:
-                    recorded = None
-                except DomainError as exc:
-                    self._refuse(purchase, _reason(exc))
-                    continue
-                if recorded is None or recorded.replayed:
+        """The batch with its points, as the sale flow records each sale in
+        turn, in one transaction (purchases.import_points); in the writer's
+        thread when there is one, while the next batch is read."""
+        sales: list[SaleInput] = [purchase.sale for purchase in ready]  # type: ignore[misc]
+        recorded_at, actor = self.now, self.actor
+
+        def work() -> list[Outcome]:
+            return sales_import(sales=sales, recorded_at=recorded_at, actor=actor)
+
+        def done(outcomes: list[Outcome]) -> None:
+            for purchase, outcome in zip(ready, outcomes, strict=True):
+                if outcome == IMPORTED:
+                    self._imported(purchase)
+                elif outcome == SKIPPED:
                     self.report.skipped += len(purchase.rows)
                     self.report.done(len(purchase.rows))
                 else:
-                    self._imported(purchase)
+                    self._refuse(purchase, _reason(outcome))  # type: ignore[arg-type]
+
+        if self.writer is None:
+            done(work())
+            return
+        self.writer.wait()
+        self.writer.start(work, done)
 
     def _write_without_points(self, ready: list[_Purchase]) -> None:
         """The batch's purchases and lines, no points (`_copy_batch`), in the
         writer's thread when there is one, while the next batch is read."""
+        program, now = self.program, self.now
         if self.writer is None:
-            self._written(_copy_batch(ready, self.program, self.now))
+            self._written(_copy_batch(ready, program, now))
             return
-        self._written(self.writer.wait())
-        self.writer.start(ready, self.program, self.now)
+        self.writer.wait()
+        self.writer.start(lambda: _copy_batch(ready, program, now), self._written)
 
     def _written(self, outcome: tuple[list[_Purchase], list[_Purchase]]) -> None:
         imported, skipped = outcome
@@ -487,37 +502,48 @@ class _Run:
 
 
 class _Writer:
-    """The `no_points` writer on PostgreSQL: a thread of its own, with its own
-    connection, runs one batch's `_copy_batch` (its COPY and commit, most of
-    which is the server's work, on the other core) while the file's next
-    batch is read and checked. One batch at a time: the next waits for it.
-    A batch cannot depend on the one being written (a receipt's rows are
-    together or refused). Not inside a transaction (a test's, a caller's):
-    the thread's connection would not see it; then the batches are written
-    in turn on the caller's connection."""
+    """The writer on PostgreSQL: a thread of its own, with its own
+    connection, writes one batch (`_copy_batch`, or `sales_import` with its
+    points: much of either is the server's work, on the other core) while
+    the file's next batch is read and checked. One batch at a time: the next
+    waits for it, and what it found is told to the report (`done`) in the
+    reading thread. A batch with points reads the accounts and tiers the one
+    before committed (purchases.import_points reads the members' tiers
+    again). The thread runs in the reader's context (deliveries_off) and
+    language. Not inside a transaction (a test's, a caller's): the thread's
+    connection would not see it; then the batches are written in turn on
+    the caller's connection."""
 
     def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-copy")
-        self.pending: Future[tuple[list[_Purchase], list[_Purchase]]] | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self.pending: tuple[Future[Any], Callable[[Any], None]] | None = None
 
     @staticmethod
     def usable() -> bool:
         connection = transaction.get_connection()
         return connection.vendor == "postgresql" and not connection.in_atomic_block
 
-    def start(self, ready: list[_Purchase], program: ProgramSettings, now: datetime) -> None:
-        self.pending = self.pool.submit(_copy_batch, ready, program, now)
+    def start(self, work: Callable[[], T], done: Callable[[T], None]) -> None:
+        context, language = contextvars.copy_context(), translation.get_language()
 
-    def wait(self) -> tuple[list[_Purchase], list[_Purchase]]:
-        """(imported, skipped) of the batch being written ([] and [] if none);
-        its error, if it failed, is raised here."""
+        def run() -> T:
+            with translation.override(language):
+                return work()
+
+        self.pending = (self.pool.submit(context.run, run), done)
+
+    def wait(self) -> None:
+        """Tell the batch being written (none: nothing) to its `done`; its
+        error, if it failed, is raised here."""
         pending, self.pending = self.pending, None
-        return pending.result() if pending is not None else ([], [])
+        if pending is not None:
+            future, done = pending
+            done(future.result())
 
     def close(self) -> None:
         try:
             if self.pending is not None:
-                self.pending.result()
+                self.pending[0].result()
         finally:
             self.pool.submit(connections.close_all).result()
             self.pool.shutdown()
@@ -543,13 +569,23 @@ def _copy_batch(
             # A rerun writes again what a crash of the database lost.
             commit_unflushed()
             ids = ids_reserve(Purchase, len(ready))
-            line_ids = iter(ids_reserve(PurchaseLine, sum(len(p.rows) for p in ready)))
             purchases: list[tuple[Any, ...]] = []
             lines: list[tuple[Any, ...]] = []
             for pk, purchase in zip(ids, ready, strict=True):
-                purchases.append(_purchase_rows(pk, line_ids, purchase, program, now, lines))
+                sale = purchase.sale
+                assert sale is not None
+                row, sale_lines = purchase_rows(
+                    pk,
+                    sale,
+                    sale_quote(sale=sale, program=program),
+                    recorded_at=now,
+                    points=Points(),
+                    recorded_by_id=None,
+                )
+                purchases.append(row)
+                lines += sale_lines
             rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
-            rows_copy(PurchaseLine, LINE_COLUMNS, lines)
+            lines_copy(lines)
     except IntegrityError:
         if not retry:
             raise
@@ -564,111 +600,6 @@ def _copy_batch(
 def _reason(exc: DomainError) -> str:
     reasons = [str(m) for messages in (exc.fields or {}).values() for m in messages]
     return "; ".join(reasons) or exc.message
-
-
-# The columns `--no-points` writes, every one of each table (a test holds them to the models).
-PURCHASE_COLUMNS = (
-    "id",
-    "store_id",
-    "reference",
-    "member_id",
-    "occurred_at",
-    "recorded_at",
-    "subtotal",
-    "discount_total",
-    "total",
-    "eligible_amount",
-    "points_earned",
-    "points_redeemed",
-    "points_status",
-    "tier_code",
-    "fingerprint",
-    "response",
-    "challenges",
-    "recorded_by_id",
-)
-LINE_COLUMNS = (
-    "id",
-    "purchase_id",
-    "sku",
-    "name",
-    "category",
-    "quantity",
-    "unit_price",
-    "earns",
-    "discount_share",
-    "returned_quantity",
-)
-
-
-def _purchase_rows(
-    pk: int,
-    line_ids: Iterator[int],
-    purchase: _Purchase,
-    program: ProgramSettings,
-    now: datetime,
-    lines: list[tuple[Any, ...]],
-) -> tuple[Any, ...]:
-    """The purchase's row (its receipt as the sale flow stores it, no
-    points), its lines' rows added to `lines` with the next of `line_ids`,
-    in the columns above, amounts from the sale's own quote."""
-    sale = purchase.sale
-    assert sale is not None
-    quote = sale_quote(sale=sale, program=program)
-    member = sale.member
-    receipt: dict[str, Any] = {
-        "id": pk,
-        "reference": sale.reference,
-        "store": sale.store.code,
-        "member_id": member.public_id if member else None,
-        "occurred_at": sale.occurred_at.isoformat(),
-        "total": str(quote.total),
-        "eligible_amount": str(quote.eligible_amount),
-        "points_earned": 0,
-        "points_status": "available",
-        "awards": [],
-        "points_redeemed": 0,
-        "balance": None,
-        "tier": None,
-        "vouchers": [],
-        "gift_cards": [],
-    }
-    row = (
-        pk,
-        sale.store.pk,
-        sale.reference,
-        member.pk if member else None,
-        sale.occurred_at,
-        now,
-        quote.subtotal,
-        quote.discount_total,
-        quote.total,
-        quote.eligible_amount,
-        0,
-        0,
-        "available",
-        "",
-        sale_fingerprint(sale),
-        json.dumps(receipt),
-        "",
-        None,
-    )
-    lines += [
-        (
-            next(line_ids),
-            pk,
-            item.sku,
-            item.name,
-            item.category,
-            item.quantity,
-            item.unit_price,
-            item.earns,
-            share,
-            0,
-        )
-        for item, share in zip(sale.items, quote.discount_shares, strict=True)
-    ]
-    return row
 
 
 def purchases_import(

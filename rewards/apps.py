@@ -12,3 +12,10 @@ class RewardsConfig(AppConfig):
         from rewards.ledger_checks import gift_card_problems
 
         ledger_check_register(gift_card_problems)
+
+        # A member's redemptions, vouchers and gift cards are part of their
+        # data document (members.privacy).
+        from members.privacy import member_export_section_register
+        from rewards.privacy import member_rewards_export
+
+        member_export_section_register("rewards", member_rewards_export)

@@ -241,3 +241,34 @@ def referral_kpi_of(period, scope=None):
     from analytics.kpis import referral_kpi
 
     return referral_kpi(period=period, scope=scope or Scope())
+
+
+def test_referred_members_against_the_others_add_up_to_the_program(history):
+    from analytics.kpis import referral_kpi
+    from campaigns.models import Referral
+
+    members, lapsed = history["members"], history["lapsed"]
+    advocate = members[1]
+    joined = at(date(2026, 11, 3))
+    for friend, status in (
+        (members[0], "rewarded"),
+        (members[7], "qualified"),
+        (lapsed, "rejected"),
+    ):
+        Referral.objects.create(
+            referrer=advocate, friend=friend, code="ABC", status=status, created_at=joined
+        )
+
+    funnel = referral_kpi(period=NOVEMBER)
+
+    assert (funnel.joined, funnel.qualified, funnel.rewarded, funnel.rejected) == (3, 2, 1, 1)
+    # Referred: 60.00 + 20.00 + 20.00 over 3; of the two who bought in October,
+    # one came back (churn 50%).
+    assert (funnel.referred.members, funnel.referred.clv) == (3, Decimal("33.33"))
+    assert funnel.referred.churn_rate == Decimal("0.5000")
+    # The others: the program's 400.00 over 11 less theirs; the four of them
+    # who bought in October all came back.
+    assert (funnel.others.members, funnel.others.clv) == (8, Decimal("37.50"))
+    assert funnel.others.churn_rate == Decimal("0.0000")
+    # Nothing referred in October.
+    assert referral_kpi(period=OCTOBER).joined == 0

@@ -346,3 +346,48 @@ def test_the_challenges_a_purchase_moved_are_those_it_moved_last(shopper, progra
     second = buy(shopper, "R-2", timezone.now() - timedelta(minutes=1))
     assert challenges_moved_by_purchase(member=shopper, purchase_id=first.record_id) == []
     assert len(challenges_moved_by_purchase(member=shopper, purchase_id=second.record_id)) == 1
+
+
+def test_a_voucher_out_of_stock_at_completion_goes_out_once_the_reward_is_restocked(
+    shopper, program, django_capture_on_commit_callbacks
+):
+    from campaigns.challenges import challenge_rewards_owed
+    from rewards.models import Reward, Voucher
+    from tests.rewards.conftest import make_reward
+
+    coffee = make_reward(stock=0)
+    once = make_challenge("purchase_count", "1", opt_in=False, reward=coffee, reward_points=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(shopper, "R-1", timezone.now() - timedelta(minutes=1))
+    award = ChallengeAward.objects.get(challenge=once)
+    assert award.voucher_id is None and not Voucher.objects.filter(member=shopper).exists()
+    assert challenge_rewards_owed(now=timezone.now()) == 0  # still none left
+
+    Reward.objects.filter(pk=coffee.pk).update(stock=3)
+    assert challenge_rewards_owed(now=timezone.now()) == 1
+    assert challenge_rewards_owed(now=timezone.now()) == 0  # once
+    (voucher,) = Voucher.objects.filter(member=shopper)
+    award.refresh_from_db()
+    assert award.voucher_id == voucher.pk
+    coffee.refresh_from_db()
+    assert coffee.stock == 2
+    # Past the 30 days a completion is no longer tried.
+    assert challenge_rewards_owed(now=timezone.now() + timedelta(days=31)) == 0
+
+
+def test_a_completion_taken_back_before_its_voucher_went_out_is_owed_nothing(
+    shopper, program, django_capture_on_commit_callbacks
+):
+    from campaigns.challenges import challenge_rewards_owed
+    from rewards.models import Reward, Voucher
+    from tests.rewards.conftest import make_reward
+
+    coffee = make_reward(stock=0)
+    once = make_challenge("purchase_count", "1", opt_in=False, reward=coffee, reward_points=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        sale = buy(shopper, "R-1", timezone.now() - timedelta(minutes=1))
+    ChallengeAward.objects.filter(challenge=once).update(reversed_at=timezone.now())
+    Reward.objects.filter(pk=coffee.pk).update(stock=3)
+    assert sale.record_id
+    assert challenge_rewards_owed(now=timezone.now()) == 0
+    assert not Voucher.objects.filter(member=shopper).exists()

@@ -26,6 +26,15 @@ def test_every_malay_entry_is_translated_and_none_is_fuzzy():
     assert catalogue.percent_translated() == 100
 
 
+def test_every_plural_entry_has_as_many_forms_as_malay_has():
+    """Malay has one plural form (the header's nplurals=1): an entry with two
+    is refused by `msgfmt --check`, and merges of two branches' entries made some."""
+    catalogue = polib.pofile(str(CATALOGUE))
+    assert "nplurals=1;" in catalogue.metadata["Plural-Forms"]
+    extra = [e.msgid for e in catalogue if e.msgid_plural and len(e.msgstr_plural) != 1]
+    assert extra == []
+
+
 def test_the_catalogue_holds_every_string_of_the_sources(tmp_path):
     """makemessages on a copy of the tree finds nothing the catalogue lacks."""
     if not shutil.which("xgettext"):

@@ -248,7 +248,7 @@ def test_a_file_imported_in_two_parts_gives_what_one_run_gives(people, cut, no_p
 
 
 def test_the_bulk_columns_are_every_column_of_the_tables():
-    from purchases.imports import LINE_COLUMNS, PURCHASE_COLUMNS
+    from purchases.import_points import LINE_COLUMNS, PURCHASE_COLUMNS
 
     assert tuple(f.attname for f in Purchase._meta.concrete_fields) == PURCHASE_COLUMNS
     assert tuple(f.attname for f in PurchaseLine._meta.concrete_fields) == LINE_COLUMNS
@@ -373,3 +373,43 @@ def test_the_import_fingerprint_is_the_sale_flows(people):
     replayed = purchase_record(sale=sale, actor=Actor.system())
     assert replayed.replayed and replayed.record_id == purchase.pk
     assert replayed.receipt["total"] == "11.50" and replayed.receipt["points_earned"] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_points_the_writer_thread_imports_each_batch_once_and_tells_nobody(
+    people, monkeypatch
+):
+    """Outside a transaction on PostgreSQL the batches with points are
+    written in a thread of their own while the next is read: every good row
+    once, the tiers reached in one batch applying to the next, the ledger
+    sound, nothing sent (the thread keeps the import's deliveries_off), and
+    a second run imports nothing."""
+    from loyalty.models import NotificationDelivery
+    from purchases import imports
+
+    monkeypatch.setattr(imports, "BATCH", 7)
+    member = people[1]
+    start = timezone.now() - timedelta(days=60)
+    data = (
+        history(people)
+        + (
+            f"klcc,T1,{start.isoformat()},{member.email},BIG,,,1,10000.00,,\n"
+            + "".join(
+                f"klcc,T{n},{(start + timedelta(days=n)).isoformat()},{member.email},A,,,1,99,,\n"
+                for n in range(2, 12)
+            )
+        ).encode()
+    )
+    NotificationDelivery.objects.all().delete()  # the members' own welcomes
+    report = run(data)
+    assert (report.imported, report.skipped, report.errors) == (108, 0, 3)
+    assert ledger_problems() == []
+    assert set(
+        Purchase.objects.filter(reference__in=[f"T{n}" for n in range(2, 12)]).values_list(
+            "points_earned", flat=True
+        )
+    ) == {148}  # RM99 at ×1.5
+    assert not NotificationDelivery.objects.exists()
+    again = run(data)
+    assert (again.imported, again.skipped, again.errors) == (0, 108, 3)
