@@ -199,6 +199,11 @@ def _django(url: str) -> None:
     setup_test_environment()
     settings.SECURE_SSL_REDIRECT = False
     settings.LOYALTY_REQUIRE_MANAGER_MFA = False
+    # No collected static files here: the pages name them through the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 def day_refresh(days: list[date]) -> None:

@@ -206,6 +206,43 @@ def test_hold_out_members_get_no_award_and_are_the_control_group(program, tiers)
     assert result.lift.audience_revenue == result.lift.control_revenue == Decimal("40.00")
 
 
+def test_referred_members_against_the_others(history):
+    from campaigns.models import Referral
+
+    members, lapsed = history["members"], history["lapsed"]
+    # Members 0 and 7 joined through member 1's code; the lapsed one through 2's.
+    for friend in (members[0], members[7], lapsed):
+        Referral.objects.create(
+            referrer=members[1], friend=friend, code=members[1].referral_code, status="rewarded"
+        )
+    funnel = referral_kpi_of(NOVEMBER)
+    # Referred: 0 (3 sales: 60.00), 7 (1 sale: 20.00), lapsed (1 sale: 20.00).
+    assert funnel.referred.members == 3
+    assert funnel.referred.clv == Decimal("33.33")
+    # October's buyers among them: 0 and the lapsed one; 0 came back.
+    assert funnel.referred.churn_rate == Decimal("0.5000")
+    # The others: 8 members, 400.00 - 100.00; of October's 4 buyers, all back.
+    assert funnel.others.members == 8
+    assert funnel.others.clv == Decimal("37.50")
+    assert funnel.others.churn_rate == Decimal("0.0000")
+    # Counted over a segment's members (no cells), the same figures.
+    from members.models import Segment
+    from members.segments import segment_rules_clean
+
+    rules = segment_rules_clean(
+        {"all": [{"field": "joined_at", "op": "lt", "value": "2030-01-01"}]}
+    )
+    everyone = Segment.objects.create(name="Everyone", rules=rules)
+    by_segment = referral_kpi_of(NOVEMBER, scope=Scope(segment=everyone))
+    assert (by_segment.referred, by_segment.others) == (funnel.referred, funnel.others)
+
+
+def referral_kpi_of(period, scope=None):
+    from analytics.kpis import referral_kpi
+
+    return referral_kpi(period=period, scope=scope or Scope())
+
+
 def test_referred_members_against_the_others_add_up_to_the_program(history):
     from analytics.kpis import referral_kpi
     from campaigns.models import Referral

@@ -283,3 +283,23 @@ def test_rollups_rebuild_rewrites_a_range_and_refuses_bad_dates(program, tiers):
     call_command("rollups_rebuild", stdout=StringIO())
     state = RollupState.objects.get(pk=1)
     assert state.purchase_id == Purchase.objects.latest("pk").pk
+
+
+def test_cells_moved_in_batches_of_one_buyer_equal_a_rebuild(program, tiers, monkeypatch):
+    from analytics import rollups
+    from analytics.rollups import _cells_rebuild
+
+    monkeypatch.setattr(rollups, "CELL_BATCH", 1)
+    mall = StoreFactory(code="mall")
+    people = [person() for _ in range(3)]
+    rollups_run(as_of=NOW - timedelta(days=60))
+    for i, member in enumerate(people):
+        bought(member, program.main_store, at=NOW - timedelta(days=40 + i), amount="10.00")
+        bought(member, mall, at=NOW - timedelta(days=2), amount="5.00")
+    sale = bought(people[0], mall, at=NOW - timedelta(days=1), amount="7.00")
+    returned(sale, "7.00", NOW, "ALL")
+    rollups_run(as_of=NOW + timedelta(hours=1))
+    kept = rows(BuyerCell), rows(ActiveCell)
+    _cells_rebuild()
+    assert (rows(BuyerCell), rows(ActiveCell)) == kept
+    assert BuyerCell.objects.filter(store_key=mall.pk).exists()
