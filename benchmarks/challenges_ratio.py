@@ -40,10 +40,12 @@ class Run:
 
 
 def _figure(output: str, label: str) -> str:
-    found = re.search(rf"{re.escape(label)}\s+(.+)", output)
-    if found is None:
+    """The value earn_api.py prints after `label` in its report (the last such
+    line: "ledger_check ..." is also a progress line before it)."""
+    found = re.findall(rf"^\s*{re.escape(label)}\s+(.+)$", output, flags=re.MULTILINE)
+    if not found:
         raise RuntimeError(f"earn_api.py printed no {label!r}:\n{output[-2000:]}")
-    return found.group(1).strip()
+    return found[-1].strip()
 
 
 def earn_run(*, challenges: bool, seconds: int) -> Run:
