@@ -258,6 +258,48 @@ class Credit:
     key: str | None = None
 
 
+def _credit_timing(
+    account: PointsAccount,
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+) -> tuple[datetime, bool, datetime | None]:
+    """A credit's timing, the one place its rule is: the entry's time
+    (`_entry_time`), whether it is pending (it becomes available later), and
+    when it expires (None: pending, or no expiry)."""
+    start = _entry_time(account, now)
+    becomes_available = available_at or start
+    pending = becomes_available > start
+    expires = (
+        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
+    )
+    return start, pending, expires
+
+
+def _credit_entry_of(
+    account: PointsAccount,
+    credit: Credit,
+    now: datetime,
+    available_at: datetime | None,
+    expiry_days: int | None,
+    source: Source,
+) -> PointsEntry:
+    """`_credit_entry` of one of a sale's earnings (`points_credit_many`)."""
+    return _credit_entry(
+        account,
+        points=credit.points,
+        kind=credit.kind,
+        now=now,
+        available_at=available_at,
+        expiry_days=expiry_days,
+        description=credit.description,
+        source=source,
+        key=credit.key,
+        counts_as_earned=True,
+        created_by_id=None,
+    )
+
+
 def points_credit_many(
     account: PointsAccount,
     *,
@@ -274,13 +316,7 @@ def points_credit_many(
     entries go in one INSERT; else one by one, as `points_credit` writes them.
     The account is kept up to date (save it with `account_writes`)."""
     credits = [credit for credit in credits if credit.points > 0]
-    # What `_credit_entry` will find: pending, or spendable until when.
-    start = _entry_time(account, now)
-    becomes_available = available_at or start
-    pending = becomes_available > start
-    expires = (
-        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
-    )
+    start, pending, expires = _credit_timing(account, now, available_at, expiry_days)
     follows = (not pending and account.clawback_owed > 0) or (
         expires is not None and expires <= start
     )
@@ -303,19 +339,7 @@ def points_credit_many(
             for credit in credits
         ]
     entries = [
-        _credit_entry(
-            account,
-            points=credit.points,
-            kind=credit.kind,
-            now=now,
-            available_at=available_at,
-            expiry_days=expiry_days,
-            description=credit.description,
-            source=source,
-            key=credit.key,
-            counts_as_earned=True,
-            created_by_id=None,
-        )
+        _credit_entry_of(account, credit, now, available_at, expiry_days, source)
         for credit in credits
     ]
     insert_many(entries)
@@ -347,12 +371,7 @@ def points_credit_planned(
     a credit would collect a clawback owed (a debit of lots held in the
     database): the caller records that one through `points_credit_many`."""
     credits = [credit for credit in credits if credit.points > 0]
-    start = _entry_time(account, now)
-    becomes_available = available_at or start
-    pending = becomes_available > start
-    expires = (
-        None if pending or expiry_days is None else becomes_available + timedelta(days=expiry_days)
-    )
+    start, pending, expires = _credit_timing(account, now, available_at, expiry_days)
     at_once = expires is not None and expires <= start
     if credits and not pending and not at_once and account.clawback_owed > 0:
         return None
@@ -361,19 +380,7 @@ def points_credit_planned(
         account._unsaved = set()  # type: ignore[attr-defined]
     entries: list[PointsEntry] = []
     for credit in credits:
-        entry = _credit_entry(
-            account,
-            points=credit.points,
-            kind=credit.kind,
-            now=now,
-            available_at=available_at,
-            expiry_days=expiry_days,
-            description=credit.description,
-            source=source,
-            key=credit.key,
-            counts_as_earned=True,
-            created_by_id=None,
-        )
+        entry = _credit_entry_of(account, credit, now, available_at, expiry_days, source)
         entries.append(entry)
         _dated(account, entry)
         if at_once:
@@ -440,19 +447,15 @@ def _credit_entry(
 ) -> PointsEntry:
     """The entry of a credit, not yet written, and its effect on the locked
     account's totals (in memory): the one place a credit's rules are."""
-    now = _entry_time(account, now)
-    becomes_available = available_at or now
-    pending = becomes_available > now
+    now, pending, expires = _credit_timing(account, now, available_at, expiry_days)
     entry = PointsEntry(
         member_id=account.member_id,
         kind=kind,
         status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
         points=points,
         remaining=points,
-        available_at=becomes_available if pending else None,
-        expires_at=None
-        if pending or expiry_days is None
-        else becomes_available + timedelta(days=expiry_days),
+        available_at=available_at if pending else None,
+        expires_at=expires,
         **_described(description),
         source_type=source.type,
         source_id=source.id,
