@@ -40,7 +40,7 @@ from members.models import ConsentSource, EntryStatus
 from members.notifications import member_notification_preferences_set
 from members.portal_forms import MemberEraseForm, NotificationPreferencesForm, PortalProfileForm
 from members.portal_panels import portal_home_panels_for
-from members.privacy import export_filename, member_data_export_json, member_erase
+from members.privacy import member_erase
 from members.push import (
     PUSH_SESSION_KEY,
     push_subscription_count,
@@ -49,7 +49,7 @@ from members.push import (
 )
 from members.selectors import ledger_list, member_status, points_by_day, tier_list
 from members.services import member_update
-from members.views import language_cookie_set
+from members.views import language_cookie_set, member_data_download
 
 RECENT_ENTRIES = 5
 HISTORY_PAGE_SIZE = 20
@@ -369,8 +369,4 @@ class PortalDataDownloadView(MemberRequiredMixin, View):
     """All the member's data as one JSON file."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        body = member_data_export_json(actor=Actor.from_request(request), member=self.member)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{export_filename(self.member)}"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return member_data_download(request, self.member)

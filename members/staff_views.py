@@ -46,7 +46,7 @@ from members.forms import (
 from members.models import EntryStatus, Member, MemberActivity, MemberRfm, Tier
 from members.notifications import consent_changes_of
 from members.points import points_adjust
-from members.privacy import export_filename, member_data_export_json, member_erase
+from members.privacy import member_erase
 from members.selectors import (
     ledger_list,
     member_export_rows,
@@ -58,6 +58,7 @@ from members.selectors import (
 )
 from members.services import member_enrol, member_update
 from members.tiers import member_tier_set, tier_create, tier_delete, tier_update
+from members.views import member_data_download
 
 HISTORY_PAGE_SIZE = 20
 RECENT_PURCHASES = 10
@@ -214,11 +215,7 @@ class MemberDataExportView(MemberPageMixin, View):
     permission_required = MANAGE_PROGRAM
 
     def get(self, request: HttpRequest, public_id: str) -> HttpResponse:
-        body = member_data_export_json(actor=Actor.from_request(request), member=self.member)
-        response = HttpResponse(body, content_type="application/json; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{export_filename(self.member)}"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return member_data_download(request, self.member)
 
 
 class MemberEraseView(MemberPageMixin, FormView):

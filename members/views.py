@@ -16,6 +16,7 @@ from loyalty.actors import Actor
 from loyalty.selectors import program_settings_get
 from members.models import Member
 from members.notifications import member_from_unsubscribe_token, member_unsubscribe
+from members.privacy import export_filename, member_data_export_json
 from members.selectors import member_of_user
 from members.services import member_set_language
 
@@ -96,3 +97,13 @@ class UnsubscribeView(View):
         response["X-Robots-Tag"] = "noindex"
         response["Cache-Control"] = "no-store"
         return response
+
+
+def member_data_download(request: HttpRequest, member: Member) -> HttpResponse:
+    """All the member's data as a JSON file to save (members.privacy), for the
+    member's own portal page and a manager's answer to their request."""
+    body = member_data_export_json(actor=Actor.from_request(request), member=member)
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(member)}"'
+    response["Cache-Control"] = "no-store"
+    return response
