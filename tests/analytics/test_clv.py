@@ -3,6 +3,9 @@ recovery of known parameters, and the customers without repeat purchases."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -136,3 +139,13 @@ def test_too_little_data_raises_fit_failed():
 def test_an_impossible_summary_is_refused():
     with pytest.raises(ValueError):
         clv.bgnbd_fit(np.array([1.0, 2.0]), np.array([6.0, 1.0]), np.array([5.0, 5.0]))
+
+
+def test_starting_django_does_not_import_scipy():
+    """SciPy is loaded by a fit, not by every process (analytics.clv)."""
+    code = "import sys, django; django.setup(); print('scipy' in sys.modules)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "loyalty.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "False"
