@@ -77,16 +77,16 @@ from members.models import Member, MemberStatus
 from members.selectors import members_by_reference
 from purchases.import_points import (
     IMPORTED,
+    LINE_COLUMNS,
     PURCHASE_COLUMNS,
     SKIPPED,
     Outcome,
     Points,
-    lines_copy,
     purchase_rows,
     sales_import,
 )
 from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_validate
-from purchases.models import Purchase
+from purchases.models import Purchase, PurchaseLine
 from purchases.quote import sale_quote
 
 T = TypeVar("T")
@@ -480,14 +480,18 @@ class _Run:
         self.writer.start(work, done)
 
     def _write_without_points(self, ready: list[_Purchase]) -> None:
-        """The batch's purchases and lines, no points (`_copy_batch`), in the
-        writer's thread when there is one, while the next batch is read."""
+        """The batch's purchases and lines, no points (`_copy_batch`). With a
+        writer's thread, the rows are built here (`_batch_rows`) and the
+        thread only writes them, while this one reads the next batch: the
+        thread's share is then mostly the server's (COPY, indexes, the
+        foreign keys checked at commit), so neither waits long for the other."""
         program, now = self.program, self.now
         if self.writer is None:
             self._written(_copy_batch(ready, program, now))
             return
+        rows = _batch_rows(ready, program, now)
         self.writer.wait()
-        self.writer.start(lambda: _copy_batch(ready, program, now), self._written)
+        self.writer.start(lambda: _copy_batch(ready, program, now, rows), self._written)
 
     def _written(self, outcome: tuple[list[_Purchase], list[_Purchase]]) -> None:
         imported, skipped = outcome
@@ -552,37 +556,55 @@ def _existing(batch: list[_Purchase]) -> set[tuple[int, str]]:
     return keys_existing(Purchase, ("store_id", "reference"), pairs)
 
 
+_Rows = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]
+
+
+def _batch_rows(ready: list[_Purchase], program: ProgramSettings, now: datetime) -> _Rows:
+    """The batch's purchase rows (PURCHASE_COLUMNS) and line rows
+    (LINE_COLUMNS), no points, with keys from the tables' sequences."""
+    ids = ids_reserve(Purchase, len(ready))
+    purchases: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    for pk, purchase in zip(ids, ready, strict=True):
+        sale = purchase.sale
+        assert sale is not None
+        row, sale_lines = purchase_rows(
+            pk,
+            sale,
+            sale_quote(sale=sale, program=program),
+            recorded_at=now,
+            points=Points(),
+            recorded_by_id=None,
+        )
+        purchases.append(row)
+        lines += sale_lines
+    line_ids = ids_reserve(PurchaseLine, len(lines))
+    return purchases, [(pk, *line[1:]) for pk, line in zip(line_ids, lines, strict=True)]
+
+
 def _copy_batch(
-    ready: list[_Purchase], program: ProgramSettings, now: datetime, *, retry: bool = True
+    ready: list[_Purchase],
+    program: ProgramSettings,
+    now: datetime,
+    rows: _Rows | None = None,
+    *,
+    retry: bool = True,
 ) -> tuple[list[_Purchase], list[_Purchase]]:
     """Write the batch's purchases and lines, no points, in one transaction:
-    COPY on PostgreSQL. A receipt a till recorded meanwhile makes the batch
-    clash: it is checked again and written once more without it. Returns
-    (the purchases imported, those skipped as recorded already)."""
+    COPY on PostgreSQL; `rows` are theirs when they were built already
+    (`_batch_rows`; keys taken from a sequence before the transaction are
+    still no one else's). A receipt a till recorded meanwhile makes the
+    batch clash: it is checked again and written once more without it.
+    Returns (the purchases imported, those skipped as recorded already)."""
     if not ready:
         return [], []
     try:
         with transaction.atomic():
             # A rerun writes again what a crash of the database lost.
             commit_unflushed()
-            ids = ids_reserve(Purchase, len(ready))
-            purchases: list[tuple[Any, ...]] = []
-            lines: list[tuple[Any, ...]] = []
-            for pk, purchase in zip(ids, ready, strict=True):
-                sale = purchase.sale
-                assert sale is not None
-                row, sale_lines = purchase_rows(
-                    pk,
-                    sale,
-                    sale_quote(sale=sale, program=program),
-                    recorded_at=now,
-                    points=Points(),
-                    recorded_by_id=None,
-                )
-                purchases.append(row)
-                lines += sale_lines
+            purchases, lines = rows if rows is not None else _batch_rows(ready, program, now)
             rows_copy(Purchase, PURCHASE_COLUMNS, purchases)
-            lines_copy(lines)
+            rows_copy(PurchaseLine, LINE_COLUMNS, lines)
     except IntegrityError:
         if not retry:
             raise

@@ -297,7 +297,7 @@ def test_without_points_the_copy_thread_writes_each_batch_once_and_a_rerun_nothi
     original = imports._copy_batch
     recorded = []
 
-    def a_till_records_r5_first(ready, program, now, **options):
+    def a_till_records_r5_first(ready, program, now, *rows, **options):
         if not recorded and any(p.reference == "R5" for p in ready):
             recorded.append(
                 purchase_record(
@@ -311,7 +311,7 @@ def test_without_points_the_copy_thread_writes_each_batch_once_and_a_rerun_nothi
                     actor=Actor.system(),
                 )
             )
-        return original(ready, program, now, **options)
+        return original(ready, program, now, *rows, **options)
 
     monkeypatch.setattr(imports, "_copy_batch", a_till_records_r5_first)
     report = run(data, no_points=True)
