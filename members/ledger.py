@@ -54,9 +54,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from loyalty.db import Lookup, ids_reserve, insert, insert_many, rows_copy, rows_update, update
@@ -72,6 +74,42 @@ def _described(description: str | Text) -> dict[str, object]:
     writes in the member's) and `message` (its source, for other readers)."""
     text, message = _history_described(description)
     return {"description": text, "message": message}
+
+
+# Each column's default for `_entry_new` (a callable one is called per entry).
+_ENTRY_CALLED = [
+    f for f in PointsEntry._meta.concrete_fields if f.has_default() and callable(f.default)
+]
+_ENTRY_DEFAULTS = {
+    f.attname: f.get_default() for f in PointsEntry._meta.concrete_fields if f not in _ENTRY_CALLED
+}
+_ENTRY_DEFAULT_CALLS = [(f.attname, f.default) for f in _ENTRY_CALLED]
+_ENTRY_NAMES = frozenset(_ENTRY_DEFAULTS) | {name for name, _call in _ENTRY_DEFAULT_CALLS}
+
+
+def _entry_new(*, lot: PointsEntry | None = None, **values: Any) -> PointsEntry:
+    """`PointsEntry(lot=lot, **values)`, `values` by attname (`member_id`, not
+    `member`), built without Model.__init__'s work for each field and its
+    signals: a sale builds one or two entries, the import and the nightly
+    jobs hundreds of thousands, where Model.__init__ was a tenth of the CPU.
+    tests/members/test_ledger_entries.py holds the two equal."""
+    assert _ENTRY_NAMES.issuperset(values), set(values) - _ENTRY_NAMES
+    entry = PointsEntry.__new__(PointsEntry)
+    fields = entry.__dict__
+    fields.update(_ENTRY_DEFAULTS)
+    for name, call in _ENTRY_DEFAULT_CALLS:
+        if name not in values:
+            fields[name] = call()
+    fields.update(values)
+    entry._state = ModelState()
+    if lot is not None:
+        fields["lot_id"] = lot.pk
+        entry._state.fields_cache["lot"] = lot
+        # As the relation's descriptor does: both in the lot's database.
+        entry._state.db = router.db_for_write(PointsEntry, instance=lot)
+        if lot._state.db is None:
+            lot._state.db = router.db_for_write(PointsEntry, instance=entry)
+    return entry
 
 
 CREDIT_KINDS = {EntryKind.EARN, EntryKind.BONUS, EntryKind.REFUND, EntryKind.ADJUST}
@@ -448,7 +486,7 @@ def _credit_entry(
     """The entry of a credit, not yet written, and its effect on the locked
     account's totals (in memory): the one place a credit's rules are."""
     now, pending, expires = _credit_timing(account, now, available_at, expiry_days)
-    entry = PointsEntry(
+    entry = _entry_new(
         member_id=account.member_id,
         kind=kind,
         status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
@@ -806,7 +844,7 @@ def _expire_entry(
         if description is not None
         else {"description": lot.description, "message": lot.message}
     )
-    return PointsEntry(
+    return _entry_new(
         member_id=account.member_id,
         kind=EntryKind.EXPIRE,
         status=EntryStatus.PENDING if pending else EntryStatus.AVAILABLE,
@@ -940,7 +978,7 @@ def _release_entry(
     account.pending -= points
     account.balance += points
     _save_account(account, "pending", "balance")
-    release = PointsEntry(
+    release = _entry_new(
         member_id=account.member_id,
         kind=EntryKind.RELEASE,
         status=EntryStatus.AVAILABLE,
