@@ -51,7 +51,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone, translation
 
 from loyalty.actors import Actor
-from loyalty.db import ids_reserve, keys_existing, rows_copy, rows_update
+from loyalty.db import commit_unflushed, ids_reserve, keys_existing, rows_copy, rows_update
 from loyalty.errors import DomainError
 from loyalty.models import ProgramSettings, TierBasis
 from loyalty.selectors import program_settings_get
@@ -154,6 +154,7 @@ def purchase_rows(
     recorded_at: datetime,
     points: Points,
     recorded_by_id: int | None,
+    fingerprint: str | None = None,
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """The purchase's row in PURCHASE_COLUMNS, with the receipt the sale flow
     stores (purchases.services._sale_receipt, a sale with no voucher, gift
@@ -192,7 +193,7 @@ def purchase_rows(
         0,
         points.status,
         points.tier_code or "",
-        sale_fingerprint(sale),
+        fingerprint if fingerprint is not None else sale_fingerprint(sale),
         json.dumps(receipt),
         "",
         recorded_by_id,
@@ -237,6 +238,7 @@ class _Played:
 @dataclass
 class _Batch:
     sales: list[SaleInput]
+    fingerprints: list[str]
     pks: list[int]
     recorded_at: datetime
     actor: Actor
@@ -247,14 +249,27 @@ class _Batch:
     windows: dict[int, Decimal] = field(default_factory=dict)
 
 
-def sales_import(*, sales: list[SaleInput], recorded_at: datetime, actor: Actor) -> list[Outcome]:
+def sales_import(
+    *,
+    sales: list[SaleInput],
+    recorded_at: datetime,
+    actor: Actor,
+    fingerprints: list[str] | None = None,
+) -> list[Outcome]:
     """Record a batch of imported sales (`SaleInput.imported`, no voucher, gift
     card or points paid) with their points, as `purchase_record` records
     them one by one in this order, each played at its `occurred_at` (see the
-    module docstring), in one transaction. Returns each sale's Outcome."""
+    module docstring), in one transaction. `fingerprints`: the sales' own
+    (purchases.inputs.sale_fingerprint), when the caller has them (the
+    import's reading thread works them out while this batch's writer waits
+    for the one before). Returns each sale's Outcome."""
+    if fingerprints is None:
+        fingerprints = [sale_fingerprint(sale) for sale in sales]
     try:
         with transaction.atomic():
-            return _batch_record(sales, recorded_at=recorded_at, actor=actor)
+            # A rerun writes again what a crash of the database lost.
+            commit_unflushed()
+            return _batch_record(sales, fingerprints, recorded_at=recorded_at, actor=actor)
     except IntegrityError:
         # A till recorded one of the receipts meanwhile (step 3): without them.
         taken = keys_existing(
@@ -263,18 +278,27 @@ def sales_import(*, sales: list[SaleInput], recorded_at: datetime, actor: Actor)
         left = [i for i, s in enumerate(sales) if (s.store.pk, s.reference) not in taken]
         outcomes: list[Outcome] = [SKIPPED] * len(sales)
         with transaction.atomic():
-            again = _batch_record([sales[i] for i in left], recorded_at=recorded_at, actor=actor)
+            commit_unflushed()
+            again = _batch_record(
+                [sales[i] for i in left],
+                [fingerprints[i] for i in left],
+                recorded_at=recorded_at,
+                actor=actor,
+            )
         for i, outcome in zip(left, again, strict=True):
             outcomes[i] = outcome
         return outcomes
 
 
-def _batch_record(sales: list[SaleInput], *, recorded_at: datetime, actor: Actor) -> list[Outcome]:
+def _batch_record(
+    sales: list[SaleInput], fingerprints: list[str], *, recorded_at: datetime, actor: Actor
+) -> list[Outcome]:
     outcomes: list[Outcome] = [IMPORTED] * len(sales)
     if not sales:
         return outcomes
     batch = _Batch(
         sales=sales,
+        fingerprints=fingerprints,
         pks=ids_reserve(Purchase, len(sales)),
         recorded_at=recorded_at,
         actor=actor,
@@ -324,6 +348,7 @@ def _batch_record(sales: list[SaleInput], *, recorded_at: datetime, actor: Actor
             recorded_at=recorded_at,
             points=Points(),
             recorded_by_id=actor.user.pk if actor.user else None,
+            fingerprint=batch.fingerprints[index],
         )
         purchases.append(row)
         lines += sale_lines
@@ -499,6 +524,7 @@ def _play(
                     tier_code=quote.tier_code,
                 ),
                 recorded_by_id=batch.actor.user.pk if batch.actor.user else None,
+                fingerprint=batch.fingerprints[index],
             )
             played.purchases[index] = row
             played.lines += lines

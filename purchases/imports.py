@@ -85,7 +85,7 @@ from purchases.import_points import (
     purchase_rows,
     sales_import,
 )
-from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_validate
+from purchases.inputs import SKU_PATTERN, LineInput, SaleInput, sale_fingerprint, sale_validate
 from purchases.models import Purchase, PurchaseLine
 from purchases.quote import sale_quote
 
@@ -459,9 +459,13 @@ class _Run:
         thread when there is one, while the next batch is read."""
         sales: list[SaleInput] = [purchase.sale for purchase in ready]  # type: ignore[misc]
         recorded_at, actor = self.now, self.actor
+        # Here, while the writer is busy with the batch before: it is the slower.
+        fingerprints = [sale_fingerprint(sale) for sale in sales]
 
         def work() -> list[Outcome]:
-            return sales_import(sales=sales, recorded_at=recorded_at, actor=actor)
+            return sales_import(
+                sales=sales, recorded_at=recorded_at, actor=actor, fingerprints=fingerprints
+            )
 
         def done(outcomes: list[Outcome]) -> None:
             for purchase, outcome in zip(ready, outcomes, strict=True):
