@@ -22,9 +22,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.utils.functional import Promise
+from django.utils.translation import get_language, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 MESSAGES: dict[str, Promise] = {
     # A sale's points paid at the till, and each of its earnings.
@@ -61,6 +62,34 @@ MESSAGES: dict[str, Promise] = {
 }
 
 
+# Each message's text in each language, looked up once: a line is rendered for
+# every entry written (the import and the nightly jobs write hundreds of
+# thousands), and gettext through the lazy string was most of its cost. Not
+# the plural ones, whose text depends on the arguments (ngettext_lazy).
+_SINGULAR = type(_(""))
+_TEXTS: dict[tuple[str | None, str], str] = {}
+
+
+def _text(key: str) -> str | Promise:
+    message = MESSAGES[key]
+    if type(message) is not _SINGULAR:
+        return message
+    language = get_language()
+    text = _TEXTS.get((language, key))
+    if text is None:
+        text = _TEXTS[(language, key)] = str(message)
+    return text
+
+
+def _texts_forget(*, setting: str, **kwargs: Any) -> None:
+    # As Django's own catalogues are (django.test.signals): other files, other texts.
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS"}:
+        _TEXTS.clear()
+
+
+setting_changed.connect(_texts_forget)
+
+
 class Text(Promise):
     """One history line: its message key and arguments, rendered in the active
     language by `str()`."""
@@ -86,7 +115,7 @@ class Text(Promise):
             name: str(value) if isinstance(value, Text) else value
             for name, value in self.args.items()
         }
-        return str(MESSAGES[self.key] % args)
+        return str(_text(self.key) % args)
 
     def __format__(self, spec: str) -> str:
         return format(str(self), spec)

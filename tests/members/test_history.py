@@ -201,3 +201,15 @@ def test_every_message_has_a_malay_line():
         if rendered(message, "ms") == rendered(message, "en")
     ]
     assert same == ["moment"]  # "%(award)s (%(moment)s)" reads the same in both
+
+
+@given(count=st.integers(0, 3))
+def test_a_line_reads_as_its_message_does_in_each_language_and_number(count):
+    """Text keeps each message's text per language (members.history._text):
+    every line still reads as its lazy message in the active language, the
+    plural ones by their number."""
+    args = {**ARGS, "years": count, "weeks": count}
+    for language in ("en", "ms", "en"):
+        with translation.override(language):
+            for key, message in MESSAGES.items():
+                assert str(Text(key, **args)) == str(message % args), (language, key)
