@@ -440,12 +440,42 @@ def notify_on_commit(
 
     # Inside `deliveries_off` (an import, the demo) the task writes the inbox only.
     inbox_only = _inbox_only.get()
-    transaction.on_commit(
-        lambda: notification_create.delay(
-            member_id, kind, context, event_key, at.isoformat() if at else None, inbox_only
-        ),
-        robust=True,
-    )
+    item = (member_id, kind, context, event_key, at.isoformat() if at else None, inbox_only)
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(item)
+        return
+    transaction.on_commit(lambda: notification_create.delay(*item), robust=True)
+
+
+# Set by `notifications_batched`: what notify_on_commit was asked, in order.
+_collected: ContextVar[list[tuple[Any, ...]] | None] = ContextVar(
+    "notifications_collected", default=None
+)
+# At most this many notifications a task of `notifications_batched`.
+BATCHED_MAX = 500
+
+
+@contextmanager
+def notifications_batched() -> Iterator[None]:
+    """Within the block (inside the transaction whose commit they wait for),
+    `notify_on_commit`'s notifications are queued together when the block
+    ends: one task writes BATCHED_MAX of them in one transaction
+    (loyalty.tasks.notifications_create), each idempotent by its event key,
+    instead of a task and a commit each. For a batch of an import, whose
+    thousands of tier changes would otherwise be as many tasks. Nothing is
+    queued if the block raises, nor if the transaction rolls back."""
+    from loyalty.tasks import notifications_create
+
+    items: list[tuple[Any, ...]] = []
+    token = _collected.set(items)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    for start in range(0, len(items), BATCHED_MAX):
+        chunk = items[start : start + BATCHED_MAX]
+        transaction.on_commit(lambda chunk=chunk: notifications_create.delay(chunk), robust=True)
 
 
 # --- Sending -------------------------------------------------------------------------------------

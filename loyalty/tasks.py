@@ -86,11 +86,36 @@ def notification_create(
     idempotent by `event_key`; `inbox_only` as `deliveries_off`. Returns
     whether a notification was written."""
     member_model = apps.get_model("members", "Member")
-    with transaction.atomic(), deliveries_off() if inbox_only else nullcontext():
+    with transaction.atomic():
         member = member_model.objects.filter(pk=member_id).first()
-        if member is None:
-            return False
-        moment = parse_datetime(at) if at else None
+        return _notification_write(member, kind, context, event_key, at, inbox_only)
+
+
+@shared_task(name="loyalty.notifications_create")
+def notifications_create(items: list[list[Any]]) -> int:
+    """`notification_create` for each item (its arguments, in order) in one
+    transaction, the members read in one statement
+    (loyalty.notifications.notifications_batched). Returns how many
+    notifications were written: an item written already (a retry) is
+    skipped by its event key."""
+    member_model = apps.get_model("members", "Member")
+    with transaction.atomic():
+        members = member_model.objects.in_bulk({item[0] for item in items})
+        return sum(_notification_write(members.get(item[0]), *item[1:]) for item in items)
+
+
+def _notification_write(
+    member: Any,
+    kind: str,
+    context: dict[str, Any],
+    event_key: str,
+    at: str | None,
+    inbox_only: bool,
+) -> bool:
+    if member is None:
+        return False
+    moment = parse_datetime(at) if at else None
+    with deliveries_off() if inbox_only else nullcontext():
         return notify(member, kind, context, event_key=event_key, at=moment) is not None
 
 

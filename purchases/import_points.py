@@ -54,6 +54,7 @@ from loyalty.actors import Actor
 from loyalty.db import commit_unflushed, ids_reserve, keys_existing, rows_copy, rows_update
 from loyalty.errors import DomainError
 from loyalty.models import ProgramSettings, TierBasis
+from loyalty.notifications import notifications_batched
 from loyalty.selectors import program_settings_get
 from members.history import Text
 from members.ledger import Credit, Source, ledger_rows_write, points_credit_planned
@@ -266,7 +267,8 @@ def sales_import(
     if fingerprints is None:
         fingerprints = [sale_fingerprint(sale) for sale in sales]
     try:
-        with transaction.atomic():
+        # The batch's messages (its tier changes) queued together, as it commits.
+        with transaction.atomic(), notifications_batched():
             # A rerun writes again what a crash of the database lost.
             commit_unflushed()
             return _batch_record(sales, fingerprints, recorded_at=recorded_at, actor=actor)
@@ -277,7 +279,7 @@ def sales_import(
         )
         left = [i for i, s in enumerate(sales) if (s.store.pk, s.reference) not in taken]
         outcomes: list[Outcome] = [SKIPPED] * len(sales)
-        with transaction.atomic():
+        with transaction.atomic(), notifications_batched():
             commit_unflushed()
             again = _batch_record(
                 [sales[i] for i in left],

@@ -449,3 +449,42 @@ def test_points_read_one_point_and_two_points_in_english_and_malay():
     assert kind_get("points_expiring").texts({"points": 1, "expires": "1 Jan"}, "en")[0] == (
         "1 point expires soon"
     )
+
+
+@pytest.mark.django_db
+def test_batched_notifications_go_as_one_task_each_written_once(
+    member, monkeypatch, django_capture_on_commit_callbacks
+):
+    """notifications_batched (an import's batch): its notify_on_commit calls
+    make one task when the transaction commits, written in order, each once
+    however often the task runs; nothing for a transaction that rolls back."""
+    from loyalty import notifications, tasks
+
+    other = MemberFactory(user=None, email="other@example.com")
+    queued: list[list] = []
+    monkeypatch.setattr(tasks.notifications_create, "delay", queued.append)
+    monkeypatch.setattr(notifications, "BATCHED_MAX", 2)
+    context = {"tier": "Gold", "program": "Setia"}
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic(), notifications.notifications_batched():
+            for who, key in ((member, "t:1"), (other, "t:2"), (member, "t:3")):
+                notifications.notify_on_commit(
+                    member_id=who.pk, kind="tier_up", context=context, event_key=key
+                )
+    assert [[item[3] for item in chunk] for chunk in queued] == [["t:1", "t:2"], ["t:3"]]
+    tier_notes = Notification.objects.filter(kind="tier_up")
+    assert not tier_notes.exists()  # the tasks did not run yet
+    for chunk in queued:
+        assert tasks.notifications_create.apply(args=[chunk]).get() == len(chunk)
+    for chunk in queued:
+        assert tasks.notifications_create.apply(args=[chunk]).get() == 0
+    assert sorted(tier_notes.values_list("event_key", flat=True)) == ["t:1", "t:2", "t:3"]
+
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        with transaction.atomic(), notifications.notifications_batched():
+            notifications.notify_on_commit(
+                member_id=member.pk, kind="tier_up", context=context, event_key="t:4"
+            )
+            raise RuntimeError("the batch fails")
+    assert queued == []
