@@ -1033,6 +1033,21 @@ def points_forfeit(*, member_id: int, now: datetime, description: str | Text) ->
         return sum(_expire_lot_locked(account, lot, at=at, description=description) for lot in lots)
 
 
+# What `_expire_entry` and `_planned_write` read of a lot the job empties (a
+# third of the columns: the rest would be read and converted for nothing).
+_EXPIRED_LOT_FIELDS = (
+    "id",
+    "member_id",
+    "status",
+    "remaining",
+    "expires_at",
+    "description",
+    "message",
+    "source_type",
+    "source_id",
+)
+
+
 def points_expire_due(*, as_of: datetime) -> int:
     """Write an `expire` entry for the rest of every lot whose expiry has come
     by `as_of`, dated when the job records it. Returns the points expired;
@@ -1046,12 +1061,16 @@ def points_expire_due(*, as_of: datetime) -> int:
     for chunk in _chunks(due):
         with transaction.atomic():
             accounts = accounts_lock(member_ids=chunk)
-            lots = PointsEntry.objects.filter(
-                member_id__in=chunk,
-                status=EntryStatus.AVAILABLE,
-                remaining__gt=0,
-                expires_at__lte=as_of,
-            ).order_by("member_id", "expires_at", "id")
+            lots = (
+                PointsEntry.objects.filter(
+                    member_id__in=chunk,
+                    status=EntryStatus.AVAILABLE,
+                    remaining__gt=0,
+                    expires_at__lte=as_of,
+                )
+                .order_by("member_id", "expires_at", "id")
+                .only(*_EXPIRED_LOT_FIELDS)
+            )
             entries: list[PointsEntry] = []
             emptied: list[PointsEntry] = []
             for lot in lots:
