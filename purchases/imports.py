@@ -346,7 +346,10 @@ class _Run:
         if not batch:
             return
         self._resolve(batch)
-        existing = _existing(batch)
+        # The writer's thread looks for receipts recorded already (`_copy_batch`),
+        # not this one: the statement's wait is then beside the reading.
+        copied = self.no_points and self.writer is not None and not self.dry_run
+        existing = set() if copied else _existing(batch)
         ready = []
         for purchase in batch:
             if self._bad(purchase):
@@ -495,7 +498,9 @@ class _Run:
             return
         rows = _batch_rows(ready, program, now)
         self.writer.wait()
-        self.writer.start(lambda: _copy_batch(ready, program, now, rows), self._written)
+        self.writer.start(
+            lambda: _copy_batch(ready, program, now, rows, unchecked=True), self._written
+        )
 
     def _written(self, outcome: tuple[list[_Purchase], list[_Purchase]]) -> None:
         imported, skipped = outcome
@@ -592,16 +597,22 @@ def _copy_batch(
     now: datetime,
     rows: _Rows | None = None,
     *,
+    unchecked: bool = False,
     retry: bool = True,
 ) -> tuple[list[_Purchase], list[_Purchase]]:
     """Write the batch's purchases and lines, no points, in one transaction:
     COPY on PostgreSQL; `rows` are theirs when they were built already
     (`_batch_rows`; keys taken from a sequence before the transaction are
-    still no one else's). A receipt a till recorded meanwhile makes the
-    batch clash: it is checked again and written once more without it.
-    Returns (the purchases imported, those skipped as recorded already)."""
+    still no one else's). `unchecked`: the batch may hold receipts recorded
+    already (a rerun): they are looked for first and left out. A receipt a
+    till recorded meanwhile makes the batch clash: it is checked again and
+    written once more without it. Returns (the purchases imported, those
+    skipped as recorded already)."""
+    skipped: list[_Purchase] = []
+    if unchecked and ready and rows is not None:
+        ready, rows, skipped = _without_recorded(ready, rows)
     if not ready:
-        return [], []
+        return [], skipped
     try:
         with transaction.atomic():
             # A rerun writes again what a crash of the database lost.
@@ -613,11 +624,32 @@ def _copy_batch(
         if not retry:
             raise
         existing = _existing(ready)
-        skipped = [p for p in ready if (p.sale.store.pk, p.reference) in existing]  # type: ignore[union-attr]
+        skipped += [p for p in ready if (p.sale.store.pk, p.reference) in existing]  # type: ignore[union-attr]
         left = [p for p in ready if (p.sale.store.pk, p.reference) not in existing]  # type: ignore[union-attr]
         imported, _none = _copy_batch(left, program, now, retry=False)
         return imported, skipped
-    return ready, []
+    return ready, skipped
+
+
+def _without_recorded(
+    ready: list[_Purchase], rows: _Rows
+) -> tuple[list[_Purchase], _Rows, list[_Purchase]]:
+    """The batch and its rows without the receipts recorded already, and those."""
+    existing = _existing(ready)
+    if not existing:
+        return ready, rows, []
+    purchases, lines = rows
+    kept = [
+        i
+        for i, p in enumerate(ready)
+        if (p.sale.store.pk, p.reference) not in existing  # type: ignore[union-attr]
+    ]
+    kept_ids, left_out = {purchases[i][0] for i in kept}, set(range(len(ready))) - set(kept)
+    return (
+        [ready[i] for i in kept],
+        ([purchases[i] for i in kept], [line for line in lines if line[1] in kept_ids]),
+        [ready[i] for i in sorted(left_out)],
+    )
 
 
 def _reason(exc: DomainError) -> str:
