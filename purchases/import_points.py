@@ -74,7 +74,7 @@ from members.tiers import member_tier_upgrade_write, sale_tier_upgrade
 from purchases.errors import DuplicateReference
 from purchases.inputs import SaleInput, sale_fingerprint
 from purchases.models import Purchase, PurchaseLine
-from purchases.quote import SaleQuote, awards_receipt, sale_quote
+from purchases.quote import SaleQuote, sale_quote, sale_receipt
 from purchases.services import purchase_record
 
 # What a sale of the batch came to: imported, skipped (its receipt is
@@ -158,27 +158,20 @@ def purchase_rows(
     fingerprint: str | None = None,
 ) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
     """The purchase's row in PURCHASE_COLUMNS, with the receipt the sale flow
-    stores (purchases.services._sale_receipt, a sale with no voucher, gift
+    stores (purchases.quote.sale_receipt, a sale with no voucher, gift
     card or points paid), and its lines' rows in LINE_COLUMNS without their
     key (None: `_lines_copy` gives them theirs)."""
     member = sale.member
-    receipt: dict[str, Any] = {
-        "id": pk,
-        "reference": sale.reference,
-        "store": sale.store.code,
-        "member_id": member.public_id if member else None,
-        "occurred_at": sale.occurred_at.isoformat(),
-        "total": str(quote.total),
-        "eligible_amount": str(quote.eligible_amount),
-        "points_earned": points.earned,
-        "points_status": points.status,
-        "awards": awards_receipt(points.awards),
-        "points_redeemed": 0,
-        "balance": points.balance,
-        "tier": points.tier_code,
-        "vouchers": [],
-        "gift_cards": [],
-    }
+    receipt = sale_receipt(
+        pk,
+        sale=sale,
+        quote=quote,
+        points_earned=points.earned,
+        points_status=points.status,
+        awards=points.awards,
+        balance=points.balance,
+        tier=points.tier_code,
+    )
     row = (
         pk,
         sale.store.pk,

@@ -237,6 +237,41 @@ def campaign_context(
     )
 
 
+def sale_receipt(
+    pk: int,
+    *,
+    sale: SaleInput,
+    quote: SaleQuote,
+    points_earned: int,
+    points_status: str,
+    awards: list[Award],
+    balance: int | None,
+    tier: str | None,
+    vouchers: list[dict[str, Any]] | None = None,
+    gift_cards: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The API's answer to a recorded sale (API.md, POST /purchases), which
+    its purchase row keeps for a replay: the sale flow's
+    (purchases.services) and an imported sale's (purchases.import_points)."""
+    return {
+        "id": pk,
+        "reference": sale.reference,
+        "store": sale.store.code,
+        "member_id": sale.member.public_id if sale.member else None,
+        "occurred_at": sale.occurred_at.isoformat(),
+        "total": str(quote.total),
+        "eligible_amount": str(quote.eligible_amount),
+        "points_earned": points_earned,
+        "points_status": points_status,
+        "awards": awards_receipt(awards),
+        "points_redeemed": sale.points_to_redeem,
+        "balance": balance,
+        "tier": tier,
+        "vouchers": vouchers or [],
+        "gift_cards": gift_cards or [],
+    }
+
+
 def awards_receipt(awards: list[Award]) -> list[dict[str, Any]]:
     """A receipt's `awards`."""
     return [{"source": a.source, "points": a.points, "label": str(a.label)} for a in awards]

@@ -72,11 +72,11 @@ from purchases.locks import SaleRows, sale_lock
 from purchases.models import Purchase, PurchaseGiftCard, PurchaseLine
 from purchases.quote import (
     SaleQuote,
-    awards_receipt,
     quote_awards,
     quote_not_matched,
     quote_vouchers,
     sale_quote,
+    sale_receipt,
 )
 from rewards.errors import (
     DuplicateChargeReference,
@@ -543,23 +543,18 @@ def _sale_receipt(
     written: _Written,
 ) -> dict[str, Any]:
     """The API's answer to the sale (API.md, POST /purchases)."""
-    return {
-        "id": purchase.pk,
-        "reference": sale.reference,
-        "store": sale.store.code,
-        "member_id": sale.member.public_id if sale.member else None,
-        "occurred_at": sale.occurred_at.isoformat(),
-        "total": str(quote.total),
-        "eligible_amount": str(quote.eligible_amount),
-        "points_earned": written.points_earned,
-        "points_status": written.points_status,
-        "awards": awards_receipt(written.awards),
-        "points_redeemed": sale.points_to_redeem,
-        "balance": written.balance,
-        "tier": quote.tier_code,
-        "vouchers": quote_vouchers(vouchers, quote),
-        "gift_cards": written.gift_cards,
-    }
+    return sale_receipt(
+        purchase.pk,
+        sale=sale,
+        quote=quote,
+        points_earned=written.points_earned,
+        points_status=written.points_status,
+        awards=written.awards,
+        balance=written.balance,
+        tier=quote.tier_code,
+        vouchers=quote_vouchers(vouchers, quote),
+        gift_cards=written.gift_cards,
+    )
 
 
 def _purchase_close(
