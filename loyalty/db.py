@@ -408,6 +408,22 @@ def rows_copy(model: type[Model], columns: tuple[str, ...], rows: list[tuple[Any
             copy.write_row(row)
 
 
+# Integer fields, whose values (ints: points, counts) psycopg adapts as they
+# are, the field's own preparation being no change: `rows_update` skips it (a
+# call per value, most of a bulk update's Python). Not the others: a Decimal
+# field may hold an int beside Decimals, which one array cannot take.
+_PLAIN_FIELDS = frozenset(
+    {
+        "BigIntegerField",
+        "IntegerField",
+        "PositiveBigIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+    }
+)
+
+
 def rows_update(model: type[Model], instances: list[Model], fields: tuple[str, ...]) -> None:
     """Save `fields` (attnames) of many instances of `model`, each with its
     own values: on PostgreSQL one `UPDATE … FROM unnest(<arrays>)` joined on
@@ -432,7 +448,11 @@ def rows_update(model: type[Model], instances: list[Model], fields: tuple[str, .
         f"FROM unnest({arrays}) AS v({names}) WHERE t.{quote(pk.column)} = v.c0"
     )
     values = [[instance.pk for instance in instances]] + [
-        [f.get_db_prep_save(getattr(instance, f.attname), connection) for instance in instances]
+        [getattr(instance, f.attname) for instance in instances]
+        if f.get_internal_type() in _PLAIN_FIELDS
+        else [
+            f.get_db_prep_save(getattr(instance, f.attname), connection) for instance in instances
+        ]
         for f in chosen
     ]
     with connection.cursor() as cursor:

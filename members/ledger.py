@@ -54,6 +54,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from django.db import router, transaction
@@ -441,6 +442,7 @@ PLANNED_TOTALS = (
     "last_entry_at",
 )
 ENTRY_COLUMNS = tuple(f.attname for f in PointsEntry._meta.concrete_fields)
+_entry_values = attrgetter(*ENTRY_COLUMNS)
 
 
 def ledger_rows_write(
@@ -459,11 +461,7 @@ def ledger_rows_write(
             # Read before lot_id changes: Django forgets the cached lot then.
             entry.lot_id = lot.pk
             entry.idempotency_key = f"expire:{lot.pk}"
-    rows_copy(
-        PointsEntry,
-        ENTRY_COLUMNS,
-        [tuple(getattr(entry, name) for name in ENTRY_COLUMNS) for entry in entries],
-    )
+    rows_copy(PointsEntry, ENTRY_COLUMNS, list(map(_entry_values, entries)))
     for account in accounts:
         account.updated_at = now
     rows_update(PointsAccount, accounts, (*PLANNED_TOTALS, "updated_at"))
