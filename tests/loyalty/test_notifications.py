@@ -465,12 +465,15 @@ def test_batched_notifications_go_as_one_task_each_written_once(
     monkeypatch.setattr(tasks.notifications_create, "delay", queued.append)
     monkeypatch.setattr(notifications, "BATCHED_MAX", 2)
     context = {"tier": "Gold", "program": "Setia"}
-    with django_capture_on_commit_callbacks(execute=True):
-        with transaction.atomic(), notifications.notifications_batched():
-            for who, key in ((member, "t:1"), (other, "t:2"), (member, "t:3")):
-                notifications.notify_on_commit(
-                    member_id=who.pk, kind="tier_up", context=context, event_key=key
-                )
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+        notifications.notifications_batched(),
+    ):
+        for who, key in ((member, "t:1"), (other, "t:2"), (member, "t:3")):
+            notifications.notify_on_commit(
+                member_id=who.pk, kind="tier_up", context=context, event_key=key
+            )
     assert [[item[3] for item in chunk] for chunk in queued] == [["t:1", "t:2"], ["t:3"]]
     tier_notes = Notification.objects.filter(kind="tier_up")
     assert not tier_notes.exists()  # the tasks did not run yet
@@ -481,10 +484,14 @@ def test_batched_notifications_go_as_one_task_each_written_once(
     assert sorted(tier_notes.values_list("event_key", flat=True)) == ["t:1", "t:2", "t:3"]
 
     queued.clear()
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic(), notifications.notifications_batched():
-            notifications.notify_on_commit(
-                member_id=member.pk, kind="tier_up", context=context, event_key="t:4"
-            )
-            raise RuntimeError("the batch fails")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+        notifications.notifications_batched(),
+    ):
+        notifications.notify_on_commit(
+            member_id=member.pk, kind="tier_up", context=context, event_key="t:4"
+        )
+        raise RuntimeError("the batch fails")
     assert queued == []
