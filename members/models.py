@@ -249,8 +249,15 @@ class PointsEntry(models.Model):
     lot = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Indexed only where set (entry_created_by_idx): most entries are a till's
+    # or a job's, and an index of their NULLs would be a write each for nothing.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -271,6 +278,12 @@ class PointsEntry(models.Model):
                 name="entry_pending_idx",
             ),
             models.Index(fields=["source_type", "source_id"], name="entry_source_idx"),
+            # A staff user's deletion sets their entries' created_by to NULL.
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="entry_created_by_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -45,8 +45,15 @@ class Purchase(models.Model):
     # takes back its share: JSON text, {"<challenge id>": {"round", "amount", ...}}; empty: none.
     # Text, like `response`, so the import's COPY writes it as it is.
     challenges = models.TextField(blank=True)
+    # Indexed only where set (purchase_recorded_by_idx): a till's sales and
+    # imported ones have none, and an index of their NULLs is a write each.
     recorded_by = models.ForeignKey(
-        "loyalty.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "loyalty.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -63,6 +70,12 @@ class Purchase(models.Model):
             models.Index(fields=["member", "-occurred_at"], name="purchase_member_time_idx"),
             # The roll-ups read a day's sales (analytics.rollups).
             models.Index(fields=["occurred_at"], name="purchase_time_idx"),
+            # A staff user's deletion sets their sales' recorded_by to NULL.
+            models.Index(
+                fields=["recorded_by"],
+                condition=Q(recorded_by__isnull=False),
+                name="purchase_recorded_by_idx",
+            ),
         ]
 
     def __str__(self) -> str:
