@@ -62,12 +62,15 @@ from analytics.models import (
     ROLLUP_MONEY,
     ActiveCell,
     BuyerCell,
+    CohortCell,
+    CohortDay,
     LedgerDay,
     MemberDay,
     MemberMonth,
     RollupState,
     StoreDay,
 )
+from loyalty.models import AuditEvent
 from members.models import EntryKind, Member, MemberStatus, PointsEntry
 from purchases.models import Purchase, Return
 
@@ -555,12 +558,125 @@ def _active_add(
         ActiveCell.objects.filter(members=0).delete()
 
 
+def _cohort_members(members: list[int]) -> list[tuple[int, date, int]]:
+    """(member, local day of joining, home store or 0) of those of `members`
+    the cohort cells count (not deleted)."""
+    rows = (
+        Member.objects.filter(pk__in=members)
+        .exclude(status=MemberStatus.DELETED)
+        .order_by("pk")
+        .values_list("pk", "joined_at", "home_store_id")
+    )
+    return [(pk, local_day(joined), home or 0) for pk, joined, home in rows]
+
+
+def _cohort_add(members: list[tuple[int, date, int]], sign: int, first: date, last: date) -> None:
+    """Add (1) or take away (-1) the member-months of the months `first` to
+    `last` of `members` (from `_cohort_members`) to or from their
+    CohortCells: one INSERT … SELECT … ON CONFLICT, each member's months by
+    the (member, month, store) index."""
+    if not members:
+        return
+    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
+    table = connection.ops.quote_name(CohortCell._meta.db_table)
+    values = ", ".join(["(%s, %s, %s)"] * len(members))
+    keys = "store_key, joined, month"
+    # Names are ours, `sign` an int, every value a parameter (`WHERE 1 = 1`:
+    # see _cells_add). A member without a home store (0) matches no store.
+    sql = f"""
+        WITH buyers (member_id, joined, home) AS (VALUES {values})
+        INSERT INTO {table} ({keys}, members)
+        SELECT {keys}, {sign} * COUNT(*) FROM (
+            SELECT 0 AS store_key, b.joined AS joined, m.month AS month
+            FROM buyers b JOIN {mm} m ON m.member_id = b.member_id
+            WHERE m.month >= %s AND m.month <= %s AND m.purchases > 0
+            GROUP BY b.member_id, b.joined, m.month
+            UNION ALL
+            SELECT b.home, b.joined, m.month
+            FROM buyers b JOIN {mm} m ON m.member_id = b.member_id AND m.store_id = b.home
+            WHERE m.month >= %s AND m.month <= %s AND m.purchases > 0
+        ) AS cohorts WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET members = {table}.members + excluded.members
+    """  # noqa: S608
+    params = [value for member in members for value in member] + [first, last, first, last]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    if sign > 0:
+        CohortCell.objects.filter(members=0).delete()
+
+
+def _cohorts(start: date | None, end: date | None) -> None:
+    """Rewrite the CohortDays and CohortCells of the members who joined on
+    the local days `start` to `end` (None: every member, a rebuild) whole,
+    from the members and all their member-months: what a change of a
+    member (a deletion, another home store) or a new member moves."""
+    tz = timezone.get_current_timezone()
+    members = Member.objects.exclude(status=MemberStatus.DELETED)
+    months = MemberMonth.objects.filter(purchases__gt=0).exclude(
+        member__status=MemberStatus.DELETED
+    )
+    days, cells = CohortDay.objects.all(), CohortCell.objects.all()
+    if start is not None and end is not None:
+        lo, hi = day_bounds(start, end)
+        members = members.filter(joined_at__gte=lo, joined_at__lt=hi)
+        months = months.filter(member__joined_at__gte=lo, member__joined_at__lt=hi)
+        days = days.filter(joined__gte=start, joined__lte=end)
+        cells = cells.filter(joined__gte=start, joined__lte=end)
+    days.delete()
+    cells.delete()
+    every = Value(0, output_field=BigIntegerField())
+    joined = TruncDate("joined_at", tzinfo=tz)
+    for rows in (
+        members.annotate(day=joined).order_by().values("day").annotate(key=every, n=Count("pk")),
+        members.filter(home_store__isnull=False)
+        .annotate(day=joined, key=F("home_store_id"))
+        .order_by()
+        .values("key", "day")
+        .annotate(n=Count("pk")),
+    ):
+        _insert_select(CohortDay, {"store_key": "key", "joined": "day", "members": "n"}, rows)
+    joined = TruncDate("member__joined_at", tzinfo=tz)
+    for rows in (
+        months.annotate(day=joined)
+        .order_by()
+        .values("day", "month")
+        .annotate(key=every, n=Count("member_id", distinct=True)),
+        # One row a member, month and store: a count of rows is of members.
+        months.filter(store_id=F("member__home_store_id"))
+        .annotate(day=joined, key=F("store_id"))
+        .order_by()
+        .values("key", "day", "month")
+        .annotate(n=Count("member_id")),
+    ):
+        _insert_select(
+            CohortCell,
+            {"store_key": "key", "joined": "day", "month": "month", "members": "n"},
+            rows,
+        )
+
+
 def _cells_rebuild() -> None:
-    """Every BuyerCell again from the member-months (after a rebuild)."""
+    """Every BuyerCell, ActiveCell and cohort row again from the member-months
+    and member-days (after a rebuild)."""
     BuyerCell.objects.all().delete()
     _cells_add(None, 1)
     ActiveCell.objects.all().delete()
     _active_add(None, 1)
+    _cohorts(None, None)
+
+
+def _member_batches(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """`pairs` (sorted) in batches of about CELL_BATCH, a member's pairs all
+    in one batch: the cells across stores move by member, and a member in
+    two batches would be taken out and put back twice."""
+    batches: list[list[tuple[int, int]]] = []
+    for pair in pairs:
+        if batches and (len(batches[-1]) < CELL_BATCH or batches[-1][-1][0] == pair[0]):
+            batches[-1].append(pair)
+        else:
+            batches.append([pair])
+    return batches
 
 
 @dataclass(frozen=True)
@@ -609,15 +725,22 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
                     )
                 )
                 # Cells add up member by member, so the buyers go in batches.
-                batches = [pairs[i : i + CELL_BATCH] for i in range(0, len(pairs), CELL_BATCH)]
-                for batch in batches:
+                batches = _member_batches(pairs)
+                cohorts = [_cohort_members(sorted({m for m, _s in b})) for b in batches]
+                first, last = month_start(chunk_start), month_start(chunk_end)
+                for batch, cohort in zip(batches, cohorts, strict=True):
                     _cells_add(batch, -1, chunk_start, chunk_end)
                     _active_add(sorted({m for m, _s in batch}), -1, chunk_start, chunk_end)
+                    _cohort_add(cohort, -1, first, last)
                 totals[2] += _member_months(chunk_start, chunk_end, whole=False)
                 _member_days(chunk_start, chunk_end)
-                for batch in batches:
+                for batch, cohort in zip(batches, cohorts, strict=True):
                     _active_add(sorted({m for m, _s in batch}), 1, chunk_start, chunk_end)
                     _cells_add(batch, 1, chunk_start, chunk_end)
+                    _cohort_add(cohort, 1, first, last)
+                # The members who joined on these days, whole (new ones, and
+                # the deltas above may have counted a changed one as it is now).
+                _cohorts(chunk_start, chunk_end)
         chunk_start = chunk_end + timedelta(days=1)
     if whole_months:
         with transaction.atomic():
@@ -706,9 +829,52 @@ def rollups_run(*, as_of: datetime) -> str:
             settle_before=settle_before,
         )
         days |= dirty
+    joined, marks["audit_id"] = _members_changed(after=state.audit_id, settle_before=settle_before)
     done = rollups_refresh_days(days=days)
+    # After the days: a refresh of a day may have moved a changed member's
+    # cells as the member is now, and this puts their whole cohort right.
+    rollups_cohorts_refresh(days=joined)
     RollupState.objects.filter(pk=state.pk).update(**marks, ran_at=as_of)
     return f"{done.days} days rolled up"
+
+
+# Members' changes that move their cohort rows: deleted, another home store.
+_COHORT_FIELDS = ("status", "home_store")
+
+
+def _members_changed(*, after: int, settle_before: datetime) -> tuple[set[date], int]:
+    """The local joining days of the members whose status or home store
+    changed (an erasure, an update; their audit events) after audit event
+    `after`, and the id the next run starts after (as `_dirty`)."""
+    events = AuditEvent.objects.filter(
+        pk__gt=after,
+        object_type=Member._meta.label_lower,
+        action__in=["member.update", "member.erase"],
+    ).values_list("pk", "object_id", "action", "before", "after", "created_at")
+    changed, settled, young = set(), [after], []
+    for pk, object_id, action, before, later, created_at in events:
+        (settled if created_at < settle_before else young).append(pk)
+        was, now = before or {}, later or {}
+        if action == "member.erase" or any(was.get(f) != now.get(f) for f in _COHORT_FIELDS):
+            changed.add(int(object_id))
+    mark = max(settled)
+    if young:
+        mark = min(mark, min(young) - 1)
+    joined = Member.objects.filter(pk__in=changed).values_list("joined_at", flat=True)
+    return {local_day(moment) for moment in joined}, max(mark, after)
+
+
+def rollups_cohorts_refresh(*, days: Iterable[date]) -> None:
+    """Rewrite the cohort rows (CohortDay, CohortCell) of the members who
+    joined on each of `days`, whole, under the refresh lock."""
+    ordered = sorted(set(days))
+    if not ordered:
+        return
+    with transaction.atomic():
+        RollupState.objects.select_for_update().filter(pk=1).first()
+        _no_jit()
+        for day in ordered:
+            _cohorts(day, day)
 
 
 def rollups_history_start() -> date | None:
@@ -732,6 +898,7 @@ def rollups_rebuild(*, start: date, end: date, whole_history: bool = False) -> R
         "return_id": Return.objects.aggregate(m=Max("pk"))["m"] or 0,
         "entry_id": PointsEntry.objects.aggregate(m=Max("pk"))["m"] or 0,
         "member_id": Member.objects.aggregate(m=Max("pk"))["m"] or 0,
+        "audit_id": AuditEvent.objects.aggregate(m=Max("pk"))["m"] or 0,
     }
     done = rollups_refresh(start=start, end=end, whole_months=True)
     if whole_history:
@@ -740,6 +907,15 @@ def rollups_rebuild(*, start: date, end: date, whole_history: bool = False) -> R
         # Every row is new: the planner's statistics of before would send the
         # next day's refresh scanning (measured: seconds instead of tenths).
         with connection.cursor() as cursor:
-            for model in (StoreDay, LedgerDay, MemberMonth, MemberDay, BuyerCell, ActiveCell):
+            for model in (
+                StoreDay,
+                LedgerDay,
+                MemberMonth,
+                MemberDay,
+                BuyerCell,
+                ActiveCell,
+                CohortDay,
+                CohortCell,
+            ):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return done

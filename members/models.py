@@ -155,7 +155,11 @@ class Member(models.Model):
                 name="member_external_id_unique",
             ),
         ]
-        indexes = [models.Index(fields=["last_name", "first_name"], name="member_name_idx")]
+        indexes = [
+            models.Index(fields=["last_name", "first_name"], name="member_name_idx"),
+            # The members who joined on a day (analytics' cohort roll-ups).
+            models.Index(fields=["joined_at"], name="member_joined_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.full_name or self.email or self.phone or self.card_number
