@@ -354,115 +354,32 @@ def _chain_sql(members: QuerySet | None) -> tuple[str, list[Any]]:
     return " UNION ALL ".join(parts), params
 
 
-def _cells_add(
-    pairs: list[tuple[int, int]] | None,
-    sign: int,
-    start: date | None = None,
-    end: date | None = None,
-) -> None:
-    """Add (sign 1) or take away (-1) member-months to or from their
-    BuyerCells: one INSERT … SELECT … ON CONFLICT. `pairs` None: every
-    member-month (a rebuild). Otherwise the member-months of the members and
-    stores of `pairs` (those who bought on the days, where) whose
-    cell a rewrite of the days `start` to `end` can move: those of the days'
-    months, and each member's month with a purchase just before and just
-    after them (whose next or previous month may change); each one's
-    neighbours are found by the (member, month) index."""
-    cte, cte_params = "", []
-    if pairs is None:
-        chain, params = _chain_sql(None)
-    else:
-        chain, params = _chain_near(month_start(start), month_start(end))
-        cte, cte_params = _pairs_cte(pairs)
-    params = [*cte_params, *params]
+def _buyer_cells_all() -> None:
+    """Every member-month into its BuyerCell (a rebuild, the cells empty):
+    one INSERT … SELECT over the chains of `_chain_sql`."""
+    chain, params = _chain_sql(None)
     table = connection.ops.quote_name(BuyerCell._meta.db_table)
     keys = "store_key, month, prev_month, next_month, single"
-    # Names are ours, `sign` an int, every value a parameter. `WHERE 1 = 1`:
-    # SQLite's upsert after a SELECT needs a WHERE to parse.
+    # Names are ours; every value a parameter.
     sql = f"""
-        {cte}INSERT INTO {table} ({keys}, members, purchases, amount)
-        SELECT {keys}, {sign} * COUNT(*), {sign} * SUM(p), {sign} * SUM(a)
-        FROM ({chain}) AS chain WHERE 1 = 1
-        GROUP BY {keys}
-        ON CONFLICT ({keys}) DO UPDATE SET
-            members = {table}.members + excluded.members,
-            purchases = {table}.purchases + excluded.purchases,
-            amount = {table}.amount + excluded.amount
+        INSERT INTO {table} ({keys}, members, purchases, amount)
+        SELECT {keys}, COUNT(*), SUM(p), SUM(a) FROM ({chain}) AS chain GROUP BY {keys}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    if sign > 0:
-        BuyerCell.objects.filter(members=0).delete()
 
 
 def _pairs_cte(pairs: list[tuple[int, int]]) -> tuple[str, list[Any]]:
     """`WITH pairs (member_id, store_id) AS (VALUES ...), buyers (member_id)`:
     the members and stores whose cells a refresh moves, as lists the planner
-    can count (see `_buyers_cte`)."""
+    can count: each member's rows come by the (member, ...) indexes (with
+    `IN (subquery)`, PostgreSQL scanned months of rows)."""
     values = ", ".join(["(%s, %s)"] * len(pairs))
     cte = (
         f"WITH pairs (member_id, store_id) AS (VALUES {values}), "  # noqa: S608
         "buyers (member_id) AS (SELECT DISTINCT member_id FROM pairs) "
     )
     return cte, [value for pair in pairs for value in pair]
-
-
-def _chain_near(first: date, last: date) -> tuple[str, list[Any]]:
-    """The SELECT of the member-months a rewrite of the months `first` to
-    `last` can move, for the `buyers` (across stores) and the `pairs` (each
-    at its store), CTEs of `_cells_add`: each one's months in them and its
-    months with a purchase just before (`lo`) and after (`hi`), with their
-    previous and next months. Per buyer: `lo` and `hi` by the (member,
-    month, store) index, the few rows between them in one range of it, the
-    window over those, and one look-up each for what lies beyond `lo` and
-    `hi`; no plan can turn it into a scan."""
-    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
-    parts, params = [], []
-    for key, by_store in (("0", False), ("store_id", True)):
-        store_y_q = " AND y.store_id = q.store_id" if by_store else ""
-        store_y_c = " AND y.store_id = c.store_id" if by_store else ""
-        partition = "s.member_id, s.store_id" if by_store else "s.member_id"
-        if by_store:
-            rows = f"""
-                SELECT m.member_id, m.store_id, m.month, m.purchases AS p, m.amount AS a
-                FROM ({{bounds}}) AS b JOIN {mm} m ON m.member_id = b.member_id
-                    AND m.store_id = b.store_id
-                    AND m.month >= COALESCE(b.lo, %s) AND m.month <= COALESCE(b.hi, %s)
-                WHERE m.purchases > 0"""  # noqa: S608
-            source, q_store, s_store = "pairs", "q.store_id, ", "s.store_id, "
-        else:
-            rows = f"""
-                SELECT m.member_id, m.month, SUM(m.purchases) AS p, SUM(m.amount) AS a
-                FROM ({{bounds}}) AS b JOIN {mm} m ON m.member_id = b.member_id
-                    AND m.month >= COALESCE(b.lo, %s) AND m.month <= COALESCE(b.hi, %s)
-                GROUP BY m.member_id, m.month HAVING SUM(m.purchases) > 0"""  # noqa: S608
-            source, q_store, s_store = "buyers", "", ""
-        bounds = f"""
-            SELECT q.member_id, {q_store}
-                (SELECT MAX(y.month) FROM {mm} y WHERE y.member_id = q.member_id{store_y_q}
-                    AND y.month < %s AND y.purchases > 0) AS lo,
-                (SELECT MIN(y.month) FROM {mm} y WHERE y.member_id = q.member_id{store_y_q}
-                    AND y.month > %s AND y.purchases > 0) AS hi
-            FROM {source} q"""  # noqa: S608
-        parts.append(
-            f"""
-            SELECT {key} AS store_key, c.month,
-                COALESCE(c.prev, (SELECT MAX(y.month) FROM {mm} y
-                    WHERE y.member_id = c.member_id{store_y_c} AND y.month < c.month
-                    AND y.purchases > 0), %s) AS prev_month,
-                COALESCE(c.next, (SELECT MIN(y.month) FROM {mm} y
-                    WHERE y.member_id = c.member_id{store_y_c} AND y.month > c.month
-                    AND y.purchases > 0), %s) AS next_month,
-                (c.p = 1) AS single, c.p AS p, c.a AS a
-            FROM (
-                SELECT s.member_id, {s_store}s.month, s.p, s.a,
-                    LAG(s.month) OVER (PARTITION BY {partition} ORDER BY s.month) AS prev,
-                    LEAD(s.month) OVER (PARTITION BY {partition} ORDER BY s.month) AS next
-                FROM ({rows.format(bounds=bounds)}) AS s
-            ) AS c"""  # noqa: S608
-        )
-        params += [NO_MONTH_BEFORE, NO_MONTH_AFTER, first, last, first, last]
-    return " UNION ALL ".join(parts), params
 
 
 def _member_days(start: date, end: date) -> int:
@@ -485,75 +402,220 @@ def _member_days(start: date, end: date) -> int:
     )
 
 
-def _buyers_cte(members: list[int]) -> tuple[str, list[Any]]:
-    """`WITH buyers(member_id) AS (VALUES ...)` of these ids, which the
-    queries join: a list the planner can count, so each member's rows come by
-    the (member, ...) indexes (with `IN (subquery)`, PostgreSQL scanned
-    months of rows)."""
-    values = ", ".join(["(%s)"] * len(members))
-    return f"WITH buyers (member_id) AS (VALUES {values}) ", list(members)
-
-
-def _active_add(
-    members: list[int] | None, sign: int, start: date | None = None, end: date | None = None
-) -> None:
-    """Add (1) or take away (-1) to or from the ActiveCells the member-days
-    of `members` whose cell a rewrite of the days `start` to `end` can move:
-    those days and each member's next purchase day after them (whose previous
-    day may change); a day's previous day is found by the (member, day)
-    index. `members` None: every member-day (a rebuild), by a window."""
+def _active_cells_all() -> None:
+    """Every member-day into its ActiveCell (a rebuild, the cells empty), by
+    a window over each member's days (across stores, and at each)."""
     days = connection.ops.quote_name(MemberDay._meta.db_table)
-    parts, params = [], []
-    if members is None:
-        for key, store in (("0", ""), ("store_id", "store_id, ")):
-            partition = "member_id, store_id" if store else "member_id"
-            parts.append(
-                f"""
-                SELECT {key} AS store_key, day,
-                    COALESCE(LAG(day) OVER (PARTITION BY {partition} ORDER BY day), %s)
-                        AS prev_day
-                FROM (
-                    SELECT member_id, {store}day FROM {days} GROUP BY member_id, {store}day
-                ) AS member_days"""  # noqa: S608
-            )
-            params += [NO_MONTH_BEFORE]
-    else:
-        for key, by_store in (("0", False), ("store_id", True)):
-            store = "md.store_id, " if by_store else ""
-            same = " AND x.store_id = d.store_id" if by_store else ""
-            parts.append(
-                f"""
-                SELECT {key} AS store_key, d.day,
-                    COALESCE(
-                        (SELECT MAX(x.day) FROM {days} x
-                         WHERE x.member_id = d.member_id{same} AND x.day < d.day), %s
-                    ) AS prev_day
-                FROM (
-                    SELECT md.member_id, {store}md.day FROM {days} md
-                    JOIN buyers b ON b.member_id = md.member_id
-                    WHERE md.day >= %s AND md.day <= %s
-                    GROUP BY md.member_id, {store}md.day
-                    UNION
-                    SELECT md.member_id, {store}MIN(md.day) FROM {days} md
-                    JOIN buyers b ON b.member_id = md.member_id
-                    WHERE md.day > %s
-                    GROUP BY md.member_id{", md.store_id" if by_store else ""}
-                ) AS d"""  # noqa: S608
-            )
-            params += [NO_MONTH_BEFORE, start, end, end]
-    cte, cte_params = _buyers_cte(members) if members is not None else ("", [])
-    params = [*cte_params, *params]
+    parts = []
+    for key, store in (("0", ""), ("store_id", "store_id, ")):
+        partition = "member_id, store_id" if store else "member_id"
+        parts.append(
+            f"""
+            SELECT {key} AS store_key, day,
+                COALESCE(LAG(day) OVER (PARTITION BY {partition} ORDER BY day), %s) AS prev_day
+            FROM (
+                SELECT member_id, {store}day FROM {days} GROUP BY member_id, {store}day
+            ) AS member_days"""  # noqa: S608
+        )
     table = connection.ops.quote_name(ActiveCell._meta.db_table)
     keys = "store_key, day, prev_day"
     sql = f"""
-        {cte}INSERT INTO {table} ({keys}, members)
-        SELECT {keys}, {sign} * COUNT(*) FROM ({" UNION ALL ".join(parts)}) AS chain
-        WHERE 1 = 1
+        INSERT INTO {table} ({keys}, members)
+        SELECT {keys}, COUNT(*) FROM ({" UNION ALL ".join(parts)}) AS chain GROUP BY {keys}
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [NO_MONTH_BEFORE, NO_MONTH_BEFORE])
+
+
+# Temporary tables of one refresh: each buyer's neighbours, across stores
+# (store_key 0) and at each store where they bought on the days. A refresh
+# changes the member-months and member-days of its days only, so the
+# neighbours are the same before and after: found once, read by both passes.
+NEAR_MONTHS = "rollup_near_months"
+NEAR_DAYS = "rollup_near_days"
+
+
+def _near_create() -> None:
+    with connection.cursor() as cursor:
+        for table in (NEAR_MONTHS, NEAR_DAYS):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        # lo: the member's last month with a purchase before the refreshed
+        # ones, lo_prev the one before it, lo_p and lo_a its purchases and
+        # amount; hi, hi_next, hi_p, hi_a the same after them.
+        cursor.execute(
+            f"""CREATE TEMPORARY TABLE {NEAR_MONTHS} (
+                store_key bigint NOT NULL, member_id bigint NOT NULL, store_id bigint,
+                lo date, lo_prev date, lo_p bigint, lo_a numeric(16, 2),
+                hi date, hi_next date, hi_p bigint, hi_a numeric(16, 2))"""
+        )
+        # lo: the member's last purchase day before the refreshed days, hi
+        # the first after them.
+        cursor.execute(
+            f"""CREATE TEMPORARY TABLE {NEAR_DAYS} (
+                store_key bigint NOT NULL, member_id bigint NOT NULL, store_id bigint,
+                lo date, hi date)"""
+        )
+
+
+def _near_drop() -> None:
+    with connection.cursor() as cursor:
+        for table in (NEAR_MONTHS, NEAR_DAYS):
+            cursor.execute(f"DROP TABLE {table}")
+
+
+def _near_add(pairs: list[tuple[int, int]], start: date, end: date) -> None:
+    """The neighbours of the buyers and stores of `pairs` around the days
+    `start` to `end` (and their months) into the temporary tables: a few
+    look-ups each by the (member, month, store) and (member, day) indexes."""
+    cte, params = _pairs_cte(pairs)
+    first, last = month_start(start), month_start(end)
+    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
+    md = connection.ops.quote_name(MemberDay._meta.db_table)
+    with connection.cursor() as cursor:
+        for table, source, on, lo, hi in (
+            (NEAR_MONTHS, mm, "month", first, last),
+            (NEAR_DAYS, md, "day", start, end),
+        ):
+            counted = " AND y.purchases > 0" if source == mm else ""
+            # Names are ours; every value a parameter.
+            cursor.execute(
+                f"""
+                {cte}INSERT INTO {table} (store_key, member_id, store_id, lo, hi)
+                SELECT 0, q.member_id, NULL,
+                    (SELECT MAX(y.{on}) FROM {source} y
+                     WHERE y.member_id = q.member_id AND y.{on} < %s{counted}),
+                    (SELECT MIN(y.{on}) FROM {source} y
+                     WHERE y.member_id = q.member_id AND y.{on} > %s{counted})
+                FROM buyers q
+                UNION ALL
+                SELECT q.store_id, q.member_id, q.store_id,
+                    (SELECT MAX(y.{on}) FROM {source} y WHERE y.member_id = q.member_id
+                     AND y.store_id = q.store_id AND y.{on} < %s{counted}),
+                    (SELECT MIN(y.{on}) FROM {source} y WHERE y.member_id = q.member_id
+                     AND y.store_id = q.store_id AND y.{on} > %s{counted})
+                FROM pairs q
+                """,  # noqa: S608
+                [*params, lo, hi, lo, hi],
+            )
+
+
+def _near_complete() -> None:
+    """The months beyond each buyer's neighbouring months, and those months'
+    purchases and amounts (across stores, or at the store)."""
+    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
+    n = NEAR_MONTHS
+    with connection.cursor() as cursor:
+        for where, same in (("= 0", ""), ("<> 0", f" AND y.store_id = {n}.store_id")):
+            mine = f"y.member_id = {n}.member_id{same}"
+            # Names are ours; no value.
+            cursor.execute(
+                f"""
+                UPDATE {n} SET
+                    lo_prev = (SELECT MAX(y.month) FROM {mm} y
+                        WHERE {mine} AND y.month < {n}.lo AND y.purchases > 0),
+                    hi_next = (SELECT MIN(y.month) FROM {mm} y
+                        WHERE {mine} AND y.month > {n}.hi AND y.purchases > 0),
+                    lo_p = (SELECT SUM(y.purchases) FROM {mm} y WHERE {mine} AND y.month = {n}.lo),
+                    lo_a = (SELECT SUM(y.amount) FROM {mm} y WHERE {mine} AND y.month = {n}.lo),
+                    hi_p = (SELECT SUM(y.purchases) FROM {mm} y WHERE {mine} AND y.month = {n}.hi),
+                    hi_a = (SELECT SUM(y.amount) FROM {mm} y WHERE {mine} AND y.month = {n}.hi)
+                WHERE store_key {where}
+                """  # noqa: S608
+            )
+        if connection.vendor == "postgresql":
+            # A temporary table has no statistics until analysed: without,
+            # the planner guesses and may scan a month of member-months.
+            cursor.execute(f"ANALYZE {NEAR_MONTHS}")
+            cursor.execute(f"ANALYZE {NEAR_DAYS}")
+
+
+def _cells_move(sign: int, first: date, last: date) -> None:
+    """Add (1) or take away (-1) the member-months whose BuyerCell a rewrite
+    of the months `first` to `last` can move, of the buyers of the
+    temporary table: their months in them and their neighbouring months
+    (whose next or previous month may change), each with its previous and
+    next month with a purchase. One INSERT … SELECT … ON CONFLICT."""
+    mm = connection.ops.quote_name(MemberMonth._meta.db_table)
+    table = connection.ops.quote_name(BuyerCell._meta.db_table)
+    keys = "store_key, month, prev_month, next_month, single"
+    window = "PARTITION BY store_key, member_id ORDER BY month"
+    # Names are ours, `sign` an int, every value a parameter. `WHERE 1 = 1`:
+    # SQLite's upsert after a SELECT needs a WHERE to parse.
+    sql = f"""
+        INSERT INTO {table} ({keys}, members, purchases, amount)
+        SELECT {keys}, {sign} * COUNT(*), {sign} * SUM(p), {sign} * SUM(a) FROM (
+            SELECT store_key, month,
+                COALESCE(LAG(month) OVER ({window}), lo_prev, %s) AS prev_month,
+                COALESCE(LEAD(month) OVER ({window}), hi_next, %s) AS next_month,
+                (p = 1) AS single, p, a
+            FROM (
+                SELECT store_key, member_id, lo AS month, lo_p AS p, lo_a AS a, lo_prev, hi_next
+                FROM {NEAR_MONTHS} WHERE lo IS NOT NULL
+                UNION ALL
+                SELECT store_key, member_id, hi, hi_p, hi_a, lo_prev, hi_next
+                FROM {NEAR_MONTHS} WHERE hi IS NOT NULL
+                UNION ALL
+                SELECT n.store_key, n.member_id, m.month, SUM(m.purchases), SUM(m.amount),
+                    n.lo_prev, n.hi_next
+                FROM {NEAR_MONTHS} n JOIN {mm} m ON m.member_id = n.member_id
+                WHERE n.store_key = 0 AND m.month >= %s AND m.month <= %s
+                GROUP BY n.store_key, n.member_id, m.month, n.lo_prev, n.hi_next
+                HAVING SUM(m.purchases) > 0
+                UNION ALL
+                SELECT n.store_key, n.member_id, m.month, m.purchases, m.amount,
+                    n.lo_prev, n.hi_next
+                FROM {NEAR_MONTHS} n JOIN {mm} m
+                    ON m.member_id = n.member_id AND m.store_id = n.store_id
+                WHERE n.store_key <> 0 AND m.month >= %s AND m.month <= %s
+                    AND m.purchases > 0
+            ) AS near
+        ) AS chain WHERE 1 = 1
+        GROUP BY {keys}
+        ON CONFLICT ({keys}) DO UPDATE SET
+            members = {table}.members + excluded.members,
+            purchases = {table}.purchases + excluded.purchases,
+            amount = {table}.amount + excluded.amount
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [NO_MONTH_BEFORE, NO_MONTH_AFTER, first, last, first, last])
+    if sign > 0:
+        BuyerCell.objects.filter(members=0).delete()
+
+
+def _active_move(sign: int, start: date, end: date) -> None:
+    """Add (1) or take away (-1) the member-days whose ActiveCell a rewrite
+    of the days `start` to `end` can move, of the buyers of the temporary
+    table: their days in them and their next purchase day after them
+    (whose previous day may change). One INSERT … SELECT … ON CONFLICT."""
+    md = connection.ops.quote_name(MemberDay._meta.db_table)
+    table = connection.ops.quote_name(ActiveCell._meta.db_table)
+    keys = "store_key, day, prev_day"
+    # Names are ours, `sign` an int, every value a parameter.
+    sql = f"""
+        INSERT INTO {table} ({keys}, members)
+        SELECT {keys}, {sign} * COUNT(*) FROM (
+            SELECT store_key, day,
+                COALESCE(LAG(day) OVER (PARTITION BY store_key, member_id ORDER BY day), lo, %s)
+                    AS prev_day
+            FROM (
+                SELECT store_key, member_id, lo, hi AS day FROM {NEAR_DAYS} WHERE hi IS NOT NULL
+                UNION ALL
+                SELECT n.store_key, n.member_id, n.lo, d.day
+                FROM {NEAR_DAYS} n JOIN {md} d ON d.member_id = n.member_id
+                WHERE n.store_key = 0 AND d.day >= %s AND d.day <= %s
+                GROUP BY n.store_key, n.member_id, n.lo, d.day
+                UNION ALL
+                SELECT n.store_key, n.member_id, n.lo, d.day
+                FROM {NEAR_DAYS} n JOIN {md} d
+                    ON d.member_id = n.member_id AND d.store_id = n.store_id
+                WHERE n.store_key <> 0 AND d.day >= %s AND d.day <= %s
+            ) AS near
+        ) AS chain WHERE 1 = 1
         GROUP BY {keys}
         ON CONFLICT ({keys}) DO UPDATE SET members = {table}.members + excluded.members
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [NO_MONTH_BEFORE, start, end, start, end])
     if sign > 0:
         ActiveCell.objects.filter(members=0).delete()
 
@@ -582,7 +644,7 @@ def _cohort_add(members: list[tuple[int, date, int]], sign: int, first: date, la
     values = ", ".join(["(%s, %s, %s)"] * len(members))
     keys = "store_key, joined, month"
     # Names are ours, `sign` an int, every value a parameter (`WHERE 1 = 1`:
-    # see _cells_add). A member without a home store (0) matches no store.
+    # see _cells_move). A member without a home store (0) matches no store.
     sql = f"""
         WITH buyers (member_id, joined, home) AS (VALUES {values})
         INSERT INTO {table} ({keys}, members)
@@ -660,9 +722,9 @@ def _cells_rebuild() -> None:
     """Every BuyerCell, ActiveCell and cohort row again from the member-months
     and member-days (after a rebuild)."""
     BuyerCell.objects.all().delete()
-    _cells_add(None, 1)
+    _buyer_cells_all()
     ActiveCell.objects.all().delete()
-    _active_add(None, 1)
+    _active_cells_all()
     _cohorts(None, None)
 
 
@@ -728,16 +790,21 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
                 batches = _member_batches(pairs)
                 cohorts = [_cohort_members(sorted({m for m, _s in b})) for b in batches]
                 first, last = month_start(chunk_start), month_start(chunk_end)
-                for batch, cohort in zip(batches, cohorts, strict=True):
-                    _cells_add(batch, -1, chunk_start, chunk_end)
-                    _active_add(sorted({m for m, _s in batch}), -1, chunk_start, chunk_end)
+                _near_create()
+                for batch in batches:
+                    _near_add(batch, chunk_start, chunk_end)
+                _near_complete()
+                _cells_move(-1, first, last)
+                _active_move(-1, chunk_start, chunk_end)
+                for cohort in cohorts:
                     _cohort_add(cohort, -1, first, last)
                 totals[2] += _member_months(chunk_start, chunk_end, whole=False)
                 _member_days(chunk_start, chunk_end)
-                for batch, cohort in zip(batches, cohorts, strict=True):
-                    _active_add(sorted({m for m, _s in batch}), 1, chunk_start, chunk_end)
-                    _cells_add(batch, 1, chunk_start, chunk_end)
+                _active_move(1, chunk_start, chunk_end)
+                _cells_move(1, first, last)
+                for cohort in cohorts:
                     _cohort_add(cohort, 1, first, last)
+                _near_drop()
                 # The members who joined on these days, whole (new ones, and
                 # the deltas above may have counted a changed one as it is now).
                 _cohorts(chunk_start, chunk_end)
