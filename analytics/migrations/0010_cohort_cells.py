@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('members', models.BigIntegerField(default=0)),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('members', 0)), fields=['store_key'], name='cohort_cell_empty_idx')],
+                'indexes': [models.Index(condition=models.Q(('members', 0)), fields=['store_key'], name='cohort_cell_empty_idx'), models.Index(fields=['joined'], name='cohort_cell_joined_idx')],
                 'constraints': [models.UniqueConstraint(fields=('store_key', 'joined', 'month'), name='cohort_cell_unique')],
             },
         ),
