@@ -647,7 +647,7 @@ def tier_distribution(*, scope: Scope = ALL) -> list[TierCount]:
     members = scope.members().exclude(status=MemberStatus.DELETED)
     if scope.store is not None:
         members = members.filter(home_store=scope.store)
-    counts = dict(members.values("tier_id").annotate(n=Count("pk")).values_list("tier_id", "n"))
+    counts = dict(members.values("tier_id").annotate(n=Count("*")).values_list("tier_id", "n"))
     total = sum(counts.values())
     tiers = [
         TierCount(

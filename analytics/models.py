@@ -616,7 +616,9 @@ class CohortCell(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["store_key"], condition=Q(members=0), name="cohort_cell_empty_idx"),
+            models.Index(
+                fields=["store_key"], condition=Q(members=0), name="cohort_cell_empty_idx"
+            ),
             # The rows of the members who joined on the days a refresh rewrites.
             models.Index(fields=["joined"], name="cohort_cell_joined_idx"),
         ]

@@ -159,6 +159,13 @@ class Member(models.Model):
             models.Index(fields=["last_name", "first_name"], name="member_name_idx"),
             # The members who joined on a day (analytics' cohort roll-ups).
             models.Index(fields=["joined_at"], name="member_joined_idx"),
+            # Members by home store and tier (analytics' tier distribution),
+            # counted from the index alone: a tenth of the table's pages.
+            models.Index(
+                fields=["home_store", "tier"],
+                condition=~Q(status="deleted"),
+                name="member_store_tier_idx",
+            ),
         ]
 
     def __str__(self) -> str:
