@@ -919,7 +919,8 @@ def _members_changed(*, after: int, settle_before: datetime) -> tuple[set[date],
         action__in=["member.update", "member.erase"],
     ).values_list("pk", "object_id", "action", "before", "after", "created_at")
     changed, settled, young = set(), [after], []
-    for pk, object_id, action, before, later, created_at in events:
+    # One by one: the first run after an upgrade reads every member's events.
+    for pk, object_id, action, before, later, created_at in events.iterator(chunk_size=2000):
         (settled if created_at < settle_before else young).append(pk)
         was, now = before or {}, later or {}
         if action == "member.erase" or any(was.get(f) != now.get(f) for f in _COHORT_FIELDS):
@@ -927,8 +928,11 @@ def _members_changed(*, after: int, settle_before: datetime) -> tuple[set[date],
     mark = max(settled)
     if young:
         mark = min(mark, min(young) - 1)
-    joined = Member.objects.filter(pk__in=changed).values_list("joined_at", flat=True)
-    return {local_day(moment) for moment in joined}, max(mark, after)
+    ids, days = sorted(changed), set()
+    for i in range(0, len(ids), 5000):
+        joined = Member.objects.filter(pk__in=ids[i : i + 5000]).values_list("joined_at", flat=True)
+        days |= {local_day(moment) for moment in joined}
+    return days, max(mark, after)
 
 
 def rollups_cohorts_refresh(*, days: Iterable[date]) -> None:
