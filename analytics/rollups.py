@@ -508,12 +508,14 @@ def _near_create() -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         # lo: the member's last month with a purchase before the refreshed
         # ones, lo_prev the one before it, lo_p and lo_a its purchases and
-        # amount; hi, hi_next, hi_p, hi_a the same after them.
+        # amount; hi, hi_next, hi_p, hi_a the same after them; joined and
+        # home: the member's cohort (`_near_cohorts`).
         cursor.execute(
             f"""CREATE TEMPORARY TABLE {NEAR_MONTHS} (
                 store_key bigint NOT NULL, member_id bigint NOT NULL, store_id bigint,
                 lo date, lo_prev date, lo_p bigint, lo_a numeric(16, 2),
-                hi date, hi_next date, hi_p bigint, hi_a numeric(16, 2))"""
+                hi date, hi_next date, hi_p bigint, hi_a numeric(16, 2),
+                joined date, home bigint)"""
         )
         # lo: the member's last purchase day before the refreshed days, hi
         # the first after them.
@@ -687,50 +689,57 @@ def _active_move(sign: int, start: date, end: date) -> None:
         ActiveCell.objects.filter(members=0).delete()
 
 
-def _cohort_members(members: list[int]) -> list[tuple[int, date, int]]:
-    """(member, local day of joining, home store or 0) of those of `members`
-    the cohort cells count (not deleted)."""
-    rows = (
-        Member.objects.filter(pk__in=members)
-        .exclude(status=MemberStatus.DELETED)
-        .order_by("pk")
-        .values_list("pk", "joined_at", "home_store_id")
+def _near_cohorts() -> None:
+    """Each buyer's local day of joining and home store (0 without one) into
+    their row across stores of the temporary table, those of the members the
+    cohort cells count (not deleted): read by both passes of `_cohort_move`."""
+    members = connection.ops.quote_name(Member._meta.db_table)
+    joined, params = connection.ops.datetime_cast_date_sql(
+        "m.joined_at", (), timezone.get_current_timezone_name()
     )
-    return [(pk, local_day(joined), home or 0) for pk, joined, home in rows]
+    n = NEAR_MONTHS
+    mine = f"m.id = {n}.member_id AND NOT m.status = %s"
+    # Names are ours; every value a parameter.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {n} SET
+                joined = (SELECT {joined} FROM {members} m WHERE {mine}),
+                home = (SELECT COALESCE(m.home_store_id, 0) FROM {members} m WHERE {mine})
+            WHERE store_key = 0
+            """,  # noqa: S608
+            [*params, MemberStatus.DELETED, MemberStatus.DELETED],
+        )
 
 
-def _cohort_add(members: list[tuple[int, date, int]], sign: int, first: date, last: date) -> None:
+def _cohort_move(sign: int, first: date, last: date) -> None:
     """Add (1) or take away (-1) the member-months of the months `first` to
-    `last` of `members` (from `_cohort_members`) to or from their
+    `last` of the buyers of the temporary table to or from their
     CohortCells: one INSERT … SELECT … ON CONFLICT, each member's months by
     the (member, month, store) index."""
-    if not members:
-        return
     mm = connection.ops.quote_name(MemberMonth._meta.db_table)
     table = connection.ops.quote_name(CohortCell._meta.db_table)
-    values = ", ".join(["(%s, %s, %s)"] * len(members))
     keys = "store_key, joined, month"
+    mine = "n.store_key = 0 AND n.joined IS NOT NULL AND m.month >= %s AND m.month <= %s"
     # Names are ours, `sign` an int, every value a parameter (`WHERE 1 = 1`:
     # see _cells_move). A member without a home store (0) matches no store.
     sql = f"""
-        WITH buyers (member_id, joined, home) AS (VALUES {values})
         INSERT INTO {table} ({keys}, members)
         SELECT {keys}, {sign} * COUNT(*) FROM (
-            SELECT 0 AS store_key, b.joined AS joined, m.month AS month
-            FROM buyers b JOIN {mm} m ON m.member_id = b.member_id
-            WHERE m.month >= %s AND m.month <= %s AND m.purchases > 0
-            GROUP BY b.member_id, b.joined, m.month
+            SELECT 0 AS store_key, n.joined AS joined, m.month AS month
+            FROM {NEAR_MONTHS} n JOIN {mm} m ON m.member_id = n.member_id
+            WHERE {mine} AND m.purchases > 0
+            GROUP BY n.member_id, n.joined, m.month
             UNION ALL
-            SELECT b.home, b.joined, m.month
-            FROM buyers b JOIN {mm} m ON m.member_id = b.member_id AND m.store_id = b.home
-            WHERE m.month >= %s AND m.month <= %s AND m.purchases > 0
+            SELECT n.home, n.joined, m.month
+            FROM {NEAR_MONTHS} n JOIN {mm} m ON m.member_id = n.member_id AND m.store_id = n.home
+            WHERE {mine} AND m.purchases > 0
         ) AS cohorts WHERE 1 = 1
         GROUP BY {keys}
         ON CONFLICT ({keys}) DO UPDATE SET members = {table}.members + excluded.members
     """  # noqa: S608
-    params = [value for member in members for value in member] + [first, last, first, last]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [first, last, first, last])
     if sign > 0:
         CohortCell.objects.filter(members=0).delete()
 
@@ -854,23 +863,20 @@ def rollups_refresh(*, start: date, end: date, whole_months: bool = False) -> Re
                     )
                 )
                 # Cells add up member by member, so the buyers go in batches.
-                batches = _member_batches(pairs)
-                cohorts = [_cohort_members(sorted({m for m, _s in b})) for b in batches]
                 first, last = month_start(chunk_start), month_start(chunk_end)
                 _near_create()
-                for batch in batches:
+                for batch in _member_batches(pairs):
                     _near_add(batch, chunk_start, chunk_end)
                 _near_complete()
+                _near_cohorts()
                 _cells_move(-1, first, last)
                 _active_move(-1, chunk_start, chunk_end)
-                for cohort in cohorts:
-                    _cohort_add(cohort, -1, first, last)
+                _cohort_move(-1, first, last)
                 totals[2] += _member_months(chunk_start, chunk_end, whole=False)
                 _member_days(chunk_start, chunk_end)
                 _active_move(1, chunk_start, chunk_end)
                 _cells_move(1, first, last)
-                for cohort in cohorts:
-                    _cohort_add(cohort, 1, first, last)
+                _cohort_move(1, first, last)
                 _near_drop()
                 # The members who joined on these days, whole (new ones, and
                 # the deltas above may have counted a changed one as it is now).
