@@ -1,27 +1,37 @@
 """Roll-ups: the daily facts the dashboards and GET /analytics/summary read,
 so that no page reads raw purchases (docs/analytics.md, "Roll-ups").
 
-Three tables (analytics.models), each a pure function of raw rows:
+Tables (analytics.models), each a pure function of raw rows:
 
 - `StoreDay` — a store's sales of a local day, by the day of the sale: a
   return changes the day of the sale it returns, so a sale returned in full,
   in any number of parts, nets to 0.00 and 0 points in its day;
 - `LedgerDay` — the ledger's movements of a day (by the day each entry was
   written) and the members who joined, by the members' home store;
-- `MemberMonth` — each member's purchases per month and store, for the
-  figures that count members.
+- `MemberMonth`, `MemberDay` — each member's purchases per month and store,
+  and days with a purchase, for the figures that count members;
+- `BuyerCell`, `ActiveCell`, `CohortDay`, `CohortCell` — those figures as
+  sums: member-months and member-days counted by their neighbours, members
+  by joining day and month bought.
 
 Refreshing is set-based: for a range of days, each table's rows of those
-days are deleted and written again by one `INSERT … SELECT … GROUP BY`, all
-in one transaction, so a day computed twice gives the same rows and a reader
-never sees a half-written day. `MemberMonth` rows of a month are rewritten
-for the members who bought on the refreshed days (from their whole month).
+days are written again by `INSERT … SELECT … GROUP BY`, all in one
+transaction, so a day computed twice gives the same rows and a reader never
+sees a half-written day. `MemberMonth` rows of a month are worked out again
+for the members who bought on the refreshed days (from their whole month)
+and written, as `MemberDay`'s, by difference (`_replace_rows`: an unchanged
+row is not written). The cells of those buyers are taken out and put back
+(`_cells_move`, `_active_move`, `_cohort_move`), each buyer's neighbours
+found once (`_near_add`); the cohort rows of the members who joined on the
+days are rewritten whole (`_cohorts`).
 
 What is dirty is found without touching the sale path (it costs no statement
 there): the `rollups` job keeps the highest ids of purchases, returns, ledger
 entries and members it has seen (`RollupState`) and refreshes the days of
 every newer row: a backdated sale's day, the day of the sale a return
-returns, the day an entry was written, a member's joining day. Rows written
+returns, the day an entry was written, a member's joining day; and, from
+members' audit events, the cohort rows of a member deleted or moved to
+another home store (`rollups_cohorts_refresh`). Rows written
 in the last `SETTLE` before the run are read again at the next run, so a
 transaction that took an id early and committed late is not missed.
 `manage.py rollups_rebuild [--from --to]` rewrites a range (backfills).
