@@ -38,7 +38,16 @@ from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from analytics.feedback import FeedbackFigure, feedback_figure, feedback_trend
-from analytics.models import ActiveCell, BuyerCell, LedgerDay, MemberMonth, StoreDay, SurveyKind
+from analytics.models import (
+    ActiveCell,
+    BuyerCell,
+    CohortCell,
+    CohortDay,
+    LedgerDay,
+    MemberMonth,
+    StoreDay,
+    SurveyKind,
+)
 from analytics.predictions import breakage_estimate
 from analytics.rollups import day_bounds, month_start, next_month
 from campaigns.challenge_reports import challenge_participation_counts
@@ -444,10 +453,64 @@ def _as_date(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def _cohorts_from_cells(
+    period: Period, scope: Scope
+) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+    """cohort_retention's sizes and buyers without a tier or segment: sums of
+    CohortDays and CohortCells of the members who joined from the period's
+    first month to its end (a few thousand rows, whatever the members)."""
+    months = period.months
+    key = scope.store.pk if scope.store is not None else 0
+    joined = Q(store_key=key, joined__gte=months[0], joined__lte=period.end)
+    cohort = TruncMonth("joined", output_field=DateField())
+    sizes = {
+        _as_date(row["cohort"]): row["n"]
+        for row in CohortDay.objects.filter(joined)
+        .annotate(cohort=cohort)
+        .values("cohort")
+        .annotate(n=Sum("members"))
+        .order_by()
+    }
+    rows = (
+        CohortCell.objects.filter(joined, month__gte=months[0], month__lte=months[-1])
+        .annotate(cohort=cohort)
+        .values("cohort", "month")
+        .annotate(n=Sum("members"))
+        .order_by()
+    )
+    return sizes, {(_as_date(row["cohort"]), row["month"]): row["n"] for row in rows}
+
+
 def cohort_retention(*, period: Period, scope: Scope = ALL) -> CohortMatrix:
     """Members by join month (the cohorts of the period's months) and, for
     each month since up to the period's last, the share of them who bought
-    in it: the heat map. Anchor #kpi-cohorts."""
+    in it: the heat map. Without a tier or segment, from the cohort cells;
+    with one, counted over its members' months. Anchor #kpi-cohorts."""
+    months = period.months
+    if scope.filters_members:
+        sizes, buyers = _cohorts_of_members(period, scope)
+    else:
+        sizes, buyers = _cohorts_from_cells(period, scope)
+    matrix = []
+    for cohort in months:
+        later = [month for month in months if month >= cohort]
+        counts = [buyers.get((cohort, month), 0) for month in later]
+        matrix.append(
+            CohortRow(
+                cohort=cohort,
+                size=sizes.get(cohort, 0),
+                buyers=counts,
+                rates=[rate(count, sizes.get(cohort, 0)) for count in counts],
+            )
+        )
+    return CohortMatrix(months=months, rows=matrix)
+
+
+def _cohorts_of_members(
+    period: Period, scope: Scope
+) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+    """cohort_retention's sizes and buyers counted over the members of the
+    scope and their member-months (the cells keep no tier or segment)."""
     months = period.months
     members = Member.objects.exclude(status=MemberStatus.DELETED)
     if scope.filters_members:
@@ -475,20 +538,7 @@ def cohort_retention(*, period: Period, scope: Scope = ALL) -> CohortMatrix:
         .annotate(n=Count("member_id", distinct=True))
         .order_by()
     )
-    buyers = {(_as_date(row["cohort"]), row["month"]): row["n"] for row in rows}
-    matrix = []
-    for cohort in months:
-        later = [month for month in months if month >= cohort]
-        counts = [buyers.get((cohort, month), 0) for month in later]
-        matrix.append(
-            CohortRow(
-                cohort=cohort,
-                size=sizes.get(cohort, 0),
-                buyers=counts,
-                rates=[rate(count, sizes.get(cohort, 0)) for count in counts],
-            )
-        )
-    return CohortMatrix(months=months, rows=matrix)
+    return sizes, {(_as_date(row["cohort"]), row["month"]): row["n"] for row in rows}
 
 
 # --- Value ------------------------------------------------------------------------------------
@@ -597,7 +647,7 @@ def tier_distribution(*, scope: Scope = ALL) -> list[TierCount]:
     members = scope.members().exclude(status=MemberStatus.DELETED)
     if scope.store is not None:
         members = members.filter(home_store=scope.store)
-    counts = dict(members.values("tier_id").annotate(n=Count("pk")).values_list("tier_id", "n"))
+    counts = dict(members.values("tier_id").annotate(n=Count("*")).values_list("tier_id", "n"))
     total = sum(counts.values())
     tiers = [
         TierCount(

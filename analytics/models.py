@@ -487,12 +487,16 @@ class MemberDay(models.Model):
 
 class RollupState(models.Model):
     """Where the `rollups` job got to: the highest ids of purchases, returns,
-    ledger entries and members it has taken into account (one row, pk 1)."""
+    ledger entries, members and members' audit events it has taken into
+    account (one row, pk 1)."""
 
     purchase_id = models.BigIntegerField(default=0)
     return_id = models.BigIntegerField(default=0)
     entry_id = models.BigIntegerField(default=0)
     member_id = models.BigIntegerField(default=0)
+    # Audit events of members' changes (status, home store) the cohort cells
+    # have taken into account.
+    audit_id = models.BigIntegerField(default=0)
     ran_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
@@ -570,3 +574,54 @@ class ActiveCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.store_key} {self.day}: {self.members}"
+
+
+class CohortDay(models.Model):
+    """The members (not deleted) who joined on one local day, across stores
+    (`store_key` 0) and by their home store: the sizes of the cohort heat
+    map's rows (analytics.kpis.cohort_retention)."""
+
+    store_key = models.BigIntegerField()
+    joined = models.DateField()
+    members = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["store_key", "joined"], name="cohort_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_key} {self.joined}: {self.members}"
+
+
+class CohortCell(models.Model):
+    """The members (not deleted) who joined on a local day (`joined`) and
+    bought in a month (`month`, its first day): across stores (`store_key`
+    0: a purchase at any store) and by home store (`store_key` a store's id:
+    members of that home store who bought at it), so that the cohort heat map
+    is a sum over cells rather than a distinct count over members. A month
+    counts when one of its sales was not returned in full, as MemberMonth
+    counts purchases. Days, not months, of joining: a period that ends
+    mid-month counts its last cohort up to its end."""
+
+    store_key = models.BigIntegerField()
+    joined = models.DateField()
+    month = models.DateField()
+    members = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store_key", "joined", "month"], name="cohort_cell_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["store_key"], condition=Q(members=0), name="cohort_cell_empty_idx"
+            ),
+            # The rows of the members who joined on the days a refresh rewrites.
+            models.Index(fields=["joined"], name="cohort_cell_joined_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_key} {self.joined} {self.month}: {self.members}"

@@ -272,3 +272,33 @@ def test_referred_members_against_the_others_add_up_to_the_program(history):
     assert funnel.others.churn_rate == Decimal("0.0000")
     # Nothing referred in October.
     assert referral_kpi(period=OCTOBER).joined == 0
+
+
+def test_tier_distribution_counts_members_not_deleted_by_tier_and_home_store(program, tiers):
+    from analytics.kpis import tier_distribution
+    from members.models import Member, MemberStatus
+
+    mall = StoreFactory(code="mall")
+    home = program.main_store
+    for n, (tier, store, status) in enumerate(
+        [
+            ("bronze", home, MemberStatus.ACTIVE),
+            ("bronze", home, MemberStatus.ACTIVE),
+            ("bronze", mall, MemberStatus.BLOCKED),
+            ("silver", mall, MemberStatus.ACTIVE),
+            ("silver", mall, MemberStatus.DELETED),
+            (None, None, MemberStatus.ACTIVE),
+        ]
+    ):
+        member = person(100 + n, date(2026, 10, 1), home_store=store)
+        Member.objects.filter(pk=member.pk).update(
+            tier=tiers[tier] if tier else None, status=status
+        )
+
+    def counts(scope: Scope) -> list[tuple[str, int]]:
+        return [(row.code, row.members) for row in tier_distribution(scope=scope)]
+
+    assert counts(Scope()) == [("", 1), ("bronze", 3), ("silver", 1), ("gold", 0)]
+    assert counts(Scope(store=mall)) == [("bronze", 1), ("silver", 1), ("gold", 0)]
+    shares = [row.share for row in tier_distribution(scope=Scope(store=home))]
+    assert shares == [Decimal("1.0000"), Decimal("0.0000"), Decimal("0.0000")]

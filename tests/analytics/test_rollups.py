@@ -11,7 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.models import ActiveCell, BuyerCell, LedgerDay, MemberDay, MemberMonth, StoreDay
+from analytics.models import (
+    ActiveCell,
+    BuyerCell,
+    CohortCell,
+    CohortDay,
+    LedgerDay,
+    MemberDay,
+    MemberMonth,
+    StoreDay,
+)
 from analytics.rollups import rollups_refresh, rollups_run
 from loyalty.actors import Actor
 from loyalty.jobs import job_run
@@ -46,7 +55,16 @@ def rows(model: type) -> list[tuple]:
 def all_rows() -> dict[str, list[tuple]]:
     return {
         m.__name__: rows(m)
-        for m in (StoreDay, LedgerDay, MemberMonth, BuyerCell, MemberDay, ActiveCell)
+        for m in (
+            StoreDay,
+            LedgerDay,
+            MemberMonth,
+            BuyerCell,
+            MemberDay,
+            ActiveCell,
+            CohortDay,
+            CohortCell,
+        )
     }
 
 
@@ -303,3 +321,133 @@ def test_cells_moved_in_batches_of_one_buyer_equal_a_rebuild(program, tiers, mon
     _cells_rebuild()
     assert (rows(BuyerCell), rows(ActiveCell)) == kept
     assert BuyerCell.objects.filter(store_key=mall.pk).exists()
+
+
+def cells() -> tuple[list[tuple], ...]:
+    return rows(BuyerCell), rows(ActiveCell), rows(CohortDay), rows(CohortCell)
+
+
+def test_a_member_in_two_stores_moves_once_when_batches_are_of_one_pair(
+    program, tiers, monkeypatch
+):
+    """A member who bought at two stores on a refreshed day has two (member,
+    store) pairs; with batches of one pair they still go in one batch, or
+    their cells across stores would move twice."""
+    from analytics import rollups
+    from analytics.rollups import _cells_rebuild
+
+    monkeypatch.setattr(rollups, "CELL_BATCH", 1)
+    mall = StoreFactory(code="mall")
+    ali, siti = person(home_store=mall), person()
+    bought(ali, program.main_store, at=NOW - timedelta(days=35), amount="10.00")
+    rollups_run(as_of=NOW - timedelta(days=30))
+    for member in (ali, siti):
+        bought(member, program.main_store, at=NOW - timedelta(days=1), amount="10.00")
+        bought(member, mall, at=NOW - timedelta(days=1, hours=-1), amount="5.00")
+    rollups_run(as_of=NOW + timedelta(hours=1))
+    kept = cells()
+    _cells_rebuild()
+    assert cells() == kept
+
+
+def test_cohort_cells_kept_by_the_job_equal_the_count_over_members(program, tiers):
+    """The heat map from the cohort cells equals the distinct count over the
+    members' months (the computation of before, kept for tiers and
+    segments) for every store and period, as the job keeps them through a
+    backdated sale, a return, a deletion and a change of home store; and a
+    rebuild writes the same cells."""
+    from analytics.kpis import ALL, Period, Scope, _cohorts_from_cells, _cohorts_of_members
+    from analytics.rollups import _cells_rebuild
+    from members.privacy import member_erase
+    from members.services import member_update
+
+    main, mall = program.main_store, StoreFactory(code="mall")
+
+    def joiner(days_ago: int, home) -> object:
+        return MemberFactory(
+            user=None,
+            email=f"c{next(_emails)}@example.com",
+            joined_at=NOW - timedelta(days=days_ago),
+            home_store=home,
+        )
+
+    # Joined in September, October and November, at each home store or none;
+    # the last on 18 November, after a period that ends on the 15th.
+    people = [joiner(d, h) for d in (75, 50, 40, 20, 2) for h in (main, mall, None)]
+    for i, member in enumerate(people):
+        for k, days in enumerate((45, 30, 12, 1)):
+            if (i + k) % 3:
+                bought(member, (main, mall)[(i * k) % 2], at=NOW - timedelta(days=days, hours=i))
+    rollups_run(as_of=NOW + timedelta(hours=1))
+
+    def check() -> None:
+        for scope in (ALL, Scope(store=main), Scope(store=mall)):
+            for start, end in (
+                (NOW.date() - timedelta(days=90), NOW.date()),
+                (NOW.date().replace(day=1), NOW.date()),
+                (NOW.date() - timedelta(days=60), NOW.date() - timedelta(days=5)),
+            ):
+                period = Period(start, end)
+                assert _cohorts_from_cells(period, scope) == _cohorts_of_members(period, scope)
+        kept = rows(CohortDay), rows(CohortCell)
+        _cells_rebuild()
+        assert (rows(CohortDay), rows(CohortCell)) == kept
+
+    check()
+    assert CohortCell.objects.filter(store_key=mall.pk).exists()
+    # A backdated sale: a till offline since October.
+    bought(
+        people[1],
+        mall,
+        at=NOW - timedelta(days=33),
+        recorded_at=NOW + timedelta(hours=2),
+        amount="9.00",
+    )
+    rollups_run(as_of=NOW + timedelta(hours=3))
+    check()
+    # A sale returned in full: no purchase of its month any more.
+    sale = Purchase.objects.filter(member=people[4]).order_by("occurred_at").first()
+    returned(sale, str(sale.total), NOW + timedelta(hours=4), "ALL")
+    rollups_run(as_of=NOW + timedelta(hours=5))
+    check()
+    # A deletion and a move to another home store: no sale, no entry, no new
+    # member; the job finds them by their audit events.
+    member_erase(actor=Actor.system(), member=people[3], now=NOW + timedelta(hours=6))
+    member_update(actor=Actor.system(), member=people[6], home_store=mall)
+    member_update(actor=Actor.system(), member=people[8], home_store=main)
+    rollups_run(as_of=NOW + timedelta(hours=7))
+    check()
+    # Recomputing a day gives the same rows.
+    before = cells()
+    day = (NOW - timedelta(days=12)).date()
+    rollups_refresh(start=day, end=day)
+    assert cells() == before
+
+
+def test_rows_kept_by_difference_equal_a_rebuild(program, tiers):
+    """A refresh writes only the member-months and member-days that changed:
+    after backdated sales, a sale returned in full (its day's row goes) and
+    one returned in part, every roll-up row equals a rebuild's."""
+    from analytics.rollups import rollups_rebuild
+
+    mall = StoreFactory(code="mall")
+    ali, siti = person(), person(home_store=mall)
+    first = bought(ali, program.main_store, at=NOW - timedelta(days=20), amount="30.00")
+    bought(siti, mall, at=NOW - timedelta(days=20), amount="15.00")
+    bought(siti, program.main_store, at=NOW - timedelta(days=3), amount="8.00")
+    rollups_run(as_of=NOW)
+    late = bought(
+        ali, mall, at=NOW - timedelta(days=20), recorded_at=NOW + timedelta(hours=1), amount="12.00"
+    )
+    returned(first, "30.00", NOW + timedelta(hours=1), "FULL")
+    returned(late, "2.00", NOW + timedelta(hours=1), "PART")
+    rollups_run(as_of=NOW + timedelta(hours=2))
+    assert not MemberDay.objects.filter(
+        member=ali, store=program.main_store, day=(NOW - timedelta(days=20)).date()
+    ).exists()
+    kept = {name: rows(model) for name, model in (("months", MemberMonth), ("days", MemberDay))}
+    kept["cells"] = cells()
+    rollups_rebuild(start=(NOW - timedelta(days=90)).date(), end=NOW.date())
+    again = {name: rows(model) for name, model in (("months", MemberMonth), ("days", MemberDay))}
+    again["cells"] = cells()
+    assert again == kept
