@@ -14,9 +14,10 @@ from members.ledger import _entry_new
 from members.models import EntryKind, EntryStatus, PointsEntry
 
 COLUMNS = [f.attname for f in PointsEntry._meta.concrete_fields]
-moments = st.none() | st.datetimes(
+moment = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
+moments = st.none() | moment
 values = st.fixed_dictionaries(
     {
         "member_id": st.integers(1, 10**9),
@@ -24,7 +25,7 @@ values = st.fixed_dictionaries(
         "status": st.sampled_from(list(EntryStatus)),
         "points": st.integers(-(10**12), 10**12),
         "balance_after": st.integers(0, 10**12),
-        "created_at": moments.filter(lambda moment: moment is not None),
+        "created_at": moment,
     },
     optional={
         "remaining": st.integers(0, 10**12),
