@@ -40,7 +40,8 @@ def test_a_member_signs_up_verifies_signs_in_and_reads_the_portal_in_malay(
 
     # The switch submits itself when the choice changes (the button is for no-JS).
     page.get_by_label("Language").select_option("ms")
-    expect(page.get_by_role("heading", name="Helo, Siti")).to_be_visible()
+    # The form's submit and the reload: longer than 5 s once on a loaded CI machine.
+    expect(page.get_by_role("heading", name="Helo, Siti")).to_be_visible(timeout=15_000)
     expect(page.locator("html")).to_have_attribute("lang", "ms")
 
 
